@@ -1,0 +1,179 @@
+/*
+ * engine.c - create and destroy an engine, the per-engine error message,
+ * engine-wide counters and /proc/meminfo.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+int pmc_err(pmc_engine *e, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e->errmsg, sizeof e->errmsg, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+const char *pmc_errmsg(const pmc_engine *e)
+{
+	return e->errmsg;
+}
+
+const char *pmc_strerror(int code)
+{
+	switch (code) {
+	case PMC_OK: return "success";
+	case PMC_EINVAL: return "invalid argument";
+	case PMC_ENOMEM: return "no free page frame";
+	case PMC_ESRCH: return "task is not alive";
+	case PMC_ENOENT: return "no such cgroup";
+	case PMC_EBUSY: return "cgroup busy";
+	case PMC_ECGINVAL: return "control-file write refused";
+	case PMC_ENOSPC: return "out of ids";
+	case PMC_EINVARIANT: return "invariant broken";
+	case PMC_ESTATE: return "operation out of sequence";
+	case PMC_EALLOC: return "host out of memory";
+	default: return "unknown error";
+	}
+}
+
+/* Validate a vpn batch before anything is touched, so that a bad batch changes nothing. */
+int pmc_vpns_check(pmc_engine *e, const int64_t *vpns, int64_t n, int64_t start)
+{
+	if (n < 0)
+		return pmc_err(e, PMC_EINVAL, "negative page count %lld", (long long)n);
+	if (!vpns) {
+		if (start < 0 || start > TASK_VPN_LIMIT - n)
+			return pmc_err(e, PMC_EINVAL, "vpn range [%lld, %lld) outside [0, 2^%d)",
+			               (long long)start, (long long)start + n, TASK_VPN_BITS);
+		return 0;
+	}
+	for (int64_t i = 0; i < n; i++)
+		if (vpns[i] < 0 || vpns[i] >= TASK_VPN_LIMIT)
+			return pmc_err(e, PMC_EINVAL, "vpns[%lld] = %lld outside [0, 2^%d)",
+			               (long long)i, (long long)vpns[i], TASK_VPN_BITS);
+	return 0;
+}
+
+static int config_check(const struct pmc_config *c, char *err, size_t errlen)
+{
+	if (c->nr_pages < 1 || c->nr_pages > INT32_MAX - 1) {
+		snprintf(err, errlen, "ram must be 1 to %d pages, got %lld", INT32_MAX - 1, (long long)c->nr_pages);
+		return PMC_EINVAL;
+	}
+	if (c->nr_swap < 0 || c->nr_swap > INT32_MAX - 1 || c->nr_swap == 1) {
+		snprintf(err, errlen, "swap must be 0 or 2 to %d pages (one is the header), got %lld",
+		         INT32_MAX - 1, (long long)c->nr_swap);
+		return PMC_EINVAL;
+	}
+	if (c->kernel != PMC_KERNEL_2_6_30 && c->kernel != PMC_KERNEL_2_6_31) {
+		snprintf(err, errlen, "unknown kernel %d", c->kernel);
+		return PMC_EINVAL;
+	}
+	if (c->hook != PMC_HOOK_NONE && c->hook != PMC_HOOK_SEED) {
+		snprintf(err, errlen, "unknown hook %d", c->hook);
+		return PMC_EINVAL;
+	}
+	if (c->page_cluster < 0 || c->page_cluster > 16) {
+		snprintf(err, errlen, "page_cluster must be 0..16, got %d", c->page_cluster);
+		return PMC_EINVAL;
+	}
+	return 0;
+}
+
+int pmc_engine_create(const struct pmc_config *cfg, const struct pmc_arrays *arrays,
+                      pmc_engine **out, char *err, size_t errlen)
+{
+	int rc = config_check(cfg, err, errlen);
+	if (rc)
+		return rc;
+	pmc_engine *e = calloc(1, sizeof *e);
+	if (!e) {
+		snprintf(err, errlen, "cannot allocate the engine");
+		return PMC_EALLOC;
+	}
+	e->cfg = *cfg;
+	e->a = *arrays;
+	e->nr_pages = cfg->nr_pages;
+	for (int l = 0; l < NR_LRU_LISTS; l++)
+		e->lru_head[l] = e->lru_tail[l] = NIL;
+
+	/*
+	 * The free list starts in pfn order so that the first allocations are
+	 * sequential; freed pages go to its head (hot pages are reused first).
+	 */
+	for (int64_t pfn = 0; pfn < cfg->nr_pages; pfn++) {
+		e->a.flags[pfn] = PG_buddy;
+		e->a.lru_next[pfn] = pfn + 1 < cfg->nr_pages ? (int32_t)(pfn + 1) : NIL;
+		e->a.lru_prev[pfn] = NIL;
+		e->a.mlru_prev[pfn] = e->a.mlru_next[pfn] = NIL;
+	}
+	e->free_head = 0;
+	e->nr_free = cfg->nr_pages;
+	for (int64_t off = 0; off < cfg->nr_swap; off++)
+		e->a.swap_cache[off] = NIL;
+
+	e->task = calloc(16, sizeof *e->task);
+	e->memcg = calloc(16, sizeof *e->memcg);
+	if (!e->task || !e->memcg) {
+		free(e->task);
+		free(e->memcg);
+		free(e);
+		snprintf(err, errlen, "cannot allocate the engine");
+		return PMC_EALLOC;
+	}
+	e->cap_task = e->cap_memcg = 16;
+	e->nr_task = 1;
+	e->nr_memcg = 1;
+	if (pmc_memcg_create(e, 0) != 1) {
+		snprintf(err, errlen, "%s", e->errmsg);
+		pmc_engine_destroy(e);
+		return PMC_EALLOC;
+	}
+	*out = e;
+	return 0;
+}
+
+void pmc_engine_destroy(pmc_engine *e)
+{
+	if (!e)
+		return;
+	for (int32_t pid = 1; pid < e->nr_task; pid++) {
+		free_pgtables(&e->task[pid]);
+		free(e->task[pid].gather);
+	}
+	free(e->task);
+	free(e->memcg);
+	free(e);
+}
+
+int pmc_root_memcg(const pmc_engine *e)
+{
+	(void)e;
+	return 1;
+}
+
+int pmc_counters(const pmc_engine *e, struct pmc_counters *out)
+{
+	*out = e->ctr;
+	return 0;
+}
+
+int pmc_meminfo(const pmc_engine *e, struct pmc_meminfo *out)
+{
+	memset(out, 0, sizeof *out);
+	out->MemTotal = e->nr_pages;
+	out->MemFree = e->nr_free;
+	out->SwapTotal = e->cfg.nr_swap > 0 ? e->cfg.nr_swap - 1 : 0;
+	out->SwapFree = out->SwapTotal;
+	out->Active_anon = e->lru_count[LRU_ACTIVE_ANON];
+	out->Inactive_anon = e->lru_count[LRU_INACTIVE_ANON];
+	out->Unevictable = e->lru_count[LRU_UNEVICTABLE];
+	out->Mlocked = e->nr_mlock;
+	out->AnonPages = e->nr_anon_pages;
+	return 0;
+}

@@ -1,0 +1,532 @@
+/*
+ * memcontrol.c - the memory controller of cgroup v1 as 2.6.30 has it:
+ * res/memsw counters charged up the hierarchy, the try/commit/cancel charge
+ * protocol, __mem_cgroup_uncharge_common with its gates, statistics, and the
+ * control-file actions (limits, use_hierarchy, swappiness, force_empty,
+ * rmdir).  kernel-semantics §1.3, §2.1, §2.2.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+int memcg_valid(const pmc_engine *e, int memcg)
+{
+	return memcg >= 1 && memcg < e->nr_memcg && !e->memcg[memcg].removed;
+}
+
+static int memcg_lookup(pmc_engine *e, int memcg)
+{
+	if (memcg < 1 || memcg >= e->nr_memcg)
+		return pmc_err(e, PMC_ENOENT, "no cgroup with id %d", memcg);
+	if (e->memcg[memcg].removed)
+		return pmc_err(e, PMC_ENOENT, "cgroup %d was removed", memcg);
+	return 0;
+}
+
+/* --- res_counter (kernel/res_counter.c) --------------------------------- */
+
+static inline struct pmc_res_counter *counter_of(pmc_engine *e, int32_t memcg, int memsw)
+{
+	return memsw ? &e->memcg[memcg].memsw : &e->memcg[memcg].res;
+}
+
+/*
+ * res_counter_charge: charge one page to memcg and every counter ancestor.
+ * On failure the level that refused gets failcnt++, the partial charge is
+ * undone, and that level's memcg id is returned (mem_over_limit); 0 on success.
+ */
+static int32_t res_counter_charge(pmc_engine *e, int32_t memcg, int memsw)
+{
+	for (int32_t c = memcg; c; c = e->memcg[c].counter_parent) {
+		struct pmc_res_counter *rc = counter_of(e, c, memsw);
+		if (rc->usage + PAGE_SIZE > rc->limit) {
+			rc->failcnt++;
+			for (int32_t u = memcg; u != c; u = e->memcg[u].counter_parent)
+				counter_of(e, u, memsw)->usage -= PAGE_SIZE;
+			return c;
+		}
+		rc->usage += PAGE_SIZE;
+		if (rc->usage > rc->max_usage)
+			rc->max_usage = rc->usage;
+	}
+	return 0;
+}
+
+static void res_counter_uncharge(pmc_engine *e, int32_t memcg, int memsw)
+{
+	for (int32_t c = memcg; c; c = e->memcg[c].counter_parent)
+		counter_of(e, c, memsw)->usage -= PAGE_SIZE;
+}
+
+static int mem_cgroup_check_under_limit(pmc_engine *e, int32_t memcg)
+{
+	const struct mem_cgroup *m = &e->memcg[memcg];
+	if (m->res.usage >= m->res.limit)
+		return 0;
+	return !e->cfg.swap_account || m->memsw.usage < m->memsw.limit;
+}
+
+/* --- reclaim entry points ---------------------------------------------- */
+
+/*
+ * Anonymous memory leaves RAM only through swap-out, which the engine does
+ * not have yet, so memcg reclaim frees nothing and a full memcg goes to OOM
+ * (what 2.6.30 does when there is no swap: get_scan_ratio gives anon 0%).
+ */
+static int64_t try_to_free_mem_cgroup_pages(pmc_engine *e, int32_t memcg, int noswap)
+{
+	(void)e;
+	(void)memcg;
+	(void)noswap;
+	return 0;
+}
+
+static int64_t mem_cgroup_hierarchical_reclaim(pmc_engine *e, int32_t root, int noswap)
+{
+	return try_to_free_mem_cgroup_pages(e, root, noswap);
+}
+
+/* --- charge protocol (§2.1) -------------------------------------------- */
+
+/*
+ * __mem_cgroup_try_charge: charge res (and memsw) one page, reclaiming and
+ * retrying on failure; after MEM_CGROUP_RECLAIM_RETRIES failed rounds the
+ * memcg OOM killer runs (when pid, the charging task, is given).  As in
+ * pagefault_out_of_memory, a fault whose task survived the kill is retried.
+ */
+enum charge_result mem_cgroup_try_charge(pmc_engine *e, int32_t pid, int32_t memcg)
+{
+	int nr_retries = MEM_CGROUP_RECLAIM_RETRIES;
+	for (;;) {
+		int noswap = 0;
+		int32_t over = res_counter_charge(e, memcg, 0);
+		if (!over) {
+			if (!e->cfg.swap_account)
+				return CHARGE_OK;
+			over = res_counter_charge(e, memcg, 1);
+			if (!over)
+				return CHARGE_OK;
+			res_counter_uncharge(e, memcg, 0);
+			noswap = 1;
+		}
+		e->ctr.charge_failures++;
+		if (mem_cgroup_hierarchical_reclaim(e, over, noswap))
+			continue;
+		if (mem_cgroup_check_under_limit(e, over))
+			continue;
+		if (!nr_retries--) {
+			if (!pid)
+				return CHARGE_NOMEM;
+			int32_t victim = mem_cgroup_out_of_memory(e, over);
+			return (victim == pid || !victim) ? CHARGE_OOM_SELF : CHARGE_OOM_RETRY;
+		}
+	}
+}
+
+static void mem_cgroup_charge_statistics(pmc_engine *e, int32_t memcg, int32_t pfn, int charge)
+{
+	struct mem_cgroup *m = &e->memcg[memcg];
+	m->stat[PageTest(e, pfn, PCG_CACHE) ? MEMCG_CACHE : MEMCG_RSS] += charge ? 1 : -1;
+	m->stat[charge ? MEMCG_PGPGIN : MEMCG_PGPGOUT]++;
+}
+
+void mem_cgroup_cancel_charge(pmc_engine *e, int32_t memcg)
+{
+	res_counter_uncharge(e, memcg, 0);
+	if (e->cfg.swap_account)
+		res_counter_uncharge(e, memcg, 1);
+}
+
+/* __mem_cgroup_commit_charge: a page already USED keeps its charge and the new one is undone. */
+void mem_cgroup_commit_charge(pmc_engine *e, int32_t memcg, int32_t pfn, enum charge_type ctype)
+{
+	if (PageTest(e, pfn, PCG_USED)) {
+		mem_cgroup_cancel_charge(e, memcg);
+		return;
+	}
+	e->a.memcg[pfn] = memcg;
+	ClearPage(e, pfn, PCG_CACHE);
+	SetPage(e, pfn, PCG_USED |
+	        ((ctype == MEM_CGROUP_CHARGE_TYPE_CACHE || ctype == MEM_CGROUP_CHARGE_TYPE_SHMEM) ? PCG_CACHE : 0));
+	mem_cgroup_charge_statistics(e, memcg, pfn, 1);
+}
+
+/*
+ * __mem_cgroup_uncharge_common (§2.2): the single gate of every uncharge.
+ * Returns the memcg it uncharged, or 0.  SWAPOUT leaves memsw charged: the
+ * caller hands that charge to the swap slot.
+ */
+int32_t __mem_cgroup_uncharge_common(pmc_engine *e, int32_t pfn, enum charge_type ctype)
+{
+	if (PageTest(e, pfn, PG_swapcache))
+		return 0;
+	if (!PageTest(e, pfn, PCG_USED))
+		return 0;
+	switch (ctype) {
+	case MEM_CGROUP_CHARGE_TYPE_MAPPED:
+	case MEM_CGROUP_CHARGE_TYPE_DROP:
+		if (page_mapped(e, pfn))
+			return 0;
+		break;
+	case MEM_CGROUP_CHARGE_TYPE_SWAPOUT:
+		if (PageTest(e, pfn, PG_anon) && page_mapped(e, pfn))
+			return 0;
+		break;
+	default:
+		break;
+	}
+	int32_t memcg = e->a.memcg[pfn];
+	res_counter_uncharge(e, memcg, 0);
+	if (e->cfg.swap_account && ctype != MEM_CGROUP_CHARGE_TYPE_SWAPOUT)
+		res_counter_uncharge(e, memcg, 1);
+	mem_cgroup_charge_statistics(e, memcg, pfn, 0);
+	ClearPage(e, pfn, PCG_USED);
+	return memcg;
+}
+
+/* mem_cgroup_uncharge_page: the anon uncharge of the last unmap. */
+void mem_cgroup_uncharge_page(pmc_engine *e, int32_t pfn)
+{
+	if (page_mapped(e, pfn))
+		return;
+	__mem_cgroup_uncharge_common(e, pfn, MEM_CGROUP_CHARGE_TYPE_MAPPED);
+}
+
+/* --- the cgroup tree ---------------------------------------------------- */
+
+int mem_cgroup_in_subtree(const pmc_engine *e, int32_t memcg, int32_t root)
+{
+	for (int32_t c = memcg; c; c = e->memcg[c].parent)
+		if (c == root)
+			return 1;
+	return 0;
+}
+
+/* Next memcg of root's subtree in pre-order, 0 at the end. */
+static int32_t subtree_next(const pmc_engine *e, int32_t pos, int32_t root)
+{
+	if (e->memcg[pos].first_child)
+		return e->memcg[pos].first_child;
+	for (; pos != root; pos = e->memcg[pos].parent)
+		if (e->memcg[pos].next_sibling)
+			return e->memcg[pos].next_sibling;
+	return 0;
+}
+
+int pmc_memcg_create(pmc_engine *e, int parent)
+{
+	if (parent && memcg_lookup(e, parent))
+		return PMC_ENOENT;
+	if (e->nr_memcg > MAX_MEMCG)
+		return pmc_err(e, PMC_ENOSPC, "no css id left (%d cgroups)", MAX_MEMCG);
+	if (e->nr_memcg == e->cap_memcg) {
+		struct mem_cgroup *m = realloc(e->memcg, 2 * (size_t)e->cap_memcg * sizeof *m);
+		if (!m)
+			return pmc_err(e, PMC_EALLOC, "cannot grow the cgroup table");
+		e->memcg = m;
+		e->cap_memcg *= 2;
+	}
+	int32_t id = e->nr_memcg++;
+	struct mem_cgroup *m = &e->memcg[id];
+	memset(m, 0, sizeof *m);
+	m->res.limit = m->memsw.limit = RESOURCE_MAX;
+	m->swappiness = 60;
+	for (int l = 0; l < NR_LRU_LISTS; l++)
+		m->lru_head[l] = m->lru_tail[l] = NIL;
+	if (parent) {
+		struct mem_cgroup *p = &e->memcg[parent];
+		m->parent = parent;
+		m->use_hierarchy = p->use_hierarchy;
+		m->counter_parent = p->use_hierarchy ? parent : 0;
+		m->swappiness = p->swappiness;
+		m->next_sibling = p->first_child;
+		p->first_child = id;
+		p->nr_children++;
+	}
+	return id;
+}
+
+/* --- charge moving: force_empty and rmdir ------------------------------ */
+
+/*
+ * mem_cgroup_move_parent: move one page's charge from child to its parent.
+ * The parent is charged first (which may fail at its limit: -ENOMEM, as in
+ * 2.6.30 even when the hierarchy makes the net change zero), then the page is
+ * isolated, its charge moved, and put back on the parent's list.
+ */
+static int mem_cgroup_move_parent(pmc_engine *e, int32_t pfn, int32_t child)
+{
+	int32_t parent = e->memcg[child].parent;
+	if (!parent)
+		return PMC_ECGINVAL;
+	if (mem_cgroup_try_charge(e, 0, parent) != CHARGE_OK)
+		return PMC_ENOMEM;
+	if (isolate_lru_page(e, pfn)) {
+		mem_cgroup_cancel_charge(e, parent);
+		return PMC_EBUSY;
+	}
+	int ret = 0;
+	if (!PageTest(e, pfn, PCG_USED) || e->a.memcg[pfn] != child) {
+		ret = PMC_ECGINVAL;     /* obsolete pc: uncharged while still linked */
+		mem_cgroup_cancel_charge(e, parent);
+	} else {                    /* mem_cgroup_move_account */
+		res_counter_uncharge(e, child, 0);
+		if (e->cfg.swap_account)
+			res_counter_uncharge(e, child, 1);
+		mem_cgroup_charge_statistics(e, child, pfn, 0);
+		e->a.memcg[pfn] = parent;
+		mem_cgroup_charge_statistics(e, parent, pfn, 1);
+		e->ctr.moved_charges++;
+	}
+	putback_lru_page(e, pfn);
+	return ret;
+}
+
+/*
+ * mem_cgroup_force_empty_list: move every page of one list to the parent.
+ * The kernel retries a busy page until it moves; with no other CPU to make
+ * progress here, a pass that moves nothing ends with -EBUSY instead.
+ */
+static int mem_cgroup_force_empty_list(pmc_engine *e, int32_t memcg, enum pmc_lru lru)
+{
+	struct mem_cgroup *m = &e->memcg[memcg];
+	int64_t budget = m->lru_count[lru];
+	while (m->lru_tail[lru] != NIL && budget-- > 0) {
+		int ret = mem_cgroup_move_parent(e, m->lru_tail[lru], memcg);
+		if (ret == PMC_ENOMEM)
+			return ret;
+		m = &e->memcg[memcg];
+	}
+	return m->lru_tail[lru] == NIL ? 0 : PMC_EBUSY;
+}
+
+static int mem_cgroup_force_empty(pmc_engine *e, int32_t memcg, int free_all)
+{
+	int shrink = 0;
+	struct mem_cgroup *m = &e->memcg[memcg];
+	if (free_all)
+		goto try_to_free;
+move_account:
+	while (m->res.usage > 0) {
+		if (m->nr_tasks || m->nr_children)
+			return pmc_err(e, PMC_EBUSY, "cgroup has tasks or children");
+		if (!m->parent)
+			return pmc_err(e, PMC_EBUSY, "the root cgroup has no parent to move charges to");
+		uint64_t before = m->res.usage;
+		int ret = 0;
+		for (int l = 0; l < NR_LRU_LISTS && !ret; l++)
+			ret = mem_cgroup_force_empty_list(e, memcg, (enum pmc_lru)l);
+		m = &e->memcg[memcg];
+		if (ret == PMC_ENOMEM)
+			goto try_to_free;
+		if (m->res.usage == before)
+			return pmc_err(e, PMC_EBUSY, "%llu bytes stay charged: pages off every LRU list",
+			               (unsigned long long)m->res.usage);
+	}
+	return 0;
+
+try_to_free:
+	if (m->nr_tasks || m->nr_children || shrink)
+		return pmc_err(e, PMC_EBUSY, m->nr_tasks || m->nr_children ? "cgroup has tasks or children"
+		                             : "the parent cannot take the charges and reclaim cannot free them");
+	shrink = 1;
+	for (int nr_retries = MEM_CGROUP_RECLAIM_RETRIES; nr_retries && e->memcg[memcg].res.usage > 0;)
+		if (!try_to_free_mem_cgroup_pages(e, memcg, 0))
+			nr_retries--;
+	m = &e->memcg[memcg];
+	if (m->res.usage)
+		goto move_account;
+	return 0;
+}
+
+int pmc_memcg_force_empty(pmc_engine *e, int memcg)
+{
+	if (memcg_lookup(e, memcg))
+		return PMC_ENOENT;
+	return mem_cgroup_force_empty(e, memcg, 1);
+}
+
+int pmc_memcg_rmdir(pmc_engine *e, int memcg)
+{
+	if (memcg_lookup(e, memcg))
+		return PMC_ENOENT;
+	struct mem_cgroup *m = &e->memcg[memcg];
+	if (!m->parent)
+		return pmc_err(e, PMC_EBUSY, "the root cgroup cannot be removed");
+	if (m->nr_tasks || m->nr_children)
+		return pmc_err(e, PMC_EBUSY, "cgroup has %d tasks and %d children", m->nr_tasks, m->nr_children);
+	int ret = mem_cgroup_force_empty(e, memcg, 0);
+	if (ret)
+		return ret;
+	m = &e->memcg[memcg];
+	struct mem_cgroup *p = &e->memcg[m->parent];
+	for (int32_t *link = &p->first_child; *link; link = &e->memcg[*link].next_sibling)
+		if (*link == memcg) {
+			*link = m->next_sibling;
+			break;
+		}
+	p->nr_children--;
+	m->removed = 1;
+	return 0;
+}
+
+/* --- control files ------------------------------------------------------ */
+
+static int mem_cgroup_count_children(const pmc_engine *e, int32_t memcg)
+{
+	int n = 0;
+	for (int32_t c = memcg; c; c = subtree_next(e, c, memcg))
+		n++;
+	return n;
+}
+
+/* mem_cgroup_resize_limit: never above the memsw limit; shrink by reclaim, else EBUSY. */
+int pmc_memcg_resize_limit(pmc_engine *e, int memcg, uint64_t val)
+{
+	if (memcg_lookup(e, memcg))
+		return PMC_ENOENT;
+	int retry_count = MEM_CGROUP_RECLAIM_RETRIES * mem_cgroup_count_children(e, memcg);
+	uint64_t oldusage = e->memcg[memcg].res.usage;
+	int ret = 0;
+	while (retry_count) {
+		struct mem_cgroup *m = &e->memcg[memcg];
+		if (m->memsw.limit < val)
+			return pmc_err(e, PMC_ECGINVAL, "memory limit %llu above the mem+swap limit %llu",
+			               (unsigned long long)val, (unsigned long long)m->memsw.limit);
+		if (m->res.usage <= val) {
+			m->res.limit = val;
+			return 0;
+		}
+		ret = pmc_err(e, PMC_EBUSY, "usage %llu above the new limit %llu and reclaim cannot free enough",
+		              (unsigned long long)m->res.usage, (unsigned long long)val);
+		try_to_free_mem_cgroup_pages(e, memcg, 0);
+		uint64_t curusage = e->memcg[memcg].res.usage;
+		if (curusage >= oldusage)
+			retry_count--;
+		else
+			oldusage = curusage;
+	}
+	return ret;
+}
+
+int pmc_memcg_resize_memsw_limit(pmc_engine *e, int memcg, uint64_t val)
+{
+	if (memcg_lookup(e, memcg))
+		return PMC_ENOENT;
+	if (!e->cfg.swap_account)
+		return pmc_err(e, PMC_ECGINVAL, "swap accounting is off");
+	int retry_count = MEM_CGROUP_RECLAIM_RETRIES * mem_cgroup_count_children(e, memcg);
+	uint64_t oldusage = e->memcg[memcg].memsw.usage;
+	int ret = 0;
+	while (retry_count) {
+		struct mem_cgroup *m = &e->memcg[memcg];
+		if (m->res.limit > val)
+			return pmc_err(e, PMC_ECGINVAL, "mem+swap limit %llu below the memory limit %llu",
+			               (unsigned long long)val, (unsigned long long)m->res.limit);
+		if (m->memsw.usage <= val) {
+			m->memsw.limit = val;
+			return 0;
+		}
+		ret = pmc_err(e, PMC_EBUSY, "mem+swap usage %llu above the new limit %llu",
+		              (unsigned long long)m->memsw.usage, (unsigned long long)val);
+		try_to_free_mem_cgroup_pages(e, memcg, 1);
+		uint64_t curusage = e->memcg[memcg].memsw.usage;
+		if (curusage >= oldusage)
+			retry_count--;
+		else
+			oldusage = curusage;
+	}
+	return ret;
+}
+
+/* mem_cgroup_hierarchy_write: only 0 or 1, never under a hierarchical parent, never with children. */
+int pmc_memcg_set_use_hierarchy(pmc_engine *e, int memcg, uint64_t val)
+{
+	if (memcg_lookup(e, memcg))
+		return PMC_ENOENT;
+	struct mem_cgroup *m = &e->memcg[memcg];
+	if ((m->parent && e->memcg[m->parent].use_hierarchy) || val > 1)
+		return pmc_err(e, PMC_ECGINVAL, val > 1 ? "use_hierarchy takes 0 or 1"
+		                                         : "the parent uses hierarchy");
+	if (m->nr_children)
+		return pmc_err(e, PMC_EBUSY, "cgroup has children");
+	m->use_hierarchy = (int32_t)val;
+	return 0;
+}
+
+/* mem_cgroup_swappiness_write: 0..100, not on the root, not inside or over a hierarchy. */
+int pmc_memcg_set_swappiness(pmc_engine *e, int memcg, uint64_t val)
+{
+	if (memcg_lookup(e, memcg))
+		return PMC_ENOENT;
+	struct mem_cgroup *m = &e->memcg[memcg];
+	if (!m->parent)
+		return pmc_err(e, PMC_ECGINVAL, "the root's swappiness is vm.swappiness");
+	if (val > 100)
+		return pmc_err(e, PMC_ECGINVAL, "swappiness above 100");
+	if (e->memcg[m->parent].use_hierarchy || (m->use_hierarchy && m->nr_children))
+		return pmc_err(e, PMC_ECGINVAL, "swappiness is set at the top of a hierarchy with no children");
+	m->swappiness = (int32_t)val;
+	return 0;
+}
+
+int pmc_memcg_reset(pmc_engine *e, int memcg, int which)
+{
+	if (memcg_lookup(e, memcg))
+		return PMC_ENOENT;
+	struct mem_cgroup *m = &e->memcg[memcg];
+	switch (which) {
+	case PMC_RESET_MAX_USAGE: m->res.max_usage = m->res.usage; return 0;
+	case PMC_RESET_FAILCNT: m->res.failcnt = 0; return 0;
+	case PMC_RESET_MEMSW_MAX_USAGE: m->memsw.max_usage = m->memsw.usage; return 0;
+	case PMC_RESET_MEMSW_FAILCNT: m->memsw.failcnt = 0; return 0;
+	default: return pmc_err(e, PMC_EINVAL, "unknown reset %d", which);
+	}
+}
+
+int pmc_memcg_info(const pmc_engine *e, int memcg, struct pmc_memcg_info *out)
+{
+	if (memcg < 1 || memcg >= e->nr_memcg)
+		return PMC_ENOENT;
+	const struct mem_cgroup *m = &e->memcg[memcg];
+	memset(out, 0, sizeof *out);
+	out->parent = m->parent;
+	out->removed = m->removed;
+	out->use_hierarchy = m->use_hierarchy;
+	out->swappiness = m->swappiness;
+	out->nr_tasks = m->nr_tasks;
+	out->nr_children = m->nr_children;
+	out->refcnt = m->refcnt;
+	out->res = m->res;
+	out->memsw = m->memsw;
+	out->cache = m->stat[MEMCG_CACHE];
+	out->rss = m->stat[MEMCG_RSS];
+	out->pgpgin = m->stat[MEMCG_PGPGIN];
+	out->pgpgout = m->stat[MEMCG_PGPGOUT];
+	for (int l = 0; l < NR_LRU_LISTS; l++)
+		out->lru[l] = m->lru_count[l];
+
+	/* memcg_get_hierarchical_limit: the smallest limit up the hierarchy */
+	out->hierarchical_memory_limit = m->res.limit;
+	out->hierarchical_memsw_limit = m->memsw.limit;
+	if (m->use_hierarchy)
+		for (int32_t c = m->parent; c && e->memcg[c].use_hierarchy; c = e->memcg[c].parent) {
+			if (e->memcg[c].res.limit < out->hierarchical_memory_limit)
+				out->hierarchical_memory_limit = e->memcg[c].res.limit;
+			if (e->memcg[c].memsw.limit < out->hierarchical_memsw_limit)
+				out->hierarchical_memsw_limit = e->memcg[c].memsw.limit;
+		}
+
+	/* total_*: mem_cgroup_walk_tree covers the subtree only under use_hierarchy */
+	for (int32_t c = memcg; c; c = m->use_hierarchy ? subtree_next(e, c, memcg) : 0) {
+		const struct mem_cgroup *s = &e->memcg[c];
+		out->total_cache += s->stat[MEMCG_CACHE];
+		out->total_rss += s->stat[MEMCG_RSS];
+		out->total_pgpgin += s->stat[MEMCG_PGPGIN];
+		out->total_pgpgout += s->stat[MEMCG_PGPGOUT];
+		for (int l = 0; l < NR_LRU_LISTS; l++)
+			out->total_lru[l] += s->lru_count[l];
+	}
+	return 0;
+}

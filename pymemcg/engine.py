@@ -1,0 +1,207 @@
+"""Engine: the simulated machine (API.md, "Engine").
+
+numpy owns the per-frame and per-slot arrays; the C core borrows them, and
+Python hands out read-only views of them.
+"""
+import errno
+
+import numpy as np
+
+from ._ffi import check, ffi, lib, struct_to_dict
+from .cgroup import Cgroup
+from .errors import CgroupError, InvariantError
+from .sizes import PAGE_SIZE, parse_size
+from .task import Task
+
+KERNELS = {"2.6.30": lib.PMC_KERNEL_2_6_30, "2.6.31": lib.PMC_KERNEL_2_6_31}
+HOOKS = {"none": lib.PMC_HOOK_NONE, "seed": lib.PMC_HOOK_SEED}
+
+# (field, dtype, per frame or per swap slot) -- the layout of struct pmc_arrays
+_PAGE_FIELDS = (("flags", np.uint32), ("count", np.int32), ("mapcount", np.int32), ("private", np.uint32),
+                ("anon_vma", np.int32), ("vpn", np.int64), ("memcg", np.int32), ("lru_prev", np.int32),
+                ("lru_next", np.int32), ("mlru_prev", np.int32), ("mlru_next", np.int32))
+_SWAP_FIELDS = (("swap_map", np.uint16), ("swap_cgroup", np.uint16), ("swap_cache", np.int32))
+
+_MEMINFO_NAMES = {"Active_anon": "Active(anon)", "Inactive_anon": "Inactive(anon)"}
+
+
+def _readonly(arr):
+    """A zero-copy view that cannot be made writeable (its base is a read-only buffer)."""
+    return np.frombuffer(memoryview(arr).toreadonly(), dtype=arr.dtype)
+
+
+def _flag(value, what):
+    if not isinstance(value, (bool, int, np.bool_)) or value not in (0, 1):
+        raise TypeError(f"{what} must be a bool, got {value!r}")
+    return bool(value)
+
+
+class PageArrays:
+    """Read-only numpy views of the per-frame state, one array per field (``pages.flags``,
+    ``pages["count"]``, ...). Flag bits are the ``pymemcg.PG_*`` constants."""
+
+    def __init__(self, arrays):
+        self._views = {name: _readonly(arrays[name]) for name, _ in _PAGE_FIELDS}
+
+    def __getitem__(self, name):
+        return self._views[name]
+
+    def __getattr__(self, name):
+        try:
+            return self._views[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def keys(self):
+        return self._views.keys()
+
+    def __len__(self):
+        return len(self._views["flags"])
+
+
+class Engine:
+    """A simulated machine: RAM, a swap device, memory cgroups and tasks."""
+
+    def __init__(self, ram="4G", swap="4G", *, kernel="2.6.30", hook="none", swap_account=True,
+                 page_cluster=3, laptop_mode=False, seed=0):
+        if kernel not in KERNELS:
+            raise ValueError(f"kernel must be one of {sorted(KERNELS)}, got {kernel!r}")
+        if hook not in HOOKS:
+            raise ValueError(f"hook must be one of {sorted(HOOKS)}, got {hook!r}")
+        nr_pages = parse_size(ram, "ram") // PAGE_SIZE
+        nr_swap = parse_size(swap, "swap") // PAGE_SIZE
+        if nr_pages < 1 or nr_pages >= 2**31 - 1:
+            raise ValueError(f"ram must hold 1 to 2**31-2 pages, got {ram!r}")
+        if nr_swap == 1 or nr_swap >= 2**31 - 1:
+            raise ValueError(f"swap must be 0 or 2 to 2**31-2 pages (the first is the header), got {swap!r}")
+        if isinstance(page_cluster, bool) or not isinstance(page_cluster, int):
+            raise TypeError(f"page_cluster must be an int, got {page_cluster!r}")
+        if not 0 <= page_cluster <= 16:
+            raise ValueError(f"page_cluster must be 0..16, got {page_cluster}")
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64:
+            raise ValueError(f"seed must be an int in [0, 2**64), got {seed!r}")
+        self._settings = dict(ram=nr_pages * PAGE_SIZE, swap=nr_swap * PAGE_SIZE, kernel=kernel, hook=hook,
+                              swap_account=_flag(swap_account, "swap_account"), page_cluster=page_cluster,
+                              laptop_mode=_flag(laptop_mode, "laptop_mode"), seed=seed)
+
+        self._np = {name: np.zeros(nr_pages, dt) for name, dt in _PAGE_FIELDS}
+        self._np.update({name: np.zeros(nr_swap, dt) for name, dt in _SWAP_FIELDS})
+        arrays = ffi.new("struct pmc_arrays *")
+        for name, arr in self._np.items():
+            setattr(arrays, name, ffi.cast(ffi.typeof(getattr(arrays, name)), ffi.from_buffer(arr)))
+        cfg = ffi.new("struct pmc_config *", dict(
+            nr_pages=nr_pages, nr_swap=nr_swap, kernel=KERNELS[kernel], hook=HOOKS[hook],
+            swap_account=int(swap_account), page_cluster=page_cluster, laptop_mode=int(laptop_mode), seed=seed))
+        out = ffi.new("pmc_engine **")
+        err = ffi.new("char[256]")
+        rc = lib.pmc_engine_create(cfg, arrays, out, err, 256)
+        if rc:
+            raise (MemoryError if rc == lib.PMC_EALLOC else ValueError)(ffi.string(err).decode())
+        self._ptr = ffi.gc(out[0], lib.pmc_engine_destroy)
+
+        self._tasks = {}
+        root = Cgroup(self, lib.pmc_root_memcg(self._ptr), "")
+        self._cgroups = {"": root}
+        self._cg_by_id = {root._id: root}
+        self.pages = PageArrays(self._np)
+        self.swap_map = _readonly(self._np["swap_map"])
+        self.swap_cgroup = _readonly(self._np["swap_cgroup"])
+
+    def __repr__(self):
+        s = self._settings
+        return (f"<Engine ram={s['ram']} swap={s['swap']} kernel={s['kernel']} hook={s['hook']} "
+                f"tasks={sum(t.alive for t in self._tasks.values())} cgroups={len(self._cgroups)}>")
+
+    # -- settings ------------------------------------------------------------
+
+    kernel = property(lambda self: self._settings["kernel"])
+    hook = property(lambda self: self._settings["hook"])
+    swap_account = property(lambda self: self._settings["swap_account"])
+    page_cluster = property(lambda self: self._settings["page_cluster"])
+    seed = property(lambda self: self._settings["seed"])
+    laptop_mode = property(lambda self: self._settings["laptop_mode"])
+
+    @property
+    def settings(self):
+        """The constructor arguments, normalised (sizes in bytes)."""
+        return dict(self._settings)
+
+    # -- cgroups -------------------------------------------------------------
+
+    @property
+    def root(self):
+        return self._cgroups[""]
+
+    @staticmethod
+    def _normpath(path):
+        if not isinstance(path, str):
+            raise TypeError(f"cgroup paths are str, not {type(path).__name__}")
+        parts = [p for p in path.strip("/").split("/")] if path.strip("/") else []
+        for p in parts:
+            if p in ("", ".", ".."):
+                raise ValueError(f"bad cgroup path {path!r}: empty, '.' or '..' component")
+        return "/".join(parts)
+
+    def cgroup(self, path):
+        """Look up a cgroup by path ("a/b" or "/a/b"; "/" is the root)."""
+        key = self._normpath(path)
+        try:
+            return self._cgroups[key]
+        except KeyError:
+            raise CgroupError(errno.ENOENT, f"no cgroup {'/' + key}") from None
+
+    def mkdir(self, path):
+        """Create a cgroup; its parent must exist."""
+        key = self._normpath(path)
+        if key in self._cgroups:
+            raise CgroupError(errno.EEXIST, f"cgroup /{key} exists")
+        parent = self._cgroups.get(key.rpartition("/")[0])
+        if parent is None:
+            raise CgroupError(errno.ENOENT, f"parent of /{key} does not exist")
+        cg = Cgroup(self, check(lib.pmc_memcg_create(self._ptr, parent._id), self._ptr), key)
+        self._cgroups[key] = cg
+        self._cg_by_id[cg._id] = cg
+        return cg
+
+    def _forget_cgroup(self, cg):
+        self._cgroups.pop(cg._path, None)
+
+    def _cgroup_arg(self, cgroup):
+        if isinstance(cgroup, str):
+            return self.cgroup(cgroup)
+        if not isinstance(cgroup, Cgroup) or cgroup._eng is not self:
+            raise TypeError("expected a Cgroup of this engine or a cgroup path")
+        return cgroup
+
+    # -- tasks -------------------------------------------------------------------
+
+    def _task(self, pid):
+        t = self._tasks.get(pid)
+        if t is None:
+            t = self._tasks[pid] = Task(self, pid)
+        return t
+
+    def spawn(self, cgroup=None):
+        """A new task with its own mm, in cgroup (default: the root)."""
+        cg = self.root if cgroup is None else self._cgroup_arg(cgroup)
+        return self._task(check(lib.pmc_spawn(self._ptr, cg._id), self._ptr))
+
+    # -- introspection ---------------------------------------------------------
+
+    def meminfo(self):
+        """/proc/meminfo lines the engine models, in bytes."""
+        info = ffi.new("struct pmc_meminfo *")
+        lib.pmc_meminfo(self._ptr, info)
+        return {_MEMINFO_NAMES.get(k, k): v * PAGE_SIZE for k, v in struct_to_dict(info).items()}
+
+    def counters(self):
+        """Engine-wide event counters."""
+        c = ffi.new("struct pmc_counters *")
+        lib.pmc_counters(self._ptr, c)
+        return struct_to_dict(c)
+
+    def check(self):
+        """Verify every invariant; raises InvariantError naming the first broken one."""
+        rc = lib.pmc_check(self._ptr)
+        if rc:
+            raise InvariantError(ffi.string(lib.pmc_errmsg(self._ptr)).decode())

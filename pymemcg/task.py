@@ -1,0 +1,92 @@
+"""Task: a process with its own mm (API.md, "Task")."""
+from ._ffi import check, ffi, lib
+from ._vpns import as_batch
+
+
+class Task:
+    """A simulated process. Created by Engine.spawn or Task.fork, never directly."""
+
+    __slots__ = ("_eng", "pid")
+
+    def __init__(self, eng, pid):
+        self._eng = eng
+        self.pid = pid
+
+    def __repr__(self):
+        state = "alive" if self.alive else ("oom-killed" if self.oom_killed else "dead")
+        return f"<Task pid={self.pid} {state}>"
+
+    def _info(self):
+        info = ffi.new("struct pmc_task_info *")
+        check(lib.pmc_task_info(self._eng._ptr, self.pid, info), self._eng._ptr)
+        return info
+
+    def _batch(self, fn, vpns, *args):
+        ptr, n, start, keep = as_batch(vpns)
+        rc = fn(self._eng._ptr, self.pid, ptr, n, start, *args)
+        del keep
+        return check(rc, self._eng._ptr)
+
+    def fault(self, vpns, write=True):
+        """Touch pages: first touch allocates and charges, a write to a COW page copies it.
+        Returns the pages touched (fewer if the memcg OOM killer killed this task)."""
+        return self._batch(lib.pmc_fault, vpns, 1 if write else 0)
+
+    def mlock(self, vpns):
+        """mlock(2): lock the range, fault every page in for writing, make it unevictable."""
+        return self._batch(lib.pmc_mlock, vpns)
+
+    def zap(self, vpns, flush=False):
+        """Unmap ptes (page_remove_rmap, uncharge), parking page references in the
+        task's mmu_gather until tlb_flush() unless flush is true. Returns ptes zapped."""
+        return self._batch(lib.pmc_zap, vpns, 1 if flush else 0)
+
+    def munmap(self, vpns):
+        """munmap(2): zap and flush."""
+        return self.zap(vpns, flush=True)
+
+    def tlb_flush(self):
+        """Release the page references parked in the mmu_gather; returns how many."""
+        return check(lib.pmc_tlb_flush(self._eng._ptr, self.pid), self._eng._ptr)
+
+    def exit(self):
+        """Exit: zap everything in gathers of 506 pages, flushing each."""
+        check(lib.pmc_exit(self._eng._ptr, self.pid), self._eng._ptr)
+
+    def fork(self):
+        """fork(2): a child sharing every anon page copy-on-write."""
+        return self._eng._task(check(lib.pmc_fork(self._eng._ptr, self.pid), self._eng._ptr))
+
+    def move(self, cgroup):
+        """Attach to another cgroup; charges already made stay behind (2.6.30)."""
+        cg = self._eng._cgroup_arg(cgroup)
+        check(lib.pmc_move(self._eng._ptr, self.pid, cg._id), self._eng._ptr)
+
+    def pte(self, vpn):
+        """The raw pte of one vpn (see pymemcg.PTE_* bits); 0 if none."""
+        return check(lib.pmc_pte_lookup(self._eng._ptr, self.pid, int(vpn)), self._eng._ptr)
+
+    @property
+    def alive(self):
+        return bool(self._info().alive)
+
+    @property
+    def oom_killed(self):
+        return bool(self._info().oom_killed)
+
+    @property
+    def rss(self):
+        return self._info().rss
+
+    @property
+    def swap_ptes(self):
+        return self._info().swap_ptes
+
+    @property
+    def gather_pending(self):
+        """Page references parked in the mmu_gather."""
+        return self._info().gather_nr
+
+    @property
+    def cgroup(self):
+        return self._eng._cg_by_id[self._info().memcg]

@@ -9,27 +9,44 @@ from ._ffi import check, ffi, lib
 from .errors import CgroupError
 from .sizes import PAGE_SIZE, RESOURCE_MAX, _U64, memparse, simple_strtoull
 
-# cgroupfs copies a write into a 64-byte buffer; longer writes get E2BIG.
-_MAX_WRITE = 64
+# cgroup_write_X64 and cgroup_write_string copy a write into a 64-byte buffer.
+_X64_BUFFER = 64
+_STRING_MAX = 63
 _LRU_NAMES = ("inactive_anon", "active_anon", "inactive_file", "active_file", "unevictable")
 
 
-def _cstring(value):
-    """The write as the kernel sees it: a C string, whitespace-stripped (strstrip)."""
+def _raw(value):
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise TypeError(f"control-file values are str or int, not {type(value).__name__}")
-    text = str(value)
-    if len(text.encode()) >= _MAX_WRITE:
-        raise CgroupError(errno.E2BIG, f"write of {len(text.encode())} bytes; cgroupfs takes at most {_MAX_WRITE - 1}")
-    return text.split("\x00", 1)[0].strip(" \t\n\r\v\f")
+    return str(value)
 
 
-def _parse_u64(text):
-    """cgroup_write_X64: simple_strtoull base 0, nothing may follow."""
+def _cstring(text):
+    """The buffer as the parser sees it: a C string whose trailing whitespace strstrip
+    removed (2.6.30/31 ignore strstrip's return value, so leading blanks stay)."""
+    return text.split("\x00", 1)[0].rstrip(" \t\n\r\v\f")
+
+
+def _write_x64(text):
+    """cgroup_write_X64: non-empty, shorter than its buffer, simple_strtoull base 0, nothing may follow."""
+    size = len(text.encode())
+    if not size:
+        raise CgroupError(errno.EINVAL, "empty write")
+    if size >= _X64_BUFFER:
+        raise CgroupError(errno.E2BIG, f"write of {size} bytes; this file takes at most {_X64_BUFFER - 1}")
+    text = _cstring(text)
     value, end = simple_strtoull(text, 0)
     if end != len(text):
         raise CgroupError(errno.EINVAL, f"{text!r} is not a number")
     return value
+
+
+def _write_string(text):
+    """cgroup_write_string: at most 62 bytes, then the file's own parser."""
+    size = len(text.encode())
+    if size >= _STRING_MAX:
+        raise CgroupError(errno.E2BIG, f"write of {size} bytes; this file takes at most {_STRING_MAX - 1}")
+    return _cstring(text)
 
 
 class Cgroup:
@@ -117,10 +134,12 @@ class Cgroup:
         for prefix, c in counters.items():
             for field in ("usage", "max_usage", "limit"):
                 if name == f"memory.{prefix}{field}_in_bytes":
-                    prefix and self._swap_account(name)
+                    if prefix:
+                        self._swap_account(name)
                     return f"{getattr(c, field)}\n"
             if name == f"memory.{prefix}failcnt":
-                prefix and self._swap_account(name)
+                if prefix:
+                    self._swap_account(name)
                 return f"{c.failcnt}\n"
         if name == "memory.stat":
             return "".join(f"{k} {v}\n" for k, v in self.stat().items())
@@ -133,29 +152,33 @@ class Cgroup:
         raise CgroupError(errno.ENOENT, f"no control file {name!r}")
 
     def write(self, name, value):
-        """Write a control file; a refused write raises CgroupError and changes nothing."""
+        """Write a control file; a refused write raises CgroupError and changes nothing.
+        Each file checks the bytes as its kernel write path does (cgroup_file_write)."""
         if not isinstance(name, str):
             raise TypeError("control-file names are str")
+        text = _raw(value)
         self._info()
-        text = _cstring(value)
         eng, mid = self._eng._ptr, self._id
         if name in ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes"):
             memsw = "memsw" in name
-            memsw and self._swap_account(name)
-            val = self._parse_limit(text)
+            if memsw:
+                self._swap_account(name)
+            val = self._parse_limit(_write_string(text))
             fn = lib.pmc_memcg_resize_memsw_limit if memsw else lib.pmc_memcg_resize_limit
             check(fn(eng, mid, val), eng)
-        elif name in _RESETS:
-            "memsw" in name and self._swap_account(name)
+        elif name in _RESETS:           # triggers: the written bytes are never looked at
+            if "memsw" in name:
+                self._swap_account(name)
             check(lib.pmc_memcg_reset(eng, mid, _RESETS[name]), eng)
-        elif name == "memory.use_hierarchy":
-            check(lib.pmc_memcg_set_use_hierarchy(eng, mid, _parse_u64(text)), eng)
-        elif name == "memory.swappiness":
-            check(lib.pmc_memcg_set_swappiness(eng, mid, _parse_u64(text)), eng)
         elif name == "memory.force_empty":
             self.force_empty()
+        elif name == "memory.use_hierarchy":
+            check(lib.pmc_memcg_set_use_hierarchy(eng, mid, _write_x64(text)), eng)
+        elif name == "memory.swappiness":
+            check(lib.pmc_memcg_set_swappiness(eng, mid, _write_x64(text)), eng)
         elif name in _READ_ONLY:
-            "memsw" in name and self._swap_account(name)
+            if "memsw" in name:
+                self._swap_account(name)
             raise CgroupError(errno.EINVAL, f"{name} is read-only")
         else:
             raise CgroupError(errno.ENOENT, f"no control file {name!r}")

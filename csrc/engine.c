@@ -65,8 +65,8 @@ static int config_check(const struct pmc_config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "ram must be 1 to %d pages, got %lld", INT32_MAX - 1, (long long)c->nr_pages);
 		return PMC_EINVAL;
 	}
-	if (c->nr_swap < 0 || c->nr_swap > INT32_MAX - 1 || c->nr_swap == 1) {
-		snprintf(err, errlen, "swap must be 0 or 2 to %d pages (one is the header), got %lld",
+	if (c->nr_swap < 0 || c->nr_swap > INT32_MAX - 1 || c->nr_swap == 1 || c->nr_swap == 2) {
+		snprintf(err, errlen, "swap must be 0 or 3 to %d pages (the header and the last page are not used), got %lld",
 		         INT32_MAX - 1, (long long)c->nr_swap);
 		return PMC_EINVAL;
 	}
@@ -116,6 +116,10 @@ int pmc_engine_create(const struct pmc_config *cfg, const struct pmc_arrays *arr
 	e->nr_free = cfg->nr_pages;
 	for (int64_t off = 0; off < cfg->nr_swap; off++)
 		e->a.swap_cache[off] = NIL;
+	swap_info_init(e);
+	setup_watermarks(e);
+	e->hooks = cfg->hook == PMC_HOOK_SEED ? &hooks_seed : &hooks_none;
+	e->laptop_mode = cfg->laptop_mode != 0;
 
 	e->task = calloc(16, sizeof *e->task);
 	e->memcg = calloc(16, sizeof *e->memcg);
@@ -148,6 +152,9 @@ void pmc_engine_destroy(pmc_engine *e)
 	}
 	free(e->task);
 	free(e->memcg);
+	for (int32_t b = 0; b < e->nr_batch; b++)
+		free(e->batch[b]);
+	free(e->batch);
 	free(e);
 }
 
@@ -168,8 +175,9 @@ int pmc_meminfo(const pmc_engine *e, struct pmc_meminfo *out)
 	memset(out, 0, sizeof *out);
 	out->MemTotal = e->nr_pages;
 	out->MemFree = e->nr_free;
-	out->SwapTotal = e->cfg.nr_swap > 0 ? e->cfg.nr_swap - 1 : 0;
-	out->SwapFree = out->SwapTotal;
+	out->SwapTotal = e->total_swap_pages;
+	out->SwapFree = e->nr_swap_pages;
+	out->SwapCached = e->swapcache_pages;
 	out->Active_anon = e->lru_count[LRU_ACTIVE_ANON];
 	out->Inactive_anon = e->lru_count[LRU_INACTIVE_ANON];
 	out->Unevictable = e->lru_count[LRU_UNEVICTABLE];

@@ -16,6 +16,12 @@
 #define RESOURCE_MAX ((uint64_t)INT64_MAX)  /* res_counter "unlimited" */
 #define MAX_MEMCG 65535                     /* css_id space */
 #define MAX_TASKS (1 << 30)
+#define SWAP_CLUSTER_MAX 32
+#define DEF_PRIORITY 12
+#define STEP_NS 1000ll                      /* simulated time of one page-step */
+#define SWAP_IO_NS 50000ll                  /* one swap read or write on the device */
+#define CONGESTION_WAIT_NS 100000000ll      /* congestion_wait(WRITE, HZ/10) */
+#define IO_RING 256                         /* NR_REQUESTS per direction, two directions */
 #define PCG_MASK ((uint32_t)(PCG_USED | PCG_LINKED | PCG_CACHE))
 
 /* uncharge types of __mem_cgroup_uncharge_common (kernel-semantics §2.2) */
@@ -33,7 +39,14 @@ enum charge_result {
 	CHARGE_OK = 0,
 	CHARGE_OOM_RETRY = 1,   /* the OOM killer killed another task: retry the fault */
 	CHARGE_OOM_SELF = 2,    /* the OOM killer killed the charging task            */
-	CHARGE_NOMEM = 3        /* refused, and no task to OOM-kill on its behalf     */
+	CHARGE_NOMEM = 3,       /* refused, and no task to OOM-kill on its behalf     */
+	CHARGE_MORE = 4         /* charge_step: not finished yet                     */
+};
+
+/* zone_reclaim_stat: [0] anon, [1] file */
+struct reclaim_stat {
+	int64_t recent_scanned[2];
+	int64_t recent_rotated[2];
 };
 
 enum mem_cgroup_stat { MEMCG_CACHE = 0, MEMCG_RSS, MEMCG_PGPGIN, MEMCG_PGPGOUT, MEMCG_NSTATS };
@@ -55,6 +68,8 @@ struct mem_cgroup {
 	int32_t lru_head[NR_LRU_LISTS];
 	int32_t lru_tail[NR_LRU_LISTS];
 	int64_t lru_count[NR_LRU_LISTS];
+	struct reclaim_stat stat_reclaim;
+	int32_t last_scanned_child;
 };
 
 enum task_state { TASK_UNUSED = 0, TASK_ALIVE = 1, TASK_DEAD = 2 };
@@ -78,6 +93,192 @@ struct task {
 	int64_t locked_ptes;
 };
 
+/* The two kernels' swap_map encodings and slot rules (swapfile.c). */
+struct swap_ops {
+	uint16_t cache_only;   /* a slot held by the swap cache alone */
+	uint16_t bad;          /* SWAP_MAP_BAD */
+	uint16_t new_slot;     /* what get_swap_page writes */
+	uint16_t cache_bit;    /* SWAP_HAS_CACHE, or 0 when the count includes the cache */
+	uint16_t max;          /* SWAP_MAP_MAX: a saturated count never changes */
+	int (*swap_count)(uint16_t v);
+	uint16_t (*entry_free)(pmc_engine *e, int32_t off, int cache);
+	int (*duplicate)(pmc_engine *e, int32_t off);
+	int (*swapcache_prepare)(pmc_engine *e, int32_t off);
+	void (*swapcache_free)(pmc_engine *e, int32_t off, int32_t pfn);
+	int (*reusable)(const pmc_engine *e, int32_t off);
+};
+
+/* A reclaim strategy: the hook points reclaim calls (hooks.c). */
+struct reclaim_hooks {
+	const char *name;
+	/* right after a successful add_to_swap in shrink_page_list; non-zero: the page was freed */
+	int (*after_add_to_swap)(pmc_engine *e, int32_t pfn);
+};
+
+enum { IO_READ = 0, IO_WRITE = 1 };
+
+struct io_req {
+	int64_t complete_at;
+	int32_t pfn;
+	int32_t rw;
+};
+
+struct io_queue {
+	struct io_req ring[IO_RING];
+	int32_t head, tail;
+	int32_t inflight[2];
+	int32_t congested[2];
+	int64_t device_free_at;
+};
+
+struct scan_control {
+	int64_t nr_scanned;
+	int64_t nr_reclaimed;
+	int32_t may_writepage;
+	int32_t may_unmap;
+	int32_t may_swap;
+	int32_t swappiness;
+	int32_t mem_cgroup;      /* 0: global reclaim (zone lists) */
+	int32_t kswapd;          /* PF_SWAPWRITE: writes even to a congested device */
+};
+
+/* outcome of one page of shrink_page_list */
+enum page_outcome { PO_NONE = 0, PO_KEEP, PO_ACTIVATE, PO_CULLED, PO_FREED };
+
+enum shrink_phase {
+	SP_ISOLATE = 0,      /* isolate from the inactive anon list              */
+	SP_START,            /* trylock, evictable?, writeback?, page_referenced */
+	SP_ADD_TO_SWAP,      /* add_to_swap and the after_add_to_swap hook       */
+	SP_UNMAP,            /* try_to_unmap                                     */
+	SP_PAGEOUT,          /* dirty checks and pageout                         */
+	SP_REMOVE,           /* __remove_mapping                                 */
+	SP_LABEL,            /* the exit label: activate, unlock, cull, free     */
+	SP_PUTBACK,          /* back onto the LRU, drop the isolation references */
+	SP_DONE
+};
+
+enum page_label { L_NONE = 0, L_KEEP, L_KEEP_LOCKED, L_ACTIVATE_LOCKED, L_CULL_MLOCKED, L_FREE };
+
+/* shrink_inactive_list on one batch of at most SWAP_CLUSTER_MAX pages, one stop point per step. */
+struct shrink_batch {
+	struct scan_control sc;
+	int32_t nr_to_scan;
+	int32_t phase;
+	int32_t nr;              /* pages isolated                                 */
+	int32_t idx;             /* the page in hand                               */
+	int32_t label;           /* where the page in hand leaves                  */
+	int32_t referenced;      /* page_referenced of the page in hand            */
+	int32_t pfn[SWAP_CLUSTER_MAX];
+	uint8_t outcome[SWAP_CLUSTER_MAX];
+	int64_t nr_taken;
+	int64_t nr_isolate_scanned;
+	int64_t hook_calls;
+	int64_t hook_freed;
+	int64_t nr_activated;
+	int64_t nr_pageout;
+	int64_t nr_pageout_keep;
+};
+
+enum reclaim_kind { RK_DIRECT = 0, RK_MEMCG, RK_KSWAPD };
+enum reclaim_phase { RP_PRIORITY = 0, RP_ZONE, RP_BATCH, RP_ZONE_END, RP_DONE };
+
+/* do_try_to_free_pages (direct, memcg) or balance_pgdat (kswapd) in progress. */
+struct reclaim_state {
+	struct scan_control sc;
+	int32_t kind;
+	int32_t phase;
+	int32_t priority;
+	int32_t lru;                 /* shrink_zone's cursor over the lists          */
+	int64_t swap_cluster_max;
+	int64_t nr[NR_LRU_LISTS];
+	int64_t total_scanned;
+	int64_t zone_reclaimed_start;
+	int64_t batch_max_scan;      /* shrink_inactive_list's do-while bound        */
+	int64_t batch_scanned;
+	int64_t hook_calls;
+	int64_t hook_freed;
+	int64_t ret;
+	struct shrink_batch batch;
+};
+
+enum hrec_phase { HR_SELECT = 0, HR_SCAN, HR_DONE };
+
+/* mem_cgroup_hierarchical_reclaim in progress. */
+struct hrec_state {
+	int64_t swap_cluster_max;
+	int32_t root;
+	int32_t noswap;
+	int32_t loop;
+	int32_t phase;
+	int64_t total;
+	int64_t ret;
+	struct reclaim_state scan;
+};
+
+enum charge_phase { CH_TRY = 0, CH_RECLAIM };
+
+/* __mem_cgroup_try_charge in progress. */
+struct charge_state {
+	int32_t memcg;
+	int32_t pid;                 /* 0: nobody to OOM-kill for (charge moving)    */
+	int32_t nr_retries;
+	int32_t over;
+	int32_t phase;
+	struct hrec_state hrec;
+};
+
+enum op_status { OP_DONE = 0, OP_MORE = 1, OP_BLOCKED = 2 };
+
+enum fault_phase {
+	FP_NEXT = 0,         /* look at the next vpn's pte                         */
+	FP_ALLOC,            /* a frame for a new or COW page                       */
+	FP_DIRECT,           /* direct reclaim for a frame                          */
+	FP_CHARGE,           /* mem_cgroup_newpage_charge, reclaiming as needed     */
+	FP_SWAPIN,           /* do_swap_page: swap cache lookup                     */
+	FP_READAHEAD,        /* swapin_readahead, one slot per step                 */
+	FP_SWAPIN_TARGET,    /* read_swap_cache_async of the faulting slot          */
+	FP_SWAPIN_LOCK,      /* lock_page: wait for the read                        */
+	FP_SWAPIN_CHARGE,    /* mem_cgroup_try_charge_swapin                        */
+	FP_SWAPIN_MAP,       /* pte, rmap, commit, swap_free                        */
+	FP_DONE
+};
+
+/* A batch of faults (handle_mm_fault per vpn) in progress. */
+struct fault_op {
+	int32_t pid;
+	int32_t write;
+	int32_t lock;                /* mlock: the range becomes VM_LOCKED        */
+	int32_t phase;
+	int32_t after_direct;        /* where direct reclaim returns to           */
+	int32_t cow;                 /* FP_ALLOC makes a COW copy                 */
+	int32_t new_pfn;
+	int32_t swap_pfn;
+	int32_t swap_off;
+	int32_t ra_next, ra_end;     /* the readahead window still to read        */
+	int32_t charge_memcg;        /* the memcg a swap-in charged, or 0         */
+	int32_t error;               /* a PMC_E* code that stopped the batch      */
+	const int64_t *vpns;
+	int64_t n, start, i;
+	int64_t touched;
+	uint64_t orig_pte;           /* pte_same() check before mapping           */
+	struct charge_state charge;
+	struct reclaim_state direct;
+};
+
+enum zap_phase { ZP_PTES = 0, ZP_FINISH, ZP_DONE };
+
+/* zap_page_range (munmap, zap) or exit_mmap in progress. */
+struct zap_op {
+	int32_t pid;
+	int32_t flush;
+	int32_t exit;
+	int32_t phase;
+	const int64_t *vpns;
+	int64_t n, start, i;
+	int64_t cursor;              /* exit: the next vpn to look at             */
+	int64_t zapped;
+};
+
 struct pmc_engine {
 	struct pmc_config cfg;
 	struct pmc_arrays a;
@@ -99,6 +300,32 @@ struct pmc_engine {
 	struct task *task;          /* by pid; [0] unused */
 	int32_t nr_task;
 	int32_t cap_task;
+
+	/* the swap device (one swap_info_struct) and the swap cache */
+	const struct swap_ops *swap_ops;
+	const struct reclaim_hooks *hooks;
+	int64_t nr_swap;            /* si->max                           */
+	int64_t nr_swap_pages;      /* free slots                        */
+	int64_t total_swap_pages;
+	int64_t inuse_pages;
+	int32_t lowest_bit, highest_bit, cluster_next, cluster_nr;
+	int64_t swapcache_pages;    /* total_swapcache_pages             */
+
+	/* time and the device queue */
+	int64_t now;
+	struct io_queue io;
+
+	/* global reclaim */
+	int64_t pages_min, pages_low, pages_high;
+	int32_t inactive_ratio;
+	int32_t vm_swappiness;
+	struct reclaim_stat zone_stat;
+	int64_t zone_nr_scan[NR_LRU_LISTS];
+	int32_t laptop_mode;
+
+	/* shrink batches of the step API, by id; NULL once shrunk */
+	struct shrink_batch **batch;
+	int32_t nr_batch, cap_batch;
 
 	struct pmc_counters ctr;
 	char errmsg[256];
@@ -137,6 +364,7 @@ uint64_t *pte_alloc(struct task *t, int64_t vpn);             /* NULL if out of 
 typedef void (*pte_visit_fn)(pmc_engine *e, int32_t pid, int64_t vpn, uint64_t *pte, void *ctx);
 void walk_ptes(pmc_engine *e, int32_t pid, pte_visit_fn fn, void *ctx);
 void free_pgtables(struct task *t);
+uint64_t *next_pte(struct task *t, int64_t from, int64_t *vpn);
 
 /* rmap.c */
 void page_add_new_anon_rmap(pmc_engine *e, int32_t pfn, int32_t anon_vma, int64_t vpn);
@@ -144,23 +372,98 @@ void page_dup_rmap(pmc_engine *e, int32_t pfn);
 void page_remove_rmap(pmc_engine *e, int32_t pfn);
 typedef int (*rmap_one_fn)(pmc_engine *e, int32_t pfn, int32_t pid, uint64_t *pte, void *ctx);
 int rmap_walk_anon(pmc_engine *e, int32_t pfn, rmap_one_fn fn, void *ctx);
+void page_add_anon_rmap(pmc_engine *e, int32_t pfn, int32_t anon_vma, int64_t vpn);
+int page_referenced(pmc_engine *e, int32_t pfn, int32_t mem_cgroup);
+enum { SWAP_SUCCESS = 0, SWAP_AGAIN, SWAP_FAIL, SWAP_MLOCK };
+int try_to_unmap(pmc_engine *e, int32_t pfn);
 
 /* mlock.c */
 void mlock_vma_page(pmc_engine *e, int32_t pfn);
 void munlock_vma_page(pmc_engine *e, int32_t pfn, int32_t unlocking_pid);
 
 /* memory.c */
-int do_exit(pmc_engine *e, int32_t pid);
-struct task *task_get(pmc_engine *e, int pid);
+void fault_op_init(struct fault_op *f, int32_t pid, const int64_t *vpns, int64_t n, int64_t start, int write, int lock);
+int fault_step(pmc_engine *e, struct fault_op *f);
+void zap_op_init(struct zap_op *z, int32_t pid, const int64_t *vpns, int64_t n, int64_t start, int flush, int exit);
+int zap_step(pmc_engine *e, struct zap_op *z);
+void tlb_flush_mmu(pmc_engine *e, struct task *t);
+int copy_mm(pmc_engine *e, int32_t parent, int32_t child);
+
+/* task.c */
+int task_lookup(pmc_engine *e, int pid, struct task **out);
+void do_exit(pmc_engine *e, int32_t pid);
+void exit_mm_done(pmc_engine *e, int32_t pid);
+int32_t out_of_memory(pmc_engine *e);
+
+/* lru.c (continued) */
+void mark_page_accessed(pmc_engine *e, int32_t pfn);
 
 /* memcontrol.c */
 enum charge_result mem_cgroup_try_charge(pmc_engine *e, int32_t pid, int32_t memcg);
 void mem_cgroup_commit_charge(pmc_engine *e, int32_t memcg, int32_t pfn, enum charge_type ctype);
 void mem_cgroup_cancel_charge(pmc_engine *e, int32_t memcg);
 int32_t __mem_cgroup_uncharge_common(pmc_engine *e, int32_t pfn, enum charge_type ctype);
+void mem_cgroup_uncharge_swapcache(pmc_engine *e, int32_t pfn, int32_t off, int swapout);
+void mem_cgroup_uncharge_swap(pmc_engine *e, int32_t off);
+int32_t res_charge_page(pmc_engine *e, int32_t memcg, int *noswap);
+int mem_cgroup_check_under_limit(pmc_engine *e, int32_t memcg);
+int32_t mem_cgroup_try_charge_swapin(pmc_engine *e, int32_t pfn, int32_t task_memcg);
+void mem_cgroup_commit_charge_swapin(pmc_engine *e, int32_t pfn, int32_t memcg);
 void mem_cgroup_uncharge_page(pmc_engine *e, int32_t pfn);
 int mem_cgroup_in_subtree(const pmc_engine *e, int32_t memcg, int32_t root);
 int memcg_valid(const pmc_engine *e, int memcg);
+
+/* swapfile.c */
+int vm_swap_full(const pmc_engine *e);
+void swap_info_init(pmc_engine *e);
+int32_t get_swap_page(pmc_engine *e);
+void swap_free(pmc_engine *e, int32_t off);
+int swap_duplicate(pmc_engine *e, int32_t off);
+int page_swapcount(const pmc_engine *e, int32_t pfn);
+int try_to_free_swap(pmc_engine *e, int32_t pfn);
+int reuse_swap_page(pmc_engine *e, int32_t pfn);
+void free_swap_and_cache(pmc_engine *e, int32_t off);
+int valid_swaphandles(const pmc_engine *e, int32_t target, int32_t *first);
+
+/* swap_state.c */
+void delete_from_swap_cache(pmc_engine *e, int32_t pfn);
+int __remove_mapping(pmc_engine *e, int32_t pfn);
+int add_to_swap(pmc_engine *e, int32_t pfn);
+void free_swap_cache(pmc_engine *e, int32_t pfn);
+int32_t read_swap_cache_async(pmc_engine *e, int32_t off);
+
+/* page_io.c */
+int bdi_write_congested(const pmc_engine *e);
+void io_complete_due(pmc_engine *e);
+void advance_time(pmc_engine *e, int64_t t);
+void tick(pmc_engine *e);
+int io_wait_one(pmc_engine *e, int rw);
+void congestion_wait(pmc_engine *e);
+void swap_writepage(pmc_engine *e, int32_t pfn);
+void swap_readpage(pmc_engine *e, int32_t pfn);
+
+/* vmscan.c */
+void shrink_batch_init(pmc_engine *e, struct shrink_batch *b, const struct scan_control *sc, int32_t nr_to_scan);
+int shrink_batch_step(pmc_engine *e, struct shrink_batch *b);
+void shrink_active_list(pmc_engine *e, int64_t nr_pages, struct scan_control *sc, int priority);
+void move_page_to_zone_tail(pmc_engine *e, int32_t pfn);
+void setup_watermarks(pmc_engine *e);
+
+/* reclaim.c */
+void reclaim_init(pmc_engine *e, struct reclaim_state *rs, enum reclaim_kind kind, int32_t memcg,
+                  int noswap, int64_t swap_cluster_max);
+int reclaim_step(pmc_engine *e, struct reclaim_state *rs);
+int64_t reclaim_run(pmc_engine *e, struct reclaim_state *rs);
+void hrec_init(pmc_engine *e, struct hrec_state *h, int32_t root, int noswap);
+int hrec_step(pmc_engine *e, struct hrec_state *h);
+void charge_init(struct charge_state *cs, int32_t memcg, int32_t pid);
+enum charge_result charge_step(pmc_engine *e, struct charge_state *cs);
+int64_t try_to_free_mem_cgroup_pages(pmc_engine *e, int32_t memcg, int noswap);
+int64_t mem_cgroup_hierarchical_reclaim(pmc_engine *e, int32_t root, int noswap);
+void wakeup_kswapd(pmc_engine *e);
+
+/* hooks.c */
+extern const struct reclaim_hooks hooks_none, hooks_seed;
 
 /* oom_kill.c */
 int32_t mem_cgroup_out_of_memory(pmc_engine *e, int32_t mem_over_limit);
@@ -170,6 +473,16 @@ int32_t mem_cgroup_out_of_memory(pmc_engine *e, int32_t mem_over_limit);
 static inline int PageTest(const pmc_engine *e, int32_t pfn, uint32_t f) { return (e->a.flags[pfn] & f) != 0; }
 static inline void SetPage(pmc_engine *e, int32_t pfn, uint32_t f) { e->a.flags[pfn] |= f; }
 static inline void ClearPage(pmc_engine *e, int32_t pfn, uint32_t f) { e->a.flags[pfn] &= ~f; }
+/* The page lock: reclaim and the swap paths only ever trylock it. */
+static inline int trylock_page(pmc_engine *e, int32_t pfn)
+{
+	if (e->a.flags[pfn] & PG_locked)
+		return 0;
+	e->a.flags[pfn] |= PG_locked;
+	return 1;
+}
+static inline void unlock_page(pmc_engine *e, int32_t pfn) { e->a.flags[pfn] &= ~PG_locked; }
+
 static inline int page_mapped(const pmc_engine *e, int32_t pfn) { return e->a.mapcount[pfn] > 0; }
 
 static inline int32_t pte_pfn(uint64_t pte) { return (int32_t)(pte >> PTE_SHIFT); }

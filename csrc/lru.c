@@ -137,3 +137,33 @@ void putback_lru_page(pmc_engine *e, int32_t pfn)
 	}
 	put_page(e, pfn);
 }
+
+/* activate_page: an inactive page moves to the head of its active list, zone and memcg. */
+static void activate_page(pmc_engine *e, int32_t pfn)
+{
+	if (!PageTest(e, pfn, PG_lru) || PageTest(e, pfn, PG_active | PG_unevictable))
+		return;
+	enum pmc_lru lru = page_lru(e, pfn);
+	del_page_from_lru_list(e, pfn, lru);
+	SetPage(e, pfn, PG_active);
+	add_page_to_lru_list(e, pfn, (enum pmc_lru)(lru + 1));
+	e->ctr.pgactivate++;
+	e->zone_stat.recent_scanned[0]++;
+	e->zone_stat.recent_rotated[0]++;
+	if (PageTest(e, pfn, PCG_USED)) {
+		e->memcg[e->a.memcg[pfn]].stat_reclaim.recent_scanned[0]++;
+		e->memcg[e->a.memcg[pfn]].stat_reclaim.recent_rotated[0]++;
+	}
+}
+
+/* mark_page_accessed: inactive,referenced -> active; unreferenced -> referenced. */
+void mark_page_accessed(pmc_engine *e, int32_t pfn)
+{
+	uint32_t f = e->a.flags[pfn];
+	if (!(f & (PG_active | PG_unevictable)) && (f & PG_referenced) && (f & PG_lru)) {
+		activate_page(e, pfn);
+		ClearPage(e, pfn, PG_referenced);
+	} else if (!(f & PG_referenced)) {
+		SetPage(e, pfn, PG_referenced);
+	}
+}

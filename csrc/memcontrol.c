@@ -59,7 +59,7 @@ static void res_counter_uncharge(pmc_engine *e, int32_t memcg, int memsw)
 		counter_of(e, c, memsw)->usage -= PAGE_SIZE;
 }
 
-static int mem_cgroup_check_under_limit(pmc_engine *e, int32_t memcg)
+int mem_cgroup_check_under_limit(pmc_engine *e, int32_t memcg)
 {
 	const struct mem_cgroup *m = &e->memcg[memcg];
 	if (m->res.usage >= m->res.limit)
@@ -67,61 +67,25 @@ static int mem_cgroup_check_under_limit(pmc_engine *e, int32_t memcg)
 	return !e->cfg.swap_account || m->memsw.usage < m->memsw.limit;
 }
 
-/* --- reclaim entry points ---------------------------------------------- */
+/* --- charge protocol (§2.1; the retry loop is charge_step in reclaim.c) -- */
 
 /*
- * Anonymous memory leaves RAM only through swap-out, which the engine does
- * not have yet, so memcg reclaim frees nothing and a full memcg goes to OOM
- * (what 2.6.30 does when there is no swap: get_scan_ratio gives anon 0%).
+ * One attempt of __mem_cgroup_try_charge's loop: res, then memsw.  Returns 0,
+ * or the memcg whose counter refused (mem_over_limit); *noswap tells that it
+ * was memsw, so reclaim must not swap.
  */
-static int64_t try_to_free_mem_cgroup_pages(pmc_engine *e, int32_t memcg, int noswap)
+int32_t res_charge_page(pmc_engine *e, int32_t memcg, int *noswap)
 {
-	(void)e;
-	(void)memcg;
-	(void)noswap;
-	return 0;
-}
-
-static int64_t mem_cgroup_hierarchical_reclaim(pmc_engine *e, int32_t root, int noswap)
-{
-	return try_to_free_mem_cgroup_pages(e, root, noswap);
-}
-
-/* --- charge protocol (§2.1) -------------------------------------------- */
-
-/*
- * __mem_cgroup_try_charge: charge res (and memsw) one page, reclaiming and
- * retrying on failure; after MEM_CGROUP_RECLAIM_RETRIES failed rounds the
- * memcg OOM killer runs (when pid, the charging task, is given).  As in
- * pagefault_out_of_memory, a fault whose task survived the kill is retried.
- */
-enum charge_result mem_cgroup_try_charge(pmc_engine *e, int32_t pid, int32_t memcg)
-{
-	int nr_retries = MEM_CGROUP_RECLAIM_RETRIES;
-	for (;;) {
-		int noswap = 0;
-		int32_t over = res_counter_charge(e, memcg, 0);
-		if (!over) {
-			if (!e->cfg.swap_account)
-				return CHARGE_OK;
-			over = res_counter_charge(e, memcg, 1);
-			if (!over)
-				return CHARGE_OK;
-			res_counter_uncharge(e, memcg, 0);
-			noswap = 1;
-		}
-		e->ctr.charge_failures++;
-		if (mem_cgroup_hierarchical_reclaim(e, over, noswap))
-			continue;
-		if (mem_cgroup_check_under_limit(e, over))
-			continue;
-		if (!nr_retries--) {
-			if (!pid)
-				return CHARGE_NOMEM;
-			int32_t victim = mem_cgroup_out_of_memory(e, over);
-			return (victim == pid || !victim) ? CHARGE_OOM_SELF : CHARGE_OOM_RETRY;
-		}
+	*noswap = 0;
+	int32_t over = res_counter_charge(e, memcg, 0);
+	if (over || !e->cfg.swap_account)
+		return over;
+	over = res_counter_charge(e, memcg, 1);
+	if (over) {
+		res_counter_uncharge(e, memcg, 0);
+		*noswap = 1;
 	}
+	return over;
 }
 
 static void mem_cgroup_charge_statistics(pmc_engine *e, int32_t memcg, int32_t pfn, int charge)
@@ -191,6 +155,75 @@ void mem_cgroup_uncharge_page(pmc_engine *e, int32_t pfn)
 	if (page_mapped(e, pfn))
 		return;
 	__mem_cgroup_uncharge_common(e, pfn, MEM_CGROUP_CHARGE_TYPE_MAPPED);
+}
+
+/* swap_cgroup_record: set a slot's memsw owner, returning the old one. */
+static int32_t swap_cgroup_record(pmc_engine *e, int32_t off, int32_t memcg)
+{
+	int32_t old = e->a.swap_cgroup[off];
+	e->a.swap_cgroup[off] = (uint16_t)memcg;
+	return old;
+}
+
+/*
+ * mem_cgroup_uncharge_swapcache (§2.2, §2.12): a page leaves the swap cache.
+ * swapout (2.6.30 always; 2.6.31 when pte users remain): SWAPOUT uncharge,
+ * res only, and the slot now owns the memsw charge (swap_cgroup record,
+ * mem_cgroup_get).  Otherwise (2.6.31, no users) DROP: res and memsw go.
+ */
+void mem_cgroup_uncharge_swapcache(pmc_engine *e, int32_t pfn, int32_t off, int swapout)
+{
+	int32_t memcg = __mem_cgroup_uncharge_common(e, pfn, swapout ? MEM_CGROUP_CHARGE_TYPE_SWAPOUT
+	                                                            : MEM_CGROUP_CHARGE_TYPE_DROP);
+	if (swapout && memcg && e->cfg.swap_account) {
+		swap_cgroup_record(e, off, memcg);
+		e->memcg[memcg].refcnt++;
+	}
+}
+
+/* mem_cgroup_uncharge_swap: the slot's memsw charge goes back to its owner, removed or not. */
+void mem_cgroup_uncharge_swap(pmc_engine *e, int32_t off)
+{
+	if (!e->cfg.swap_account)
+		return;
+	int32_t memcg = swap_cgroup_record(e, off, 0);
+	if (memcg) {
+		res_counter_uncharge(e, memcg, 1);
+		e->memcg[memcg].refcnt--;
+	}
+}
+
+/*
+ * mem_cgroup_try_charge_swapin's choice of memcg (§2.7): the page's owner if it
+ * is charged, else the slot's recorded owner if that memcg still lives, else
+ * the faulting task's.  0: the page left the swap cache, charge nothing.
+ */
+int32_t mem_cgroup_try_charge_swapin(pmc_engine *e, int32_t pfn, int32_t task_memcg)
+{
+	if (!e->cfg.swap_account)
+		return task_memcg;
+	if (!PageTest(e, pfn, PG_swapcache))
+		return 0;
+	int32_t memcg = PageTest(e, pfn, PCG_USED) ? e->a.memcg[pfn] : e->a.swap_cgroup[e->a.private[pfn]];
+	return memcg_valid(e, memcg) ? memcg : task_memcg;
+}
+
+/*
+ * mem_cgroup_commit_charge_swapin: move the pc from a stale owner's list,
+ * commit (undone if already USED), relink, and if the page is still in the
+ * swap cache end the slot's memsw charge: the page is now charged as memory.
+ */
+void mem_cgroup_commit_charge_swapin(pmc_engine *e, int32_t pfn, int32_t memcg)
+{
+	if (!memcg)
+		return;
+	if (!PageTest(e, pfn, PCG_USED) && PageTest(e, pfn, PG_lru))
+		mem_cgroup_del_lru_list(e, pfn, page_lru(e, pfn));
+	mem_cgroup_commit_charge(e, memcg, pfn, MEM_CGROUP_CHARGE_TYPE_MAPPED);
+	if (PageTest(e, pfn, PG_lru) && !PageTest(e, pfn, PCG_LINKED))
+		mem_cgroup_add_lru_list(e, pfn, page_lru(e, pfn));
+	if (e->cfg.swap_account && PageTest(e, pfn, PG_swapcache))
+		mem_cgroup_uncharge_swap(e, (int32_t)e->a.private[pfn]);
 }
 
 /* --- the cgroup tree ---------------------------------------------------- */

@@ -1,297 +1,321 @@
 /*
- * memory.c - tasks and their address spaces (mm/memory.c, kernel/fork.c,
- * kernel/exit.c): anonymous faults, copy-on-write, zap with mmu_gather,
- * fork, exit, mlock and moving a task between cgroups.
- * kernel-semantics §2.3-§2.6.
+ * memory.c - faults and unmapping (mm/memory.c; kernel-semantics §2.3-§2.7):
+ * do_anonymous_page, do_wp_page, do_swap_page with swapin_readahead,
+ * zap_pte_range with the mmu_gather, and copy_one_pte for fork.
  *
- * Every call takes a whole batch of vpns (a pointer, or a range when vpns is
- * NULL) and validates all of it before the first page is touched.
+ * A batch of faults and a zap are resumable machines (fault_step,
+ * zap_step): each step does one page's work, or one piece of it where
+ * another CPU can run in between (after each readahead page, while a read
+ * is in flight, while the charge reclaims).  The synchronous API runs them
+ * to the end; replay interleaves them.
  */
 #include <stdlib.h>
-#include <string.h>
 
 #include "engine.h"
 
-struct task *task_get(pmc_engine *e, int pid)
+/* --- faults ------------------------------------------------------------------ */
+
+void fault_op_init(struct fault_op *f, int32_t pid, const int64_t *vpns, int64_t n, int64_t start, int write, int lock)
 {
-	if (pid < 1 || pid >= e->nr_task || e->task[pid].state != TASK_ALIVE)
-		return NULL;
-	return &e->task[pid];
+	*f = (struct fault_op){ .pid = pid, .write = write, .lock = lock, .phase = FP_NEXT, .vpns = vpns,
+	                        .n = n, .start = start, .new_pfn = NIL, .swap_pfn = NIL };
 }
 
-static int task_lookup(pmc_engine *e, int pid, struct task **out)
+static inline int64_t cur_vpn(const struct fault_op *f)
 {
-	if (pid < 1 || pid >= e->nr_task)
-		return pmc_err(e, PMC_EINVAL, "no task with pid %d", pid);
-	if (e->task[pid].state != TASK_ALIVE)
-		return pmc_err(e, PMC_ESRCH, "task %d is not alive%s", pid,
-		               e->task[pid].oom_killed ? " (OOM-killed)" : "");
-	*out = &e->task[pid];
-	return 0;
+	return vpn_at(f->vpns, f->i, f->start);
 }
 
-/* A new task slot (copy_process): its mmu_gather buffer is allocated here so later calls cannot fail. */
-static int task_alloc(pmc_engine *e, int32_t memcg)
+/* A vpn is done: a locked range mlocks its page (see mlock.c), and the batch moves on. */
+static void fault_page_done(pmc_engine *e, struct fault_op *f, uint64_t *pte)
 {
-	if (e->nr_task >= MAX_TASKS)
-		return pmc_err(e, PMC_ENOSPC, "pid space exhausted");
-	if (e->nr_task == e->cap_task) {
-		struct task *t = realloc(e->task, 2 * (size_t)e->cap_task * sizeof *t);
-		if (!t)
-			return pmc_err(e, PMC_EALLOC, "cannot grow the task table");
-		e->task = t;
-		e->cap_task *= 2;
+	if (*pte & PTE_LOCKED)
+		mlock_vma_page(e, pte_pfn(*pte));
+	f->touched++;
+	f->i++;
+	f->phase = FP_NEXT;
+}
+
+static void start_direct_reclaim(pmc_engine *e, struct fault_op *f, int back_to)
+{
+	reclaim_init(e, &f->direct, RK_DIRECT, 0, 0, SWAP_CLUSTER_MAX);
+	f->after_direct = back_to;
+	f->phase = FP_DIRECT;
+}
+
+static void fault_killed(pmc_engine *e, struct fault_op *f)
+{
+	(void)e;
+	f->phase = FP_DONE;
+}
+
+/* FP_NEXT: what does this vpn need? A present pte is handled here in one step. */
+static int fault_next(pmc_engine *e, struct fault_op *f, struct task *t)
+{
+	if (f->i == f->n) {
+		f->phase = FP_DONE;
+		return OP_DONE;
 	}
-	int32_t *gather = malloc(FREE_PTE_NR * sizeof *gather);
-	if (!gather)
-		return pmc_err(e, PMC_EALLOC, "cannot allocate an mmu_gather");
-	int32_t pid = e->nr_task++;
-	struct task *t = &e->task[pid];
-	memset(t, 0, sizeof *t);
-	t->state = TASK_ALIVE;
-	t->memcg = memcg;
-	t->gather = gather;
-	t->leaf_cache_idx = -1;
-	t->fam_next = t->fam_prev = t->fam_head = t->fam_tail = NIL;
-	e->memcg[memcg].nr_tasks++;
-	return pid;
-}
-
-/* Join a fork family at its tail (anon_vma_link). */
-static void anon_vma_link(pmc_engine *e, int32_t pid, int32_t anon_vma)
-{
-	struct task *f = &e->task[anon_vma], *t = &e->task[pid];
-	t->anon_vma = anon_vma;
-	t->fam_prev = f->fam_tail;
-	t->fam_next = NIL;
-	if (f->fam_tail != NIL)
-		e->task[f->fam_tail].fam_next = pid;
-	else
-		f->fam_head = pid;
-	f->fam_tail = pid;
-}
-
-static void anon_vma_unlink(pmc_engine *e, int32_t pid)
-{
-	struct task *f = &e->task[e->task[pid].anon_vma], *t = &e->task[pid];
-	if (t->fam_prev != NIL)
-		e->task[t->fam_prev].fam_next = t->fam_next;
-	else
-		f->fam_head = t->fam_next;
-	if (t->fam_next != NIL)
-		e->task[t->fam_next].fam_prev = t->fam_prev;
-	else
-		f->fam_tail = t->fam_prev;
-	t->fam_next = t->fam_prev = NIL;
-}
-
-int pmc_spawn(pmc_engine *e, int memcg)
-{
-	if (!memcg_valid(e, memcg))
-		return pmc_err(e, PMC_ENOENT, "no live cgroup with id %d", memcg);
-	int pid = task_alloc(e, memcg);
-	if (pid > 0)
-		anon_vma_link(e, pid, pid);
-	return pid;
-}
-
-/* --- faults ------------------------------------------------------------- */
-
-/* Charge a fresh page to the task's memcg (mem_cgroup_newpage_charge). */
-static enum charge_result mem_cgroup_newpage_charge(pmc_engine *e, int32_t pid, int32_t pfn)
-{
-	int32_t memcg = e->task[pid].memcg;
-	enum charge_result r = mem_cgroup_try_charge(e, pid, memcg);
-	if (r == CHARGE_OK)
-		mem_cgroup_commit_charge(e, memcg, pfn, MEM_CGROUP_CHARGE_TYPE_MAPPED);
-	return r;
-}
-
-/*
- * A new anon page for a pte: allocate, charge (which may OOM-kill this very
- * task, whose page table is then gone), map.  Frames were counted before the
- * batch started, so allocation cannot fail here.
- */
-static enum charge_result new_anon_page(pmc_engine *e, int32_t pid, int64_t vpn, int32_t *out)
-{
-	int32_t pfn = alloc_page(e);
-	enum charge_result r = mem_cgroup_newpage_charge(e, pid, pfn);
-	if (r != CHARGE_OK) {
-		put_page(e, pfn);
-		return r;
+	uint64_t *pte = pte_alloc(t, cur_vpn(f));
+	if (!pte) {
+		f->error = pmc_err(e, PMC_EALLOC, "cannot allocate a page table");
+		f->phase = FP_DONE;
+		return OP_DONE;
 	}
-	page_add_new_anon_rmap(e, pfn, e->task[pid].anon_vma, vpn);
-	*out = pfn;
-	return CHARGE_OK;
-}
-
-/* do_anonymous_page: first touch; every vma is writable, so the pte is writable and dirty. */
-static enum charge_result do_anonymous_page(pmc_engine *e, int32_t pid, int64_t vpn)
-{
-	int32_t pfn;
-	enum charge_result r = new_anon_page(e, pid, vpn, &pfn);
-	if (r != CHARGE_OK)
-		return r;
-	struct task *t = &e->task[pid];
-	uint64_t *pte = pte_offset(t, vpn);
-	*pte = mk_pte(pfn, PTE_PRESENT | PTE_WRITE | PTE_DIRTY | PTE_YOUNG) | (*pte & PTE_LOCKED);
-	t->rss++;
-	e->ctr.anon_faults++;
-	return CHARGE_OK;
-}
-
-/*
- * reuse_swap_page (§2.8): the faulting pte is the page's only user.  No page
- * is in the swap cache before swap-out exists, so only the mapcount counts.
- */
-static int reuse_swap_page(pmc_engine *e, int32_t pfn)
-{
-	return e->a.mapcount[pfn] == 1;
-}
-
-/*
- * do_wp_page (§2.5): a write to a write-protected pte.  The sole user takes
- * the page over; otherwise the page is copied to a new charged page and the
- * old mapping dropped (page_remove_rmap, which may be the old page's last).
- */
-static enum charge_result do_wp_page(pmc_engine *e, int32_t pid, int64_t vpn)
-{
-	struct task *t = &e->task[pid];
-	uint64_t *pte = pte_offset(t, vpn);
-	int32_t old = pte_pfn(*pte);
-	if (reuse_swap_page(e, old)) {
-		*pte |= PTE_WRITE | PTE_DIRTY | PTE_YOUNG;
-		e->ctr.cow_reuse++;
-		return CHARGE_OK;
-	}
-	int32_t pfn;
-	enum charge_result r = new_anon_page(e, pid, vpn, &pfn);
-	if (r != CHARGE_OK)
-		return r;
-	pte = pte_offset(&e->task[pid], vpn);
-	uint64_t locked = *pte & PTE_LOCKED;
-	*pte = mk_pte(pfn, PTE_PRESENT | PTE_WRITE | PTE_DIRTY | PTE_YOUNG) | locked;
-	page_remove_rmap(e, old);
-	if (locked)                 /* do_wp_page's clear_page_mlock of the old page */
-		munlock_vma_page(e, old, pid);
-	put_page(e, old);
-	e->ctr.cow_faults++;
-	return CHARGE_OK;
-}
-
-/* handle_mm_fault for one vpn whose pte page exists. */
-static enum charge_result handle_pte_fault(pmc_engine *e, int32_t pid, int64_t vpn, int write, int lock)
-{
-	struct task *t = &e->task[pid];
-	uint64_t *pte = pte_offset(t, vpn);
-	if (lock && !(*pte & PTE_LOCKED)) {
+	if (f->lock && !(*pte & PTE_LOCKED)) {
 		*pte |= PTE_LOCKED;
 		t->locked_ptes++;
 	}
-	enum charge_result r = CHARGE_OK;
-	if (!(*pte & PTE_PRESENT))
-		r = do_anonymous_page(e, pid, vpn);
-	else if (write && !(*pte & PTE_WRITE))
-		r = do_wp_page(e, pid, vpn);
-	else
-		*pte |= PTE_YOUNG | (write ? PTE_DIRTY : 0);
-	if (r != CHARGE_OK)
-		return r;
-	pte = pte_offset(&e->task[pid], vpn);
-	if (*pte & PTE_LOCKED)
-		mlock_vma_page(e, pte_pfn(*pte));
-	return CHARGE_OK;
-}
-
-/* Would touching this pte take a new frame? (first touch, or a COW copy) */
-static inline int pte_needs_frame(const pmc_engine *e, uint64_t pte, int write)
-{
-	if (!(pte & PTE_PRESENT))
-		return 1;
-	return write && !(pte & PTE_WRITE) && e->a.mapcount[pte_pfn(pte)] > 1;
-}
-
-#define PTE_MARK (1ull << 6)   /* scratch bit for counting distinct vpns */
-
-/*
- * Allocate every pte page the batch needs and make sure enough frames are
- * free, so that the batch either runs or changes nothing.  The quick count
- * counts repeated vpns repeatedly; only when that is too many does an exact
- * count of distinct vpns run.
- */
-static int fault_prepare(pmc_engine *e, struct task *t, const int64_t *vpns, int64_t n, int64_t start, int write)
-{
-	int64_t need = 0;
-	for (int64_t i = 0; i < n; i++) {
-		uint64_t *pte = pte_alloc(t, vpn_at(vpns, i, start));
-		if (!pte)
-			return pmc_err(e, PMC_EALLOC, "cannot allocate a page table");
-		need += pte_needs_frame(e, *pte, write);
-	}
-	if (need <= e->nr_free)
-		return 0;
-	need = 0;
-	for (int64_t i = 0; i < n; i++) {
-		uint64_t *pte = pte_offset(t, vpn_at(vpns, i, start));
-		if (!(*pte & PTE_MARK) && pte_needs_frame(e, *pte, write)) {
-			need++;
-			*pte |= PTE_MARK;
+	f->orig_pte = *pte;
+	if (*pte & PTE_PRESENT) {
+		if (f->write && !(*pte & PTE_WRITE)) {
+			/* do_wp_page: the sole user takes the page over (reuse_swap_page, page locked) */
+			int32_t old = pte_pfn(*pte);
+			if (!trylock_page(e, old))
+				return OP_BLOCKED;
+			int reuse = reuse_swap_page(e, old);
+			unlock_page(e, old);
+			if (!reuse) {
+				f->cow = 1;
+				f->phase = FP_ALLOC;
+				return OP_MORE;
+			}
+			*pte |= PTE_WRITE | PTE_DIRTY | PTE_YOUNG;
+			e->ctr.cow_reuse++;
+		} else {
+			*pte |= PTE_YOUNG | (f->write ? PTE_DIRTY : 0);
 		}
+		fault_page_done(e, f, pte);
+	} else if (*pte & PTE_SWAP) {
+		f->phase = FP_SWAPIN;
+	} else {
+		f->cow = 0;
+		f->phase = FP_ALLOC;
 	}
-	for (int64_t i = 0; i < n; i++)
-		*pte_offset(t, vpn_at(vpns, i, start)) &= ~PTE_MARK;
-	if (need <= e->nr_free)
-		return 0;
-	return pmc_err(e, PMC_ENOMEM, "out of page frames: the batch needs %lld, %lld are free",
-	               (long long)need, (long long)e->nr_free);
+	return OP_MORE;
 }
-
-static int64_t fault_batch(pmc_engine *e, int pid, const int64_t *vpns, int64_t n, int64_t start,
-                           int write, int lock)
-{
-	struct task *t = NULL;
-	int rc = task_lookup(e, pid, &t);
-	if (!rc)
-		rc = pmc_vpns_check(e, vpns, n, start);
-	if (!rc)
-		rc = fault_prepare(e, t, vpns, n, start, write);
-	if (rc)
-		return rc;
-	int64_t touched = 0;
-	for (int64_t i = 0; i < n;) {
-		enum charge_result r = handle_pte_fault(e, pid, vpn_at(vpns, i, start), write, lock);
-		if (r == CHARGE_OOM_SELF)
-			break;
-		if (r == CHARGE_OOM_RETRY)
-			continue;       /* another task died for us: fault again */
-		touched++;
-		i++;
-	}
-	e->ctr.pgfault += touched;
-	return touched;
-}
-
-int64_t pmc_fault(pmc_engine *e, int pid, const int64_t *vpns, int64_t n, int64_t start, int write)
-{
-	return fault_batch(e, pid, vpns, n, start, write != 0, 0);
-}
-
-/* mlock(2): lock the range and fault every page in for writing, as make_pages_present does. */
-int64_t pmc_mlock(pmc_engine *e, int pid, const int64_t *vpns, int64_t n, int64_t start)
-{
-	return fault_batch(e, pid, vpns, n, start, 1, 1);
-}
-
-/* --- unmapping: zap_pte_range and the mmu_gather ------------------------- */
 
 /*
- * tlb_flush_mmu -> free_pages_and_swap_cache: release the parked page
- * references.  With no swap cache yet, free_swap_cache has nothing to do.
+ * The new page is charged: map it.  do_anonymous_page maps a writable dirty
+ * pte; do_wp_page replaces the shared page, whose last mapping this may be.
+ * If the pte changed meanwhile (reclaim unmapped the shared page), the new
+ * page is uncharged and dropped and the fault retried, as pte_same() fails.
  */
-static void tlb_flush_mmu(pmc_engine *e, struct task *t)
+static void fault_map_new(pmc_engine *e, struct fault_op *f, struct task *t)
+{
+	int32_t pfn = f->new_pfn;
+	uint64_t *pte = pte_offset(t, cur_vpn(f));
+	f->new_pfn = NIL;
+	if (*pte != f->orig_pte) {
+		mem_cgroup_uncharge_page(e, pfn);
+		put_page(e, pfn);
+		f->phase = FP_NEXT;
+		return;
+	}
+	page_add_new_anon_rmap(e, pfn, t->anon_vma, cur_vpn(f));
+	uint64_t locked = *pte & PTE_LOCKED;
+	*pte = mk_pte(pfn, PTE_PRESENT | PTE_WRITE | PTE_DIRTY | PTE_YOUNG) | locked;
+	if (f->cow) {
+		int32_t old = pte_pfn(f->orig_pte);
+		page_remove_rmap(e, old);
+		if (locked)                          /* do_wp_page's clear_page_mlock */
+			munlock_vma_page(e, old, f->pid);
+		put_page(e, old);
+		e->ctr.cow_faults++;
+	} else {
+		t->rss++;
+		e->ctr.anon_faults++;
+	}
+	fault_page_done(e, f, pte);
+}
+
+/* do_swap_page, once the page is locked and charged (§2.7 step 3). */
+static void fault_map_swap(pmc_engine *e, struct fault_op *f, struct task *t)
+{
+	int32_t pfn = f->swap_pfn, off = f->swap_off;
+	uint64_t *pte = pte_offset(t, cur_vpn(f));
+	f->swap_pfn = NIL;
+	if (*pte != f->orig_pte) {                 /* someone else dealt with this pte */
+		if (f->charge_memcg)
+			mem_cgroup_cancel_charge(e, f->charge_memcg);
+		unlock_page(e, pfn);
+		put_page(e, pfn);
+		f->phase = FP_NEXT;
+		return;
+	}
+	uint64_t bits = PTE_PRESENT | PTE_YOUNG | (*pte & PTE_LOCKED);
+	int wrote = 0;
+	t->rss++;
+	t->swap_ptes--;
+	if (f->write && reuse_swap_page(e, pfn)) {
+		bits |= PTE_WRITE | PTE_DIRTY;
+		wrote = 1;
+	}
+	*pte = mk_pte(pfn, bits);
+	page_add_anon_rmap(e, pfn, t->anon_vma, cur_vpn(f));
+	mem_cgroup_commit_charge_swapin(e, pfn, f->charge_memcg);
+	swap_free(e, off);
+	if (vm_swap_full(e) || (bits & PTE_LOCKED) || PageTest(e, pfn, PG_mlocked))
+		try_to_free_swap(e, pfn);
+	unlock_page(e, pfn);
+	e->ctr.swapins++;
+	if (f->write && !wrote) {
+		f->phase = FP_NEXT;                     /* do_wp_page: the next step copies it */
+		return;
+	}
+	fault_page_done(e, f, pte);
+}
+
+/* After a charge that did not succeed: drop what the step held; stop if this task was the OOM victim. */
+static void fault_charge_failed(pmc_engine *e, struct fault_op *f, enum charge_result r)
+{
+	if (f->new_pfn != NIL) {
+		put_page(e, f->new_pfn);
+		f->new_pfn = NIL;
+	}
+	if (f->swap_pfn != NIL) {
+		unlock_page(e, f->swap_pfn);
+		put_page(e, f->swap_pfn);
+		f->swap_pfn = NIL;
+	}
+	if (r == CHARGE_OOM_SELF)
+		fault_killed(e, f);
+	else
+		f->phase = FP_NEXT;                    /* another task died for us: fault again */
+}
+
+int fault_step(pmc_engine *e, struct fault_op *f)
+{
+	struct task *t = &e->task[f->pid];
+	if (t->state != TASK_ALIVE)
+		f->phase = FP_DONE;
+	switch (f->phase) {
+	case FP_DONE:
+		return OP_DONE;
+	case FP_NEXT: {
+		int r = fault_next(e, f, t);
+		if (r != OP_MORE)
+			return r;
+		break;
+	}
+	case FP_ALLOC:
+		if (!e->nr_free) {
+			start_direct_reclaim(e, f, FP_ALLOC);
+			break;
+		}
+		f->new_pfn = alloc_page(e);
+		charge_init(&f->charge, t->memcg, f->pid);
+		f->phase = FP_CHARGE;
+		break;
+	case FP_DIRECT:
+		if (reclaim_step(e, &f->direct))
+			return OP_MORE;
+		f->phase = f->after_direct;
+		if (!e->nr_free && !f->direct.ret && out_of_memory(e) == f->pid)
+			fault_killed(e, f);
+		break;
+	case FP_CHARGE: {
+		enum charge_result r = charge_step(e, &f->charge);
+		if (r == CHARGE_MORE)
+			return OP_MORE;
+		if (r != CHARGE_OK) {
+			fault_charge_failed(e, f, r);
+			break;
+		}
+		mem_cgroup_commit_charge(e, f->charge.memcg, f->new_pfn, MEM_CGROUP_CHARGE_TYPE_MAPPED);
+		fault_map_new(e, f, t);
+		break;
+	}
+	case FP_SWAPIN: {
+		f->swap_off = pte_pfn(f->orig_pte);
+		int32_t pfn = e->a.swap_cache[f->swap_off];
+		if (pfn != NIL) {
+			e->a.count[pfn]++;
+			f->swap_pfn = pfn;
+			e->ctr.swapin_cache_hits++;
+			f->phase = FP_SWAPIN_LOCK;
+			break;
+		}
+		int32_t first;
+		int nr = valid_swaphandles(e, f->swap_off, &first);
+		f->ra_next = first;
+		f->ra_end = first + nr;
+		e->ctr.pgmajfault++;
+		f->phase = FP_READAHEAD;
+		break;
+	}
+	case FP_READAHEAD:
+		/* Simplification: readahead stops when no frame is free rather than reclaiming. */
+		if (f->ra_next < f->ra_end && e->nr_free) {
+			int32_t pfn = read_swap_cache_async(e, f->ra_next++);
+			if (pfn == NIL)
+				f->ra_end = f->ra_next;
+			else {
+				put_page(e, pfn);
+				e->ctr.readahead_pages++;
+			}
+			break;
+		}
+		f->phase = FP_SWAPIN_TARGET;
+		/* fall through */
+	case FP_SWAPIN_TARGET: {
+		int32_t pfn = e->a.swap_cache[f->swap_off];
+		if (pfn != NIL)
+			e->a.count[pfn]++;
+		else if (!e->nr_free) {
+			start_direct_reclaim(e, f, FP_SWAPIN_TARGET);
+			break;
+		} else if ((pfn = read_swap_cache_async(e, f->swap_off)) == NIL) {
+			f->phase = FP_NEXT;                /* the slot went away: look at the pte again */
+			break;
+		}
+		f->swap_pfn = pfn;
+		f->phase = FP_SWAPIN_LOCK;
+		break;
+	}
+	case FP_SWAPIN_LOCK:
+		if (!trylock_page(e, f->swap_pfn))
+			return OP_BLOCKED;             /* lock_page: the read is in flight */
+		mark_page_accessed(e, f->swap_pfn);
+		f->charge_memcg = mem_cgroup_try_charge_swapin(e, f->swap_pfn, t->memcg);
+		if (f->charge_memcg) {
+			charge_init(&f->charge, f->charge_memcg, f->pid);
+			f->phase = FP_SWAPIN_CHARGE;
+		} else {
+			f->phase = FP_SWAPIN_MAP;
+		}
+		break;
+	case FP_SWAPIN_CHARGE: {
+		enum charge_result r = charge_step(e, &f->charge);
+		if (r == CHARGE_MORE)
+			return OP_MORE;
+		if (r != CHARGE_OK) {
+			fault_charge_failed(e, f, r);
+			break;
+		}
+		f->phase = FP_SWAPIN_MAP;
+		break;
+	}
+	case FP_SWAPIN_MAP:
+		fault_map_swap(e, f, t);
+		break;
+	}
+	tick(e);
+	return f->phase == FP_DONE ? OP_DONE : OP_MORE;
+}
+
+/* --- unmapping: zap_pte_range and the mmu_gather ------------------------------- */
+
+/*
+ * tlb_flush_mmu -> free_pages_and_swap_cache: each parked page first tries
+ * to drop its slot (free_swap_cache, a trylock), then loses the reference.
+ */
+void tlb_flush_mmu(pmc_engine *e, struct task *t)
 {
 	if (!t->gather_nr)
 		return;
+	for (int i = 0; i < t->gather_nr; i++)
+		free_swap_cache(e, t->gather[i]);
 	release_pages(e, t->gather, t->gather_nr);
 	t->gather_nr = 0;
 	e->ctr.tlb_flushes++;
@@ -305,7 +329,12 @@ static void tlb_remove_page(pmc_engine *e, struct task *t, int32_t pfn)
 		tlb_flush_mmu(e, t);
 }
 
-/* One pte of zap_pte_range; a locked range is munlocked first (munlock_vma_pages_range). */
+/*
+ * One pte of zap_pte_range.  A present page is munlocked first if its range
+ * was locked (munlock_vma_pages_range), unmapped (page_remove_rmap: the
+ * uncharge of CPU-A in the Type-2 race) and parked in the gather; a swap
+ * entry goes through free_swap_and_cache (CPU-A of Type-1).
+ */
 static int zap_pte(pmc_engine *e, int32_t pid, uint64_t *pte)
 {
 	struct task *t = &e->task[pid];
@@ -322,87 +351,91 @@ static int zap_pte(pmc_engine *e, int32_t pid, uint64_t *pte)
 		tlb_remove_page(e, t, pfn);
 		return 1;
 	}
-	return 0;
-}
-
-int64_t pmc_zap(pmc_engine *e, int pid, const int64_t *vpns, int64_t n, int64_t start, int flush)
-{
-	struct task *t = NULL;
-	int rc = task_lookup(e, pid, &t);
-	if (!rc)
-		rc = pmc_vpns_check(e, vpns, n, start);
-	if (rc)
-		return rc;
-	int64_t zapped = 0;
-	for (int64_t i = 0; i < n; i++) {
-		uint64_t *pte = pte_offset(t, vpn_at(vpns, i, start));
-		if (pte && *pte)
-			zapped += zap_pte(e, pid, pte);
+	if (v & PTE_SWAP) {
+		t->swap_ptes--;
+		free_swap_and_cache(e, pte_pfn(v));
+		return 1;
 	}
-	if (flush)
-		tlb_flush_mmu(e, t);
-	return zapped;
-}
-
-int pmc_tlb_flush(pmc_engine *e, int pid)
-{
-	struct task *t = NULL;
-	int rc = task_lookup(e, pid, &t);
-	if (rc)
-		return rc;
-	int nr = t->gather_nr;
-	tlb_flush_mmu(e, t);
-	return nr;
-}
-
-static void exit_zap_pte(pmc_engine *e, int32_t pid, int64_t vpn, uint64_t *pte, void *ctx)
-{
-	(void)vpn;
-	(void)ctx;
-	zap_pte(e, pid, pte);
-}
-
-/* do_exit -> exit_mmap: zap everything in gathers of FREE_PTE_NR, flush, free the page tables. */
-int do_exit(pmc_engine *e, int32_t pid)
-{
-	struct task *t = &e->task[pid];
-	walk_ptes(e, pid, exit_zap_pte, NULL);
-	tlb_flush_mmu(e, t);
-	free_pgtables(t);
-	anon_vma_unlink(e, pid);
-	e->memcg[t->memcg].nr_tasks--;
-	free(t->gather);
-	t->gather = NULL;
-	t->state = TASK_DEAD;
-	e->ctr.exits++;
 	return 0;
 }
 
-int pmc_exit(pmc_engine *e, int pid)
+void zap_op_init(struct zap_op *z, int32_t pid, const int64_t *vpns, int64_t n, int64_t start, int flush, int exit)
 {
-	struct task *t = NULL;
-	int rc = task_lookup(e, pid, &t);
-	return rc ? rc : do_exit(e, pid);
+	*z = (struct zap_op){ .pid = pid, .flush = flush, .exit = exit, .phase = ZP_PTES, .vpns = vpns, .n = n,
+	                      .start = start, .cursor = start };
 }
 
-/* --- fork ---------------------------------------------------------------- */
+/*
+ * The next non-empty pte of the zap, or NULL when there is none.  A range
+ * (exit's is the whole address space) skips empty page tables, as
+ * zap_pud_range and friends do.
+ */
+static uint64_t *zap_next(struct zap_op *z, struct task *t)
+{
+	if (!z->vpns) {
+		int64_t vpn;
+		uint64_t *pte = next_pte(t, z->cursor, &vpn);
+		if (!pte || vpn >= z->start + z->n)
+			return NULL;
+		z->cursor = vpn + 1;
+		return pte;
+	}
+	while (z->i < z->n) {
+		uint64_t *pte = pte_offset(t, vpn_at(z->vpns, z->i++, z->start));
+		if (pte && *pte)
+			return pte;
+	}
+	return NULL;
+}
+
+int zap_step(pmc_engine *e, struct zap_op *z)
+{
+	struct task *t = &e->task[z->pid];
+	if (z->phase == ZP_PTES) {
+		uint64_t *pte = zap_next(z, t);
+		if (pte)
+			z->zapped += zap_pte(e, z->pid, pte);
+		else
+			z->phase = ZP_FINISH;
+	} else if (z->phase == ZP_FINISH) {
+		if (z->flush)
+			tlb_flush_mmu(e, t);
+		if (z->exit)
+			exit_mm_done(e, z->pid);
+		z->phase = ZP_DONE;
+	}
+	tick(e);
+	return z->phase == ZP_DONE ? OP_DONE : OP_MORE;
+}
+
+/* --- fork ---------------------------------------------------------------------- */
 
 struct fork_ctx {
 	int32_t child;
 	int failed;
 };
 
-/* copy_one_pte: share the page copy-on-write; the child's pte is old and not locked. */
+/*
+ * copy_one_pte: a present page is shared copy-on-write (both ptes lose their
+ * write bit; the child's is old and outside any locked range); a swap entry
+ * gets one more user.  No memcg change either way (§2.5).
+ */
 static void copy_one_pte(pmc_engine *e, int32_t pid, int64_t vpn, uint64_t *pte, void *ctx)
 {
 	struct fork_ctx *fc = ctx;
 	(void)pid;
-	if (fc->failed || !(*pte & PTE_PRESENT))
+	if (fc->failed || !(*pte & (PTE_PRESENT | PTE_SWAP)))
 		return;
 	struct task *c = &e->task[fc->child];
 	uint64_t *cpte = pte_alloc(c, vpn);
 	if (!cpte) {
 		fc->failed = 1;
+		return;
+	}
+	if (*pte & PTE_SWAP) {
+		swap_duplicate(e, pte_pfn(*pte));
+		*cpte = *pte & ~PTE_LOCKED;
+		c->swap_ptes++;
 		return;
 	}
 	int32_t pfn = pte_pfn(*pte);
@@ -413,77 +446,10 @@ static void copy_one_pte(pmc_engine *e, int32_t pid, int64_t vpn, uint64_t *pte,
 	c->rss++;
 }
 
-int pmc_fork(pmc_engine *e, int pid)
+/* dup_mmap: copy the parent's page table into the child; -1 if the host ran out of memory. */
+int copy_mm(pmc_engine *e, int32_t parent, int32_t child)
 {
-	struct task *t = NULL;
-	int rc = task_lookup(e, pid, &t);
-	if (rc)
-		return rc;
-	int child = task_alloc(e, t->memcg);
-	if (child < 0)
-		return child;
-	anon_vma_link(e, child, e->task[pid].anon_vma);
 	struct fork_ctx fc = { child, 0 };
-	walk_ptes(e, pid, copy_one_pte, &fc);
-	if (fc.failed) {
-		do_exit(e, child);
-		return pmc_err(e, PMC_EALLOC, "cannot allocate the child's page table");
-	}
-	e->ctr.forks++;
-	return child;
-}
-
-/* mem_cgroup_move_task (2.6.30): only new charges follow the task. */
-int pmc_move(pmc_engine *e, int pid, int memcg)
-{
-	struct task *t = NULL;
-	int rc = task_lookup(e, pid, &t);
-	if (rc)
-		return rc;
-	if (!memcg_valid(e, memcg))
-		return pmc_err(e, PMC_ENOENT, "no live cgroup with id %d", memcg);
-	e->memcg[t->memcg].nr_tasks--;
-	e->memcg[memcg].nr_tasks++;
-	t->memcg = memcg;
-	return 0;
-}
-
-/* --- introspection ------------------------------------------------------ */
-
-int pmc_task_info(const pmc_engine *e, int pid, struct pmc_task_info *out)
-{
-	if (pid < 1 || pid >= e->nr_task)
-		return PMC_EINVAL;
-	const struct task *t = &e->task[pid];
-	out->alive = t->state == TASK_ALIVE;
-	out->oom_killed = t->oom_killed;
-	out->memcg = t->memcg;
-	out->anon_vma = t->anon_vma;
-	out->rss = t->rss;
-	out->swap_ptes = t->swap_ptes;
-	out->gather_nr = t->gather_nr;
-	out->locked_ptes = (int32_t)t->locked_ptes;
-	return 0;
-}
-
-/* The live tasks of one memcg, in pid order; returns how many there are. */
-int pmc_task_pids(const pmc_engine *e, int memcg, int32_t *out, int cap)
-{
-	int n = 0;
-	for (int32_t pid = 1; pid < e->nr_task; pid++)
-		if (e->task[pid].state == TASK_ALIVE && e->task[pid].memcg == memcg) {
-			if (n < cap)
-				out[n] = pid;
-			n++;
-		}
-	return n;
-}
-
-int64_t pmc_pte_lookup(const pmc_engine *e, int pid, int64_t vpn)
-{
-	if (pid < 1 || pid >= e->nr_task || vpn < 0 || vpn >= TASK_VPN_LIMIT)
-		return PMC_EINVAL;
-	if (e->task[pid].state != TASK_ALIVE)
-		return PMC_ESRCH;
-	return (int64_t)pte_read(&e->task[pid], vpn);
+	walk_ptes(e, parent, copy_one_pte, &fc);
+	return fc.failed ? -1 : 0;
 }

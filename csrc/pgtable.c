@@ -112,3 +112,35 @@ void free_pgtables(struct task *t)
 	t->leaf_cache = NULL;
 	t->leaf_cache_idx = -1;
 }
+
+static uint64_t *next_in(void *table, int level, int64_t base, int64_t from, int64_t *vpn)
+{
+	int64_t span = (int64_t)1 << (PT_BITS * level);
+	int first = from > base ? (int)((from - base) / span) : 0;
+	for (int i = first; i < PT_ENTRIES; i++) {
+		int64_t b = base + i * span;
+		if (!level) {
+			uint64_t *ptes = table;
+			if (ptes[i]) {
+				*vpn = b;
+				return &ptes[i];
+			}
+			continue;
+		}
+		void *child = ((struct ptdir *)table)->slot[i];
+		if (child) {
+			uint64_t *pte = next_in(child, level - 1, b, from > b ? from : b, vpn);
+			if (pte)
+				return pte;
+		}
+	}
+	return NULL;
+}
+
+/* The first non-empty pte at or after vpn from (an exit walks its mm with this), or NULL. */
+uint64_t *next_pte(struct task *t, int64_t from, int64_t *vpn)
+{
+	if (!t->pgd || from >= TASK_VPN_LIMIT)
+		return NULL;
+	return next_in(t->pgd, PT_LEVELS - 1, 0, from, vpn);
+}

@@ -167,16 +167,43 @@ struct pmc_meminfo {
 /* Engine-wide event counters; Python turns every field into a dict entry. */
 struct pmc_counters {
 	int64_t pgfault;           /* pages touched by fault calls                 */
+	int64_t pgmajfault;        /* faults that had to read swap                 */
 	int64_t pgalloc;           /* frames handed out                            */
 	int64_t pgfree;            /* frames returned                              */
 	int64_t anon_faults;       /* do_anonymous_page                            */
 	int64_t cow_faults;        /* do_wp_page that copied                       */
 	int64_t cow_reuse;         /* do_wp_page that reused the page              */
+	int64_t swapins;           /* do_swap_page that mapped a page              */
+	int64_t swapin_cache_hits; /* ... found in the swap cache                  */
+	int64_t readahead_pages;   /* pages read by swapin_readahead               */
+	int64_t swapouts;          /* successful add_to_swap                       */
+	int64_t pswpin;            /* swap reads submitted                         */
+	int64_t pswpout;           /* swap writes submitted                        */
+	int64_t writeback_done;    /* swap writes completed                        */
+	int64_t pgrotated;         /* rotate_reclaimable_page                      */
+	int64_t pgscan;            /* pages scanned by shrink_page_list            */
+	int64_t pgsteal;           /* pages reclaimed (nr_reclaimed)               */
+	int64_t pgactivate;
+	int64_t pgdeactivate;
+	int64_t pageout_keep;
+	int64_t pageout_activate;
+	int64_t pageout_success;
+	int64_t pageout_clean;
+	int64_t writepage_freed_swap; /* swap_writepage dropped an unused slot     */
+	int64_t hook_calls;        /* the strategy's after_add_to_swap calls       */
+	int64_t hook_freed;        /* ... that freed the page                      */
+	int64_t swap_reuse;        /* 2.6.31 scan_swap_map reclaimed a cache-only slot */
+	int64_t free_swap_trylock_failed; /* free_swap_and_cache/free_swap_cache gave up */
+	int64_t kswapd_runs;
+	int64_t direct_reclaims;   /* global direct reclaim passes                 */
+	int64_t memcg_reclaims;    /* try_to_free_mem_cgroup_pages calls           */
+	int64_t congestion_waits;
 	int64_t forks;
 	int64_t exits;
 	int64_t tlb_flushes;       /* tlb_flush_mmu calls that released pages      */
 	int64_t charge_failures;   /* try_charge attempts refused by a limit       */
 	int64_t oom_kills;
+	int64_t global_oom_kills;
 	int64_t mlocked;           /* pages moved to the unevictable list          */
 	int64_t munlocked;         /* pages moved back from it                     */
 	int64_t moved_charges;     /* pages moved to a parent by force_empty/rmdir */
@@ -199,6 +226,56 @@ enum pmc_pte_bits {
 	PTE_LOCKED = 16,   /* the vpn lies in a VM_LOCKED range                    */
 	PTE_SWAP = 32,     /* the pte holds a swap entry                           */
 	PTE_SHIFT = 8
+};
+
+/* What one shrink_page_list batch or reclaim pass did. */
+struct pmc_reclaim_result {
+	int64_t isolated;
+	int64_t scanned;           /* sc->nr_scanned (mapped/swap-cache pages count twice) */
+	int64_t reclaimed;         /* nr_reclaimed (pages the hook frees are not counted)  */
+	int64_t hook_calls;
+	int64_t hook_freed;
+	int64_t activated;
+	int64_t pageout;
+	int64_t pageout_keep;
+};
+
+/* Where a shrink batch stands (the step API). */
+struct pmc_batch_info {
+	int32_t nr;                /* pages isolated                                */
+	int32_t idx;               /* the page in hand                              */
+	int32_t phase;             /* enum pmc_shrink_phase                         */
+	int32_t memcg;             /* 0: global reclaim                             */
+	int32_t pfn[32];
+	uint8_t outcome[32];       /* 0 pending, 1 kept, 2 activated, 3 culled, 4 freed */
+};
+
+/* The stop points of shrink_page_list (the order a page goes through them). */
+enum pmc_shrink_phase {
+	PMC_SP_ISOLATE = 0, PMC_SP_START, PMC_SP_ADD_TO_SWAP, PMC_SP_UNMAP, PMC_SP_PAGEOUT,
+	PMC_SP_REMOVE, PMC_SP_LABEL, PMC_SP_PUTBACK, PMC_SP_DONE
+};
+
+/* The leak audit of kernel-semantics §4.4, in pages or slots. */
+struct pmc_leaks {
+	int64_t stale_swapcache;
+	int64_t stale_swapcache_type1;
+	int64_t stale_swapcache_type2;
+	int64_t leaked_swap_entries;
+	int64_t leaked_memsw;
+	int64_t orphan_charged_swapcache;
+};
+
+/* The swap device's queue and simulated time. */
+struct pmc_io_info {
+	int64_t now_ns;
+	int32_t writes_in_flight;
+	int32_t reads_in_flight;
+	int32_t write_congested;
+	int32_t vm_swap_full;
+	int64_t pages_min;
+	int64_t pages_low;
+	int64_t pages_high;
 };
 
 typedef struct pmc_engine pmc_engine;
@@ -237,8 +314,20 @@ int pmc_memcg_set_swappiness(pmc_engine *e, int memcg, uint64_t val);
 int pmc_memcg_reset(pmc_engine *e, int memcg, int which);
 int pmc_memcg_info(const pmc_engine *e, int memcg, struct pmc_memcg_info *out);
 
+/* step.c: reclaim entry points and the step API */
+int pmc_isolate(pmc_engine *e, int memcg, int nr);
+int pmc_batch_step(pmc_engine *e, int batch);
+int pmc_batch_info(const pmc_engine *e, int batch, struct pmc_batch_info *out);
+int pmc_shrink_page_list(pmc_engine *e, int batch, struct pmc_reclaim_result *out);
+int64_t pmc_shrink_active_list(pmc_engine *e, int memcg, int64_t nr);
+int pmc_reclaim(pmc_engine *e, int memcg, int64_t nr, struct pmc_reclaim_result *out);
+int64_t pmc_end_writeback(pmc_engine *e, int64_t n);
+int pmc_set_laptop_mode(pmc_engine *e, int on);
+int pmc_io_info(const pmc_engine *e, struct pmc_io_info *out);
+
 /* audit.c */
 int pmc_check(pmc_engine *e);
+int pmc_leaks(pmc_engine *e, struct pmc_leaks *out);
 
 /* CDEF END */
 

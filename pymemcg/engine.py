@@ -8,6 +8,7 @@ import errno
 import numpy as np
 
 from ._ffi import check, ffi, lib, struct_to_dict
+from .batch import Batch
 from .cgroup import Cgroup
 from .errors import CgroupError, InvariantError
 from .sizes import PAGE_SIZE, parse_size
@@ -64,22 +65,25 @@ class Engine:
 
     def __init__(self, ram="4G", swap="4G", *, kernel="2.6.30", hook="none", swap_account=True,
                  page_cluster=3, laptop_mode=False, seed=0):
-        if kernel not in KERNELS:
+        if not isinstance(kernel, str) or kernel not in KERNELS:
             raise ValueError(f"kernel must be one of {sorted(KERNELS)}, got {kernel!r}")
-        if hook not in HOOKS:
+        if not isinstance(hook, str) or hook not in HOOKS:
             raise ValueError(f"hook must be one of {sorted(HOOKS)}, got {hook!r}")
         nr_pages = parse_size(ram, "ram") // PAGE_SIZE
         nr_swap = parse_size(swap, "swap") // PAGE_SIZE
         if nr_pages < 1 or nr_pages >= 2**31 - 1:
             raise ValueError(f"ram must hold 1 to 2**31-2 pages, got {ram!r}")
-        if nr_swap == 1 or nr_swap >= 2**31 - 1:
-            raise ValueError(f"swap must be 0 or 2 to 2**31-2 pages (the first is the header), got {swap!r}")
+        if nr_swap in (1, 2) or nr_swap >= 2**31 - 1:
+            raise ValueError(f"swap must be 0 or 3 to 2**31-2 pages (swapon uses neither the header "
+                             f"nor the last page), got {swap!r}")
         if isinstance(page_cluster, bool) or not isinstance(page_cluster, int):
             raise TypeError(f"page_cluster must be an int, got {page_cluster!r}")
         if not 0 <= page_cluster <= 16:
             raise ValueError(f"page_cluster must be 0..16, got {page_cluster}")
-        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64:
-            raise ValueError(f"seed must be an int in [0, 2**64), got {seed!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise TypeError(f"seed must be an int, got {seed!r}")
+        if not 0 <= seed < 2**64:
+            raise ValueError(f"seed must be in [0, 2**64), got {seed}")
         self._settings = dict(ram=nr_pages * PAGE_SIZE, swap=nr_swap * PAGE_SIZE, kernel=kernel, hook=hook,
                               swap_account=_flag(swap_account, "swap_account"), page_cluster=page_cluster,
                               laptop_mode=_flag(laptop_mode, "laptop_mode"), seed=seed)
@@ -119,7 +123,16 @@ class Engine:
     swap_account = property(lambda self: self._settings["swap_account"])
     page_cluster = property(lambda self: self._settings["page_cluster"])
     seed = property(lambda self: self._settings["seed"])
-    laptop_mode = property(lambda self: self._settings["laptop_mode"])
+
+    @property
+    def laptop_mode(self):
+        """vm.laptop_mode: reclaim does not write dirty pages (sc->may_writepage off)."""
+        return self._settings["laptop_mode"]
+
+    @laptop_mode.setter
+    def laptop_mode(self, on):
+        self._settings["laptop_mode"] = _flag(on, "laptop_mode")
+        lib.pmc_set_laptop_mode(self._ptr, int(on))
 
     @property
     def settings(self):
@@ -185,6 +198,63 @@ class Engine:
         """A new task with its own mm, in cgroup (default: the root)."""
         cg = self.root if cgroup is None else self._cgroup_arg(cgroup)
         return self._task(check(lib.pmc_spawn(self._ptr, cg._id), self._ptr))
+
+    # -- reclaim and the step API ---------------------------------------------
+
+    def _memcg_id(self, cgroup):
+        return 0 if cgroup is None else self._cgroup_arg(cgroup)._id
+
+    @staticmethod
+    def _result(res):
+        return struct_to_dict(res)
+
+    def reclaim(self, cgroup=None, nr=32):
+        """One reclaim pass: memcg limit reclaim of cgroup's subtree, or global direct
+        reclaim when cgroup is None. Returns scanned, reclaimed, hook_calls, hook_freed, ..."""
+        if isinstance(nr, bool) or not isinstance(nr, int):
+            raise TypeError("nr must be an int")
+        res = ffi.new("struct pmc_reclaim_result *")
+        check(lib.pmc_reclaim(self._ptr, self._memcg_id(cgroup), nr, res), self._ptr)
+        return self._result(res)
+
+    def isolate(self, cgroup=None, nr=32):
+        """Isolate up to nr (1..32) pages from the tail of cgroup's inactive anon list
+        (None: the zone's), as shrink_inactive_list does. Returns a Batch."""
+        if isinstance(nr, bool) or not isinstance(nr, int):
+            raise TypeError("nr must be an int")
+        return Batch(self, check(lib.pmc_isolate(self._ptr, self._memcg_id(cgroup), nr), self._ptr))
+
+    def shrink_page_list(self, batch):
+        """Run shrink_page_list over the rest of the batch and put its pages back."""
+        if not isinstance(batch, Batch) or batch._eng is not self:
+            raise TypeError("expected a Batch of this engine")
+        res = ffi.new("struct pmc_reclaim_result *")
+        check(lib.pmc_shrink_page_list(self._ptr, batch._id, res), self._ptr)
+        return self._result(res)
+
+    def shrink_active_list(self, cgroup=None, nr=32):
+        """Move up to nr pages from the active anon list to the inactive one; returns how many moved."""
+        if isinstance(nr, bool) or not isinstance(nr, int):
+            raise TypeError("nr must be an int")
+        return check(lib.pmc_shrink_active_list(self._ptr, self._memcg_id(cgroup), nr), self._ptr)
+
+    def end_writeback(self, n=None):
+        """Let simulated time pass until n (all when None) in-flight swap writes complete."""
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 0):
+            raise ValueError("n must be None or a non-negative int")
+        return check(lib.pmc_end_writeback(self._ptr, -1 if n is None else n), self._ptr)
+
+    def io(self):
+        """Simulated time, the swap device's queue, and the watermarks."""
+        info = ffi.new("struct pmc_io_info *")
+        lib.pmc_io_info(self._ptr, info)
+        return struct_to_dict(info)
+
+    def leaks(self):
+        """The leak audit of kernel-semantics §4.4, in pages/slots (meaningful when quiescent)."""
+        out = ffi.new("struct pmc_leaks *")
+        check(lib.pmc_leaks(self._ptr, out), self._ptr)
+        return struct_to_dict(out)
 
     # -- introspection ---------------------------------------------------------
 

@@ -152,6 +152,7 @@ void pmc_engine_destroy(pmc_engine *e)
 	}
 	free(e->task);
 	free(e->memcg);
+	pmc_replay_end(e);
 	for (int32_t b = 0; b < e->nr_batch; b++)
 		free(e->batch[b]);
 	free(e->batch);

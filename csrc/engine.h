@@ -86,6 +86,9 @@ struct task {
 	int32_t fam_prev;
 	int32_t fam_head;        /* the family's list, kept on the founder's slot    */
 	int32_t fam_tail;
+	int32_t busy;            /* an operation of this task runs on a replay CPU    */
+	int32_t memdie;          /* OOM victim, dies when that operation stops (TIF_MEMDIE) */
+	int32_t exiting;         /* its exit is in flight (PF_EXITING)               */
 	int32_t gather_nr;
 	int32_t *gather;         /* FREE_PTE_NR parked page refs, allocated lazily   */
 	int64_t rss;
@@ -323,6 +326,8 @@ struct pmc_engine {
 	int64_t zone_nr_scan[NR_LRU_LISTS];
 	int32_t laptop_mode;
 
+	struct replay *replay;      /* the replay in progress, if any */
+
 	/* shrink batches of the step API, by id; NULL once shrunk */
 	struct shrink_batch **batch;
 	int32_t nr_batch, cap_batch;
@@ -393,7 +398,6 @@ int copy_mm(pmc_engine *e, int32_t parent, int32_t child);
 int task_lookup(pmc_engine *e, int pid, struct task **out);
 void do_exit(pmc_engine *e, int32_t pid);
 void exit_mm_done(pmc_engine *e, int32_t pid);
-int32_t out_of_memory(pmc_engine *e);
 
 /* lru.c (continued) */
 void mark_page_accessed(pmc_engine *e, int32_t pfn);
@@ -466,7 +470,8 @@ void wakeup_kswapd(pmc_engine *e);
 extern const struct reclaim_hooks hooks_none, hooks_seed;
 
 /* oom_kill.c */
-int32_t mem_cgroup_out_of_memory(pmc_engine *e, int32_t mem_over_limit);
+int32_t mem_cgroup_out_of_memory(pmc_engine *e, int32_t mem_over_limit, int32_t current);
+int32_t out_of_memory(pmc_engine *e, int32_t current);
 
 /* the page state, spelled like the kernel's helpers */
 #define PF(e, pfn) ((e)->a.flags[pfn])

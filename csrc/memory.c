@@ -184,10 +184,33 @@ static void fault_charge_failed(pmc_engine *e, struct fault_op *f, enum charge_r
 		f->phase = FP_NEXT;                    /* another task died for us: fault again */
 }
 
+/*
+ * An OOM victim (TIF_MEMDIE) whose fault was running on a replay CPU dies at
+ * the next point where the fault holds no reclaim in progress: what the step
+ * held is dropped, then the task exits.
+ */
+static int fault_memdie(pmc_engine *e, struct fault_op *f)
+{
+	int holds_lock = f->phase == FP_SWAPIN_CHARGE || f->phase == FP_SWAPIN_MAP;
+	if (f->phase == FP_DIRECT || ((f->phase == FP_CHARGE || f->phase == FP_SWAPIN_CHARGE) && f->charge.phase != CH_TRY))
+		return 0;
+	if (f->new_pfn != NIL)
+		put_page(e, f->new_pfn);
+	if (f->swap_pfn != NIL) {
+		if (holds_lock)
+			unlock_page(e, f->swap_pfn);
+		put_page(e, f->swap_pfn);
+	}
+	f->new_pfn = f->swap_pfn = NIL;
+	do_exit(e, f->pid);
+	f->phase = FP_DONE;
+	return 1;
+}
+
 int fault_step(pmc_engine *e, struct fault_op *f)
 {
 	struct task *t = &e->task[f->pid];
-	if (t->state != TASK_ALIVE)
+	if (t->state != TASK_ALIVE || (t->memdie && fault_memdie(e, f)))
 		f->phase = FP_DONE;
 	switch (f->phase) {
 	case FP_DONE:
@@ -211,7 +234,7 @@ int fault_step(pmc_engine *e, struct fault_op *f)
 		if (reclaim_step(e, &f->direct))
 			return OP_MORE;
 		f->phase = f->after_direct;
-		if (!e->nr_free && !f->direct.ret && out_of_memory(e) == f->pid)
+		if (!e->nr_free && !f->direct.ret && out_of_memory(e, f->pid) == f->pid)
 			fault_killed(e, f);
 		break;
 	case FP_CHARGE: {

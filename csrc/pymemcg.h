@@ -278,6 +278,57 @@ struct pmc_io_info {
 	int64_t pages_high;
 };
 
+/* One trace event (pymemcg.trace.TRACE_DTYPE, 24 bytes). */
+struct pmc_event {
+	uint8_t op;
+	uint8_t cpu;
+	uint16_t flags;
+	uint32_t task;
+	int64_t vpn;
+	int64_t count;
+};
+
+enum pmc_op {
+	PMC_OP_SPAWN = 1, PMC_OP_FAULT, PMC_OP_MUNMAP, PMC_OP_FORK, PMC_OP_EXIT, PMC_OP_MLOCK, PMC_OP_MOVE,
+	PMC_OP_MKDIR, PMC_OP_NAME, PMC_OP_WRITE, PMC_OP_RECLAIM, PMC_OP_RMDIR
+};
+
+enum pmc_write_file {
+	PMC_FILE_LIMIT = 1, PMC_FILE_MEMSW_LIMIT, PMC_FILE_SWAPPINESS, PMC_FILE_USE_HIERARCHY,
+	PMC_FILE_FORCE_EMPTY, PMC_FILE_FAILCNT, PMC_FILE_MAX_USAGE
+};
+
+enum pmc_sched { PMC_SCHED_RR = 0, PMC_SCHED_RANDOM = 1 };
+
+/* One point of a replay's time series. */
+struct pmc_sample {
+	int64_t events;            /* events dispatched so far                      */
+	int64_t now_ns;            /* simulated time                                */
+	int64_t mem_free;          /* pages                                         */
+	int64_t swap_used;         /* slots                                         */
+	int64_t swap_cached;       /* pages in the swap cache                       */
+	int64_t stale;             /* stale swap-cache pages (§4.4)                 */
+	int64_t leaked_memsw;      /* swap_cgroup records with no pte               */
+	int64_t hook_calls;
+	int64_t hook_freed;
+	int64_t pgscan;
+	int64_t pgsteal;
+	int64_t oom_kills;
+	int64_t pswpout;
+	int64_t pswpin;
+};
+
+/* Replay totals (besides the engine's counters). */
+struct pmc_replay_stats {
+	int64_t events;            /* events dispatched                             */
+	int64_t steps;             /* scheduler steps taken                         */
+	int64_t skipped_dead;      /* events for tasks the OOM killer had killed    */
+	int64_t refused;           /* control writes and rmdirs the kernel refused  */
+	int64_t max_task;          /* trace task ids seen, plus one                 */
+	int64_t max_cgroup;        /* trace cgroup ids seen, plus one               */
+	int64_t interleavings;     /* steps where another CPU ran than the last     */
+};
+
 typedef struct pmc_engine pmc_engine;
 
 /* engine.c */
@@ -324,6 +375,16 @@ int pmc_reclaim(pmc_engine *e, int memcg, int64_t nr, struct pmc_reclaim_result 
 int64_t pmc_end_writeback(pmc_engine *e, int64_t n);
 int pmc_set_laptop_mode(pmc_engine *e, int on);
 int pmc_io_info(const pmc_engine *e, struct pmc_io_info *out);
+
+/* replay.c */
+int pmc_replay_begin(pmc_engine *e, int cpus, int sched, uint64_t seed);
+int64_t pmc_replay_validate(pmc_engine *e, const struct pmc_event *ev, int64_t n, int64_t base);
+int64_t pmc_replay_run(pmc_engine *e, const struct pmc_event *ev, int64_t n, int64_t sample_every,
+                       struct pmc_sample *samples, int64_t *cg_usage, int64_t max_samples, int64_t ncg);
+int64_t pmc_replay_finish(pmc_engine *e);
+int pmc_replay_stats(const pmc_engine *e, struct pmc_replay_stats *out);
+int pmc_replay_maps(const pmc_engine *e, int32_t *task_pid, int64_t ntask, int32_t *cg_id, int64_t ncg);
+void pmc_replay_end(pmc_engine *e);
 
 /* audit.c */
 int pmc_check(pmc_engine *e);

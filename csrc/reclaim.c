@@ -348,7 +348,7 @@ enum charge_result charge_step(pmc_engine *e, struct charge_state *cs)
 		return CHARGE_MORE;
 	if (!cs->pid)
 		return CHARGE_NOMEM;
-	int32_t victim = mem_cgroup_out_of_memory(e, cs->over);
+	int32_t victim = mem_cgroup_out_of_memory(e, cs->over, cs->pid);
 	return (victim == cs->pid || !victim) ? CHARGE_OOM_SELF : CHARGE_OOM_RETRY;
 }
 

@@ -106,29 +106,6 @@ void do_exit(pmc_engine *e, int32_t pid)
 		;
 }
 
-/*
- * out_of_memory (global): no frame is free and direct reclaim freed none;
- * kill the largest task of the machine.  Returns its pid.
- */
-int32_t out_of_memory(pmc_engine *e)
-{
-	int32_t chosen = 0;
-	int64_t best = -1;
-	for (int32_t pid = 1; pid < e->nr_task; pid++) {
-		const struct task *t = &e->task[pid];
-		if (t->state == TASK_ALIVE && t->rss + t->swap_ptes > best) {
-			best = t->rss + t->swap_ptes;
-			chosen = pid;
-		}
-	}
-	if (chosen) {
-		e->task[chosen].oom_killed = 1;
-		e->ctr.global_oom_kills++;
-		do_exit(e, chosen);
-	}
-	return chosen;
-}
-
 /* --- the synchronous API ---------------------------------------------------------- */
 
 /*

@@ -256,6 +256,24 @@ class Engine:
         check(lib.pmc_leaks(self._ptr, out), self._ptr)
         return struct_to_dict(out)
 
+    # -- replay ----------------------------------------------------------------
+
+    def replay(self, trace, cpus=2, *, sched="rr", seed=None, sample_every=None, progress=None):
+        """Run a trace (array, or .npy/.csv path) on `cpus` simulated CPUs, interleaved
+        page-step by page-step by a round-robin ("rr") or seeded random ("random")
+        scheduler; the same trace, seed and settings give identical results.
+        Returns a ReplayResult (counters, leaks, meminfo, time series)."""
+        from .replay import replay
+        return replay(self, trace, cpus=cpus, sched=sched, seed=seed, sample_every=sample_every,
+                      progress=progress)
+
+    def trace_task(self, task_id):
+        """The Task a trace's task id became in the last replay (None if it never ran)."""
+        pids = getattr(self, "_trace_tasks", ())
+        if not 0 <= task_id < len(pids) or pids[task_id] <= 0:
+            return None
+        return self._task(int(pids[task_id]))
+
     # -- introspection ---------------------------------------------------------
 
     def meminfo(self):

@@ -1,0 +1,202 @@
+"""Replay: feed a trace to the C scheduler in chunks, collect the time series.
+
+Python validates the whole trace first (in C, chunk by chunk, so a bad event
+is reported with its index before anything is applied), then feeds it in
+chunks (a memory-mapped trace is never read whole) and never loops per event.
+"""
+import json
+import time
+
+import numpy as np
+
+from ._ffi import ffi, lib, struct_to_dict
+from .errors import TraceError
+from .sizes import PAGE_SIZE
+from .trace import OP, as_trace, mkdir_names
+
+SCHEDULERS = {"rr": lib.PMC_SCHED_RR, "random": lib.PMC_SCHED_RANDOM}
+CHUNK = 1 << 20
+SAMPLE_FIELDS = [name for name, _ in ffi.typeof("struct pmc_sample").fields]
+
+
+class ReplayResult:
+    """What a replay did: ``counters``, ``leaks``, ``meminfo``, ``stats`` and a time
+    series (``series``: one numpy array per field, ``cgroups``: usage and memsw usage
+    per trace cgroup id and sample)."""
+
+    def __init__(self, eng, events, seconds, stats, series, cg_usage, cg_paths):
+        self.events = events
+        self.seconds = seconds
+        self.events_per_s = events / seconds if seconds > 0 else float("inf")
+        self.stats = stats
+        self.counters = eng.counters()
+        self.leaks = eng.leaks()
+        self.meminfo = eng.meminfo()
+        self.series = series
+        self.cgroup_paths = cg_paths
+        self.cgroups = {path: {"usage": cg_usage[:, i, 0], "memsw_usage": cg_usage[:, i, 1]}
+                        for i, path in enumerate(cg_paths) if path is not None}
+
+    def summary(self):
+        """The JSON-ready dict `pymemcg replay --json` prints."""
+        return {"events": self.events, "seconds": self.seconds, "events_per_s": self.events_per_s,
+                "leaks": self.leaks, "counters": self.counters, "meminfo": self.meminfo, "stats": self.stats}
+
+    def series_table(self):
+        """The time series as one dict of columns (global fields, then per cgroup)."""
+        cols = {k: v for k, v in self.series.items()}
+        for path, d in self.cgroups.items():
+            cols[f"usage[{path}]"] = d["usage"]
+            cols[f"memsw_usage[{path}]"] = d["memsw_usage"]
+        return cols
+
+    def to_json(self, path=None):
+        doc = dict(self.summary(), series={k: v.tolist() for k, v in self.series_table().items()})
+        text = json.dumps(doc, indent=1)
+        if path:
+            with open(path, "w") as f:
+                f.write(text)
+        return text
+
+    def to_csv(self, path):
+        cols = self.series_table()
+        names = list(cols)
+        with open(path, "w") as f:
+            f.write(",".join(names) + "\n")
+            for row in zip(*(cols[n] for n in names)):
+                f.write(",".join(str(int(x)) for x in row) + "\n")
+
+
+def _chunks(trace, size):
+    """Chunk boundaries that never split a mkdir from its name events."""
+    n = len(trace)
+    start = 0
+    while start < n:
+        end = min(start + size, n)
+        if end < n:
+            # back up over name events so the whole group lands in the next chunk
+            while end > start and trace["op"][end] == OP["name"]:
+                end -= 1
+            if end > start and trace["op"][end - 1] == OP["mkdir"]:
+                end -= 1
+            if end == start:
+                end = min(start + size, n)
+                while end < n and trace["op"][end] == OP["name"]:
+                    end += 1
+        yield start, end
+        start = end
+
+
+def _events_ptr(chunk):
+    return ffi.cast("struct pmc_event *", ffi.from_buffer(chunk))
+
+
+def _check(eng, rc):
+    if rc < 0:
+        msg = ffi.string(lib.pmc_errmsg(eng._ptr)).decode()
+        if rc == lib.PMC_EINVAL:
+            err = TraceError(msg)
+            try:
+                err.index = int(msg.split(":", 1)[0].split()[-1])
+            except (ValueError, IndexError):
+                err.index = None
+            raise err
+        from ._ffi import check
+        check(rc, eng._ptr)
+    return rc
+
+
+def replay(eng, trace, cpus=2, sched="rr", seed=None, sample_every=None, progress=None, chunk=CHUNK):
+    """Run a trace on eng; see Engine.replay."""
+    trace = as_trace(trace)
+    if isinstance(cpus, bool) or not isinstance(cpus, int) or not 1 <= cpus <= 256:
+        raise ValueError(f"cpus must be an int in 1..256, got {cpus!r}")
+    if sched not in SCHEDULERS:
+        raise ValueError(f"sched must be one of {sorted(SCHEDULERS)}, got {sched!r}")
+    seed = eng.seed if seed is None else seed
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64:
+        raise ValueError(f"seed must be an int in [0, 2**64), got {seed!r}")
+    n = len(trace)
+    if sample_every is None:
+        sample_every = max(n // 200, 1000)
+    if isinstance(sample_every, bool) or not isinstance(sample_every, int) or sample_every < 0:
+        raise ValueError("sample_every must be a non-negative int (0: no time series)")
+    _check(eng, lib.pmc_replay_begin(eng._ptr, cpus, SCHEDULERS[sched], seed))
+    try:
+        for a, b in _chunks(trace, chunk):
+            part = np.ascontiguousarray(trace[a:b])
+            _check(eng, lib.pmc_replay_validate(eng._ptr, _events_ptr(part), b - a, a))
+        st = ffi.new("struct pmc_replay_stats *")
+        lib.pmc_replay_stats(eng._ptr, st)
+        ncg = max(int(st.max_cgroup), 1)
+        max_samples = (n // sample_every + 2) if sample_every else 0
+        samples = np.zeros(max_samples, dtype=[(f, "<i8") for f in SAMPLE_FIELDS])
+        cg_usage = np.zeros((max_samples, ncg, 2), dtype=np.int64)
+        written = 0
+        bar = _progress(progress, n)
+        t0 = time.perf_counter()
+        for a, b in _chunks(trace, chunk):
+            part = np.ascontiguousarray(trace[a:b])
+            room = max_samples - written
+            got = _check(eng, lib.pmc_replay_run(
+                eng._ptr, _events_ptr(part), b - a, sample_every,
+                ffi.cast("struct pmc_sample *", ffi.from_buffer(samples[written:])) if room else ffi.NULL,
+                ffi.cast("int64_t *", ffi.from_buffer(cg_usage[written:])) if room else ffi.NULL, room, ncg))
+            written += got
+            if bar is not None:
+                bar.update(b - a)
+        _check(eng, lib.pmc_replay_finish(eng._ptr))
+        seconds = time.perf_counter() - t0
+        if bar is not None:
+            bar.close()
+        lib.pmc_replay_stats(eng._ptr, st)
+        stats = struct_to_dict(st)
+        paths = _register(eng, trace, int(st.max_task), ncg)
+    finally:
+        lib.pmc_replay_end(eng._ptr)
+    series = {f: samples[f][:written].copy() for f in SAMPLE_FIELDS}
+    series["swap_used_bytes"] = series["swap_used"] * PAGE_SIZE
+    return ReplayResult(eng, stats["events"], seconds, stats, series, cg_usage[:written].copy(), paths)
+
+
+def _progress(progress, total):
+    if progress is None:
+        progress = total >= 1_000_000
+    if not progress:
+        return None
+    from tqdm import tqdm
+    return tqdm(total=total, unit="ev", unit_scale=True, desc="replay", leave=False)
+
+
+def _register(eng, trace, ntask, ncg):
+    """Give the trace's cgroups their paths in the engine and return the paths by trace id."""
+    task_pid = np.zeros(max(ntask, 1), np.int32)
+    cg_id = np.zeros(ncg, np.int32)
+    lib.pmc_replay_maps(eng._ptr, ffi.cast("int32_t *", ffi.from_buffer(task_pid)), ntask,
+                        ffi.cast("int32_t *", ffi.from_buffer(cg_id)), ncg)
+    eng._trace_tasks = task_pid[:ntask]
+    paths = [None] * ncg
+    paths[0] = "/"
+    mkdirs = np.flatnonzero(trace["op"] == OP["mkdir"])
+    names = mkdir_names(trace) if len(mkdirs) else {}
+    from .cgroup import Cgroup
+    for i in mkdirs:
+        ev = trace[int(i)]
+        cg, parent = int(ev["task"]), int(ev["vpn"])
+        if paths[parent] is None or cg >= ncg:
+            continue
+        base = "" if paths[parent] == "/" else paths[parent].lstrip("/")
+        key = f"{base}/{names[int(i)]}".strip("/")
+        paths[cg] = "/" + key
+        memcg = int(cg_id[cg])
+        if memcg and key not in eng._cgroups:
+            c = Cgroup(eng, memcg, key)
+            eng._cgroups[key] = c
+            eng._cg_by_id[memcg] = c
+    for i in np.flatnonzero(trace["op"] == OP["rmdir"]):
+        cg = int(trace["task"][int(i)])
+        if paths[cg] is not None:
+            c = eng._cgroups.get(paths[cg].strip("/"))
+            if c is not None and c._info_raw().removed:
+                eng._forget_cgroup(c)
+    return paths

@@ -152,6 +152,10 @@ static void check_pages(struct audit *a)
 		linked += !!(f & PCG_LINKED);
 		mlocked += !!(f & PG_mlocked);
 		anon_mapped += (f & PG_anon) && e->a.mapcount[pfn] > 0;
+		if ((f & (PCG_USED | PCG_LINKED)) && (e->a.memcg[pfn] < 1 || e->a.memcg[pfn] >= e->nr_memcg)) {
+			FAIL(a, "memcg: page %d names memcg %d, which does not exist", pfn, e->a.memcg[pfn]);
+			continue;
+		}
 		if (f & PCG_USED)
 			a->charged[e->a.memcg[pfn]]++;
 	}

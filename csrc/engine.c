@@ -48,8 +48,8 @@ int pmc_vpns_check(pmc_engine *e, const int64_t *vpns, int64_t n, int64_t start)
 		return pmc_err(e, PMC_EINVAL, "negative page count %lld", (long long)n);
 	if (!vpns) {
 		if (start < 0 || start > TASK_VPN_LIMIT - n)
-			return pmc_err(e, PMC_EINVAL, "vpn range [%lld, %lld) outside [0, 2^%d)",
-			               (long long)start, (long long)start + n, TASK_VPN_BITS);
+			return pmc_err(e, PMC_EINVAL, "vpn range of %lld pages from %lld leaves [0, 2^%d)",
+			               (long long)n, (long long)start, TASK_VPN_BITS);
 		return 0;
 	}
 	for (int64_t i = 0; i < n; i++)
@@ -106,7 +106,15 @@ int pmc_engine_create(const struct pmc_config *cfg, const struct pmc_arrays *arr
 	 * The free list starts in pfn order so that the first allocations are
 	 * sequential; freed pages go to its head (hot pages are reused first).
 	 */
+	/*
+	 * Every field is written here, not only the links: numpy hands us lazily
+	 * zeroed memory, and touching it first inside a fault would charge the
+	 * host's page clearing to the fault path.
+	 */
 	for (int64_t pfn = 0; pfn < cfg->nr_pages; pfn++) {
+		e->a.count[pfn] = e->a.mapcount[pfn] = e->a.anon_vma[pfn] = e->a.memcg[pfn] = 0;
+		e->a.private[pfn] = 0;
+		e->a.vpn[pfn] = 0;
 		e->a.flags[pfn] = PG_buddy;
 		e->a.lru_next[pfn] = pfn + 1 < cfg->nr_pages ? (int32_t)(pfn + 1) : NIL;
 		e->a.lru_prev[pfn] = NIL;
@@ -133,7 +141,7 @@ int pmc_engine_create(const struct pmc_config *cfg, const struct pmc_arrays *arr
 	e->cap_task = e->cap_memcg = 16;
 	e->nr_task = 1;
 	e->nr_memcg = 1;
-	if (pmc_memcg_create(e, 0) != 1) {
+	if (mem_cgroup_create_root(e) != 1) {
 		snprintf(err, errlen, "%s", e->errmsg);
 		pmc_engine_destroy(e);
 		return PMC_EALLOC;

@@ -18,7 +18,18 @@
 #define MAX_TASKS (1 << 30)
 #define SWAP_CLUSTER_MAX 32
 #define DEF_PRIORITY 12
-#define STEP_NS 1000ll                      /* simulated time of one page-step */
+/*
+ * The cost model: simulated time one page-step takes, by kind of step.  The
+ * replay scheduler runs whichever CPU is furthest behind in time, so these
+ * set how often paths overlap (a zap of one pte is much quicker than
+ * reclaim's work on one page, as on real hardware).  Orders of magnitude
+ * for a 2009 x86 machine; docs/replay.md lists them.
+ */
+#define COST_FAULT_NS 250ll           /* one page of a fault batch            */
+#define COST_ZAP_NS 50ll              /* one pte of zap_pte_range             */
+#define COST_DISPATCH_NS 200ll        /* spawn, fork, mkdir, control writes   */
+#define COST_RECLAIM_NS 100ll         /* reclaim bookkeeping between batches  */
+#define COST_PAGE_LRU_NS 50ll         /* per page isolated or put back        */
 #define SWAP_IO_NS 50000ll                  /* one swap read or write on the device */
 #define CONGESTION_WAIT_NS 100000000ll      /* congestion_wait(WRITE, HZ/10) */
 #define IO_RING 256                         /* NR_REQUESTS per direction, two directions */
@@ -389,6 +400,7 @@ void munlock_vma_page(pmc_engine *e, int32_t pfn, int32_t unlocking_pid);
 /* memory.c */
 void fault_op_init(struct fault_op *f, int32_t pid, const int64_t *vpns, int64_t n, int64_t start, int write, int lock);
 int fault_step(pmc_engine *e, struct fault_op *f);
+void fault_release(pmc_engine *e, struct fault_op *f);
 void zap_op_init(struct zap_op *z, int32_t pid, const int64_t *vpns, int64_t n, int64_t start, int flush, int exit);
 int zap_step(pmc_engine *e, struct zap_op *z);
 void tlb_flush_mmu(pmc_engine *e, struct task *t);
@@ -416,6 +428,7 @@ void mem_cgroup_commit_charge_swapin(pmc_engine *e, int32_t pfn, int32_t memcg);
 void mem_cgroup_uncharge_page(pmc_engine *e, int32_t pfn);
 int mem_cgroup_in_subtree(const pmc_engine *e, int32_t memcg, int32_t root);
 int memcg_valid(const pmc_engine *e, int memcg);
+int mem_cgroup_create_root(pmc_engine *e);
 
 /* swapfile.c */
 int vm_swap_full(const pmc_engine *e);
@@ -440,7 +453,7 @@ int32_t read_swap_cache_async(pmc_engine *e, int32_t off);
 int bdi_write_congested(const pmc_engine *e);
 void io_complete_due(pmc_engine *e);
 void advance_time(pmc_engine *e, int64_t t);
-void tick(pmc_engine *e);
+void tick(pmc_engine *e, int64_t ns);
 int io_wait_one(pmc_engine *e, int rw);
 void congestion_wait(pmc_engine *e);
 void swap_writepage(pmc_engine *e, int32_t pfn);

@@ -247,10 +247,23 @@ static int32_t subtree_next(const pmc_engine *e, int32_t pos, int32_t root)
 	return 0;
 }
 
+static int mem_cgroup_create(pmc_engine *e, int parent);
+
+/* The root memcg, made once by pmc_engine_create. */
+int mem_cgroup_create_root(pmc_engine *e)
+{
+	return mem_cgroup_create(e, 0);
+}
+
 int pmc_memcg_create(pmc_engine *e, int parent)
 {
-	if (parent && memcg_lookup(e, parent))
+	if (memcg_lookup(e, parent))
 		return PMC_ENOENT;
+	return mem_cgroup_create(e, parent);
+}
+
+static int mem_cgroup_create(pmc_engine *e, int parent)
+{
 	if (e->nr_memcg > MAX_MEMCG)
 		return pmc_err(e, PMC_ENOSPC, "no css id left (%d cgroups)", MAX_MEMCG);
 	if (e->nr_memcg == e->cap_memcg) {
@@ -415,10 +428,20 @@ static int mem_cgroup_count_children(const pmc_engine *e, int32_t memcg)
 }
 
 /* mem_cgroup_resize_limit: never above the memsw limit; shrink by reclaim, else EBUSY. */
+/* Limits reach the core page aligned (res_counter_memparse_write_strategy) or unlimited. */
+static int limit_arg(pmc_engine *e, uint64_t val)
+{
+	if (val % PAGE_SIZE && val != RESOURCE_MAX)
+		return pmc_err(e, PMC_EINVAL, "limit %llu is not a multiple of the page size", (unsigned long long)val);
+	return 0;
+}
+
 int pmc_memcg_resize_limit(pmc_engine *e, int memcg, uint64_t val)
 {
 	if (memcg_lookup(e, memcg))
 		return PMC_ENOENT;
+	if (limit_arg(e, val))
+		return PMC_EINVAL;
 	int retry_count = MEM_CGROUP_RECLAIM_RETRIES * mem_cgroup_count_children(e, memcg);
 	uint64_t oldusage = e->memcg[memcg].res.usage;
 	int ret = 0;
@@ -449,6 +472,8 @@ int pmc_memcg_resize_memsw_limit(pmc_engine *e, int memcg, uint64_t val)
 		return PMC_ENOENT;
 	if (!e->cfg.swap_account)
 		return pmc_err(e, PMC_ECGINVAL, "swap accounting is off");
+	if (limit_arg(e, val))
+		return PMC_EINVAL;
 	int retry_count = MEM_CGROUP_RECLAIM_RETRIES * mem_cgroup_count_children(e, memcg);
 	uint64_t oldusage = e->memcg[memcg].memsw.usage;
 	int ret = 0;

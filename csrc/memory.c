@@ -9,16 +9,26 @@
  * is in flight, while the charge reclaims).  The synchronous API runs them
  * to the end; replay interleaves them.
  */
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine.h"
 
 /* --- faults ------------------------------------------------------------------ */
 
+/* Only the batch's own fields: the charge and reclaim states inside are set up when used. */
 void fault_op_init(struct fault_op *f, int32_t pid, const int64_t *vpns, int64_t n, int64_t start, int write, int lock)
 {
-	*f = (struct fault_op){ .pid = pid, .write = write, .lock = lock, .phase = FP_NEXT, .vpns = vpns,
-	                        .n = n, .start = start, .new_pfn = NIL, .swap_pfn = NIL };
+	memset(f, 0, offsetof(struct fault_op, charge));
+	f->pid = pid;
+	f->write = write;
+	f->lock = lock;
+	f->phase = FP_NEXT;
+	f->vpns = vpns;
+	f->n = n;
+	f->start = start;
+	f->new_pfn = f->swap_pfn = NIL;
 }
 
 static inline int64_t cur_vpn(const struct fault_op *f)
@@ -49,6 +59,30 @@ static void fault_killed(pmc_engine *e, struct fault_op *f)
 	f->phase = FP_DONE;
 }
 
+static void fault_map_new(pmc_engine *e, struct fault_op *f, struct task *t);
+
+/*
+ * A frame for a new or COW page, then the first charge attempt; when both
+ * succeed (the common case) the page is mapped in this same step.  Otherwise
+ * direct reclaim (no frame) or the charge's reclaim continues in later steps.
+ */
+static void fault_alloc(pmc_engine *e, struct fault_op *f, struct task *t)
+{
+	if (!e->nr_free) {
+		start_direct_reclaim(e, f, FP_ALLOC);
+		return;
+	}
+	f->new_pfn = alloc_page(e);
+	charge_init(&f->charge, t->memcg, f->pid);
+	enum charge_result r = charge_step(e, &f->charge);
+	if (r == CHARGE_OK) {
+		mem_cgroup_commit_charge(e, f->charge.memcg, f->new_pfn, MEM_CGROUP_CHARGE_TYPE_MAPPED);
+		fault_map_new(e, f, t);
+	} else {
+		f->phase = FP_CHARGE;
+	}
+}
+
 /* FP_NEXT: what does this vpn need? A present pte is handled here in one step. */
 static int fault_next(pmc_engine *e, struct fault_op *f, struct task *t)
 {
@@ -77,7 +111,7 @@ static int fault_next(pmc_engine *e, struct fault_op *f, struct task *t)
 			unlock_page(e, old);
 			if (!reuse) {
 				f->cow = 1;
-				f->phase = FP_ALLOC;
+				fault_alloc(e, f, t);
 				return OP_MORE;
 			}
 			*pte |= PTE_WRITE | PTE_DIRTY | PTE_YOUNG;
@@ -90,7 +124,7 @@ static int fault_next(pmc_engine *e, struct fault_op *f, struct task *t)
 		f->phase = FP_SWAPIN;
 	} else {
 		f->cow = 0;
-		f->phase = FP_ALLOC;
+		fault_alloc(e, f, t);
 	}
 	return OP_MORE;
 }
@@ -185,15 +219,13 @@ static void fault_charge_failed(pmc_engine *e, struct fault_op *f, enum charge_r
 }
 
 /*
- * An OOM victim (TIF_MEMDIE) whose fault was running on a replay CPU dies at
- * the next point where the fault holds no reclaim in progress: what the step
- * held is dropped, then the task exits.
+ * Drop what a fault holds between steps (a new page not yet charged or
+ * mapped, a swap-cache page with its lock when taken) so it can be abandoned
+ * at a point where no reclaim of its own is under way.
  */
-static int fault_memdie(pmc_engine *e, struct fault_op *f)
+void fault_release(pmc_engine *e, struct fault_op *f)
 {
 	int holds_lock = f->phase == FP_SWAPIN_CHARGE || f->phase == FP_SWAPIN_MAP;
-	if (f->phase == FP_DIRECT || ((f->phase == FP_CHARGE || f->phase == FP_SWAPIN_CHARGE) && f->charge.phase != CH_TRY))
-		return 0;
 	if (f->new_pfn != NIL)
 		put_page(e, f->new_pfn);
 	if (f->swap_pfn != NIL) {
@@ -202,6 +234,18 @@ static int fault_memdie(pmc_engine *e, struct fault_op *f)
 		put_page(e, f->swap_pfn);
 	}
 	f->new_pfn = f->swap_pfn = NIL;
+}
+
+/*
+ * An OOM victim (TIF_MEMDIE) whose fault was running on a replay CPU dies at
+ * the next point where the fault holds no reclaim in progress: what the step
+ * held is dropped, then the task exits.
+ */
+static int fault_memdie(pmc_engine *e, struct fault_op *f)
+{
+	if (f->phase == FP_DIRECT || ((f->phase == FP_CHARGE || f->phase == FP_SWAPIN_CHARGE) && f->charge.phase != CH_TRY))
+		return 0;
+	fault_release(e, f);
 	do_exit(e, f->pid);
 	f->phase = FP_DONE;
 	return 1;
@@ -222,13 +266,7 @@ int fault_step(pmc_engine *e, struct fault_op *f)
 		break;
 	}
 	case FP_ALLOC:
-		if (!e->nr_free) {
-			start_direct_reclaim(e, f, FP_ALLOC);
-			break;
-		}
-		f->new_pfn = alloc_page(e);
-		charge_init(&f->charge, t->memcg, f->pid);
-		f->phase = FP_CHARGE;
+		fault_alloc(e, f, t);
 		break;
 	case FP_DIRECT:
 		if (reclaim_step(e, &f->direct))
@@ -323,7 +361,7 @@ int fault_step(pmc_engine *e, struct fault_op *f)
 		fault_map_swap(e, f, t);
 		break;
 	}
-	tick(e);
+	tick(e, COST_FAULT_NS);
 	return f->phase == FP_DONE ? OP_DONE : OP_MORE;
 }
 
@@ -427,7 +465,7 @@ int zap_step(pmc_engine *e, struct zap_op *z)
 			exit_mm_done(e, z->pid);
 		z->phase = ZP_DONE;
 	}
-	tick(e);
+	tick(e, COST_ZAP_NS);
 	return z->phase == ZP_DONE ? OP_DONE : OP_MORE;
 }
 

@@ -2,7 +2,8 @@
  * page_io.c - the swap device's request queue and simulated time
  * (mm/page_io.c, block/blk-core.c congestion; kernel-semantics §2.11).
  *
- * Simulated time (e->now, ns) advances by STEP_NS with every page-step.  The
+ * Simulated time (e->now, ns) advances with every page-step by its cost
+ * (engine.h, COST_*).  The
  * device serves one request at a time, in submission order, SWAP_IO_NS
  * each.  Each direction may have NR_REQUESTS in flight; it is congested from
  * the block layer's nr_congestion_on (113) until it drains to
@@ -85,10 +86,10 @@ void advance_time(pmc_engine *e, int64_t t)
 	io_complete_due(e);
 }
 
-/* One page-step of work. */
-void tick(pmc_engine *e)
+/* One page-step of work, ns of simulated time. */
+void tick(pmc_engine *e, int64_t ns)
 {
-	e->now += STEP_NS;
+	e->now += ns;
 	if (io_pending(e) && io_oldest(e)->complete_at <= e->now)
 		io_complete_due(e);
 }

@@ -386,6 +386,11 @@ int pmc_replay_stats(const pmc_engine *e, struct pmc_replay_stats *out);
 int pmc_replay_maps(const pmc_engine *e, int32_t *task_pid, int64_t ntask, int32_t *cg_id, int64_t ncg);
 void pmc_replay_end(pmc_engine *e);
 
+/* snapshot.c */
+int64_t pmc_snapshot_size(pmc_engine *e);
+int pmc_snapshot(pmc_engine *e, void *buf, int64_t size);
+int pmc_restore(pmc_engine *e, const void *buf, int64_t size);
+
 /* audit.c */
 int pmc_check(pmc_engine *e);
 int pmc_leaks(pmc_engine *e, struct pmc_leaks *out);

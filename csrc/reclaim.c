@@ -144,7 +144,7 @@ static void zone_step(pmc_engine *e, struct reclaim_state *rs)
 		return;                                /* no page cache */
 	if (l == LRU_ACTIVE_ANON && inactive_anon_is_low(e, &rs->sc)) {
 		shrink_active_list(e, nr_to_scan, &rs->sc, rs->priority);
-		tick(e);
+		tick(e, COST_PAGE_LRU_NS * nr_to_scan);
 		return;
 	}
 	start_batch(e, rs, nr_to_scan);          /* shrink_inactive_list */
@@ -245,7 +245,7 @@ int reclaim_step(pmc_engine *e, struct reclaim_state *rs)
 	default:
 		return 0;
 	}
-	tick(e);
+	tick(e, COST_RECLAIM_NS);
 	return rs->phase != RP_DONE;
 }
 
@@ -314,10 +314,14 @@ int hrec_step(pmc_engine *e, struct hrec_state *h)
 
 /* --- the charge loop of __mem_cgroup_try_charge -------------------------------- */
 
+/* Only the charge's own fields: the reclaim inside is set up when a charge first fails. */
 void charge_init(struct charge_state *cs, int32_t memcg, int32_t pid)
 {
-	*cs = (struct charge_state){ .memcg = memcg, .pid = pid, .nr_retries = MEM_CGROUP_RECLAIM_RETRIES,
-	                             .phase = CH_TRY };
+	cs->memcg = memcg;
+	cs->pid = pid;
+	cs->nr_retries = MEM_CGROUP_RECLAIM_RETRIES;
+	cs->over = 0;
+	cs->phase = CH_TRY;
 }
 
 /*

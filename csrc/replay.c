@@ -2,9 +2,10 @@
  * replay.c - a trace on several simulated CPUs (DESIGN.md "Operations are
  * resumable", "Traces and replay").
  *
- * Events are dispatched in trace order, each to its CPU (event.cpu modulo the
- * CPU count); a CPU runs one operation at a time, so a CPU that is still busy
- * holds back the events behind it.  Faults, unmaps, exits and reclaim are
+ * Each event runs on its CPU (event.cpu modulo the CPU count), which takes
+ * its events in trace order, one operation at a time; an event also waits for
+ * the earlier events of its task, and cgroup changes (mkdir, rmdir, control
+ * writes) wait for everything before them and hold back everything after.  Faults, unmaps, exits and reclaim are
  * machines advanced one page-step at a time; kswapd is an actor of its own,
  * woken below the low watermark.  The scheduler picks the next actor to step
  * round-robin or from a seeded generator, so the same trace, seed and
@@ -29,6 +30,7 @@ struct actor {
 	int32_t job;
 	int32_t pid;
 	int32_t blocked;             /* its last step could not progress */
+	int64_t vtime;               /* this CPU's simulated clock       */
 	union {
 		struct fault_op fault;
 		struct zap_op zap;
@@ -55,6 +57,7 @@ struct replay {
 	struct pmc_replay_stats st;
 	int64_t next_sample;
 	int64_t nsamples;
+	int32_t freed;               /* an operation ended since the last dispatch attempt */
 };
 
 static uint64_t splitmix64(uint64_t *s)
@@ -336,6 +339,8 @@ static int dispatch(pmc_engine *e, struct replay *r, const struct pmc_event *v)
 	struct actor *a = &r->actor[v->cpu % r->ncpus];
 	if (a->job)
 		return 0;
+	if (a->vtime < e->now)
+		a->vtime = e->now;              /* an idle CPU catches up with the clock */
 	int32_t pid = v->task < r->vtask_cap ? r->task_pid[v->task] : 0;
 	int consumed = 1;
 	switch (v->op) {
@@ -425,7 +430,7 @@ static int dispatch(pmc_engine *e, struct replay *r, const struct pmc_event *v)
 		break;
 	}
 	r->st.events++;
-	tick(e);
+	tick(e, COST_DISPATCH_NS);
 	return consumed;
 }
 
@@ -458,6 +463,13 @@ static int actor_step(pmc_engine *e, struct actor *a)
 	return s;
 }
 
+/* After a step: did an operation end, so that more events may start? */
+static void note_end(struct replay *r, const struct actor *a)
+{
+	if (!a->job)
+		r->freed = 1;
+}
+
 /* kswapd wakes when free memory falls below the low watermark (wakeup_kswapd). */
 static void kswapd_wake(pmc_engine *e, struct replay *r)
 {
@@ -466,16 +478,28 @@ static void kswapd_wake(pmc_engine *e, struct replay *r)
 		reclaim_init(e, &k->u.rs, RK_KSWAPD, 0, 0, SWAP_CLUSTER_MAX);
 		k->job = ACT_RECLAIM;
 		k->pid = 0;
+		if (k->vtime < e->now)
+			k->vtime = e->now;
 	}
 }
 
-/* Step one busy actor chosen by the scheduler; 0 if nothing could run. */
+/*
+ * Step the busy actor whose clock is furthest behind, so that paths overlap
+ * as their costs say.  Ties go round-robin from the last actor (rr), or the
+ * random scheduler perturbs every step's cost by a seeded factor in
+ * [0.5, 1.5), so that seeds give different interleavings.  Returns 0 when
+ * nothing is busy.
+ */
 static int schedule_one(pmc_engine *e, struct replay *r)
 {
-	int n = r->ncpus + 1, runnable = 0;
-	for (int i = 0; i < n; i++)
-		runnable += r->actor[i].job && !r->actor[i].blocked;
-	if (!runnable) {
+	int n = r->ncpus + 1, pick = -1;
+	for (int k = 1; k <= n; k++) {
+		int i = (r->last + k) % n;
+		struct actor *a = &r->actor[i];
+		if (a->job && !a->blocked && (pick < 0 || a->vtime < r->actor[pick].vtime))
+			pick = i;
+	}
+	if (pick < 0) {
 		int busy = 0;
 		for (int i = 0; i < n; i++)
 			busy += r->actor[i].job != 0;
@@ -487,23 +511,22 @@ static int schedule_one(pmc_engine *e, struct replay *r)
 			r->actor[i].blocked = 0;
 		return 1;
 	}
-	int pick;
-	if (r->sched == PMC_SCHED_RANDOM) {
-		int64_t nth = (int64_t)(splitmix64(&r->rng) % (uint64_t)runnable);
-		for (pick = 0;; pick++)
-			if (r->actor[pick].job && !r->actor[pick].blocked && nth-- == 0)
-				break;
-	} else {
-		pick = r->last;
-		do
-			pick = (pick + 1) % n;
-		while (!r->actor[pick].job || r->actor[pick].blocked);
-	}
+	struct actor *a = &r->actor[pick];
 	if (pick != r->last)
 		r->st.interleavings++;
 	r->last = pick;
-	int s = actor_step(e, &r->actor[pick]);
-	if (s != OP_BLOCKED)                       /* progress may have released a lock */
+	if (a->vtime > e->now)
+		advance_time(e, a->vtime);
+	int64_t start = e->now;
+	int s = actor_step(e, a);
+	note_end(r, a);
+	int64_t cost = e->now - start;
+	if (r->sched == PMC_SCHED_RANDOM)
+		cost = cost / 2 + (int64_t)(splitmix64(&r->rng) % (uint64_t)(cost + 1));
+	a->vtime = start + cost;
+	if (s == OP_BLOCKED)
+		a->vtime = start;
+	else                                       /* progress may have released a lock */
 		for (int i = 0; i < n; i++)
 			r->actor[i].blocked = 0;
 	r->st.steps++;
@@ -517,21 +540,114 @@ static int schedule_one(pmc_engine *e, struct replay *r)
  * sample_every dispatched events while room remains; returns how many were
  * written.
  */
+/* Control-file writes, mkdir and rmdir change cgroups: nothing is dispatched past them. */
+static int is_barrier(uint8_t op)
+{
+	return op == PMC_OP_MKDIR || op == PMC_OP_RMDIR || op == PMC_OP_WRITE;
+}
+
+/* The trace tasks an event concerns (fork: parent and child); 0, 1 or 2. */
+static int event_tasks(const struct pmc_event *v, uint32_t *t)
+{
+	switch (v->op) {
+	case PMC_OP_SPAWN: case PMC_OP_FAULT: case PMC_OP_MUNMAP: case PMC_OP_EXIT: case PMC_OP_MLOCK:
+	case PMC_OP_MOVE:
+		t[0] = v->task;
+		return 1;
+	case PMC_OP_FORK:
+		t[0] = v->task;
+		t[1] = (uint32_t)v->vpn;
+		return 2;
+	default:
+		return 0;
+	}
+}
+
+static int task_held(const uint32_t *held, int nheld, const uint32_t *t, int nt)
+{
+	for (int i = 0; i < nt; i++)
+		for (int j = 0; j < nheld; j++)
+			if (held[j] == t[i])
+				return 1;
+	return 0;
+}
+
+/*
+ * Dispatch what can start now from a window of WINDOW events past the first
+ * one not yet started.  Each CPU takes its events in trace order; an event
+ * also waits for every earlier event of its task, and nothing passes a
+ * cgroup change.  Returns the events started.
+ */
+#define WINDOW 64
+static int dispatch_window(pmc_engine *e, struct replay *r, const struct pmc_event *ev, int64_t n,
+                           int64_t *head, uint8_t *started)
+{
+	uint8_t cpu_held[256] = { 0 };
+	uint32_t held[2 * WINDOW];
+	int nheld = 0, dispatched = 0;
+	int64_t end = *head + WINDOW < n ? *head + WINDOW : n;
+	for (int64_t i = *head; i < end; i++) {
+		const struct pmc_event *v = &ev[i];
+		if (started[i - *head] || v->op == PMC_OP_NAME)
+			continue;
+		int cpu = v->cpu % r->ncpus;
+		uint32_t t[2];
+		int nt = event_tasks(v, t);
+		int can = !cpu_held[cpu] && !r->actor[cpu].job && !task_held(held, nheld, t, nt);
+		if (can && is_barrier(v->op))
+			can = i == *head;
+		if (can && nt && v->op != PMC_OP_SPAWN) {
+			int32_t pid = t[0] < r->vtask_cap ? r->task_pid[t[0]] : 0;
+			can = !(pid > 0 && e->task[pid].busy);
+		}
+		int consumed = can ? dispatch(e, r, v) : 0;
+		if (consumed) {
+			for (int k = 0; k < consumed && i + k < end; k++)
+				started[i + k - *head] = 1;
+			dispatched++;
+		}
+		if (is_barrier(v->op))
+			break;
+		if (!consumed || r->actor[cpu].job)
+			cpu_held[cpu] = 1;
+		if (!consumed)
+			for (int k = 0; k < nt; k++)
+				held[nheld++] = t[k];
+	}
+	/* slide the window past what has started */
+	int64_t k = 0;
+	while (*head + k < end && (started[k] || ev[*head + k].op == PMC_OP_NAME))
+		k++;
+	if (k) {
+		memmove(started, started + k, WINDOW - k);
+		memset(started + WINDOW - k, 0, k);
+		*head += k;
+	}
+	return dispatched;
+}
+
+/*
+ * Run a chunk of a validated trace.  Every event of the chunk is started
+ * before this returns; operations still running go on with the next chunk
+ * (or pmc_replay_finish).  Samples are taken every sample_every started
+ * events while room remains; returns how many were written.
+ */
 int64_t pmc_replay_run(pmc_engine *e, const struct pmc_event *ev, int64_t n, int64_t sample_every,
                        struct pmc_sample *samples, int64_t *cg_usage, int64_t max_samples, int64_t ncg)
 {
 	struct replay *r = e->replay;
 	if (!r)
 		return pmc_err(e, PMC_ESTATE, "no replay begun");
-	int64_t written = 0;
+	int64_t written = 0, head = 0;
+	uint8_t started[WINDOW] = { 0 };
 	if (!r->next_sample)
 		r->next_sample = sample_every;
-	for (int64_t i = 0; i < n;) {
-		int consumed = dispatch(e, r, &ev[i]);
-		if (consumed) {
-			i += consumed;
+	r->freed = 1;
+	while (head < n) {
+		if (r->freed && (r->freed = 0, dispatch_window(e, r, ev, n, &head, started))) {
+			r->freed = 1;
 			kswapd_wake(e, r);
-			if (sample_every > 0 && r->st.events >= r->next_sample) {
+			while (sample_every > 0 && r->st.events >= r->next_sample) {
 				r->next_sample += sample_every;
 				if (written < max_samples) {
 					take_sample(e, r, &samples[written], cg_usage + written * 2 * ncg, ncg);
@@ -543,6 +659,8 @@ int64_t pmc_replay_run(pmc_engine *e, const struct pmc_event *ev, int64_t n, int
 		int rc = schedule_one(e, r);
 		if (rc < 0)
 			return rc;
+		if (!rc)
+			return pmc_err(e, PMC_ESTATE, "replay stalled at event %lld with every CPU idle", (long long)head);
 	}
 	return written;
 }

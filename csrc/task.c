@@ -117,9 +117,12 @@ static int64_t run_fault(pmc_engine *e, struct fault_op *f)
 {
 	int r;
 	while ((r = fault_step(e, f)) != OP_DONE)
-		if (r == OP_BLOCKED && !io_wait_one(e, -1))
+		if (r == OP_BLOCKED && !io_wait_one(e, -1)) {
+			fault_release(e, f);
+			e->ctr.pgfault += f->touched;
 			return pmc_err(e, PMC_ESTATE, "task %d waits for a page locked by an unfinished shrink batch "
 			               "(finish the batch first); %lld pages were touched", f->pid, (long long)f->touched);
+		}
 	e->ctr.pgfault += f->touched;
 	wakeup_kswapd(e);
 	return f->error ? f->error : f->touched;

@@ -177,6 +177,7 @@ void shrink_batch_init(pmc_engine *e, struct shrink_batch *b, const struct scan_
 {
 	(void)e;
 	*b = (struct shrink_batch){ .sc = *sc, .nr_to_scan = nr_to_scan, .phase = SP_ISOLATE };
+	b->sc.nr_scanned = b->sc.nr_reclaimed = 0;     /* the batch counts its own work */
 }
 
 static void next_page(struct shrink_batch *b)
@@ -342,12 +343,23 @@ static void sp_putback(pmc_engine *e, struct shrink_batch *b)
 }
 
 /*
+ * What each stop point costs (ns): page_referenced and try_to_unmap walk the
+ * rmap, add_to_swap takes swap_lock and the radix tree, pageout builds a bio.
+ */
+static const int64_t phase_cost[SP_DONE] = {
+	[SP_ISOLATE] = COST_PAGE_LRU_NS * SWAP_CLUSTER_MAX, [SP_START] = 500, [SP_ADD_TO_SWAP] = 400,
+	[SP_UNMAP] = 500, [SP_PAGEOUT] = 400, [SP_REMOVE] = 200, [SP_LABEL] = 100,
+	[SP_PUTBACK] = COST_PAGE_LRU_NS * SWAP_CLUSTER_MAX,
+};
+
+/*
  * Advance a batch by one stop point.  Returns 1 while there is more to do,
  * 0 once the pages are back on the LRU (or freed).
  */
 int shrink_batch_step(pmc_engine *e, struct shrink_batch *b)
 {
 	int32_t pfn = b->idx < b->nr ? b->pfn[b->idx] : NIL;
+	int64_t cost = b->phase < SP_DONE ? phase_cost[b->phase] : 0;
 	switch (b->phase) {
 	case SP_ISOLATE: {
 		int64_t scanned;
@@ -368,6 +380,6 @@ int shrink_batch_step(pmc_engine *e, struct shrink_batch *b)
 	case SP_PUTBACK: sp_putback(e, b); break;
 	default: return 0;
 	}
-	tick(e);
+	tick(e, cost);
 	return b->phase != SP_DONE;
 }

@@ -1,7 +1,7 @@
 """pymemcg: a page-state engine for Linux memory-cgroup reclaim (memcg v1, 2.6.30/2.6.31)."""
 from ._ffi import lib as _lib
 from .cgroup import Cgroup
-from .engine import Engine
+from .engine import Engine, load
 from .errors import CgroupError, Error, InvariantError, OutOfMemory, StateError, TaskDead, TraceError
 from .sizes import PAGE_SIZE
 from .task import Task
@@ -12,6 +12,6 @@ for _name in dir(_lib):
         globals()[_name] = getattr(_lib, _name)
 del _name
 
-__all__ = ["Engine", "Cgroup", "Task", "Error", "CgroupError", "TaskDead", "InvariantError", "TraceError",
+__all__ = ["Engine", "load", "Cgroup", "Task", "Error", "CgroupError", "TaskDead", "InvariantError", "TraceError",
            "StateError", "OutOfMemory", "PAGE_SIZE"]
 __version__ = "0.1.0"

@@ -1,24 +1,206 @@
-"""The `pymemcg` command."""
+"""The `pymemcg` command (also `python -m pymemcg`)."""
 import argparse
+import json
 import sys
 
+KERNEL_CHOICES = ("2.6.30", "2.6.31")
+HOOK_CHOICES = ("none", "seed")
 
-def cmd_demo(args):
+
+def _engine_args(p, ram="4G", swap="4G"):
+    p.add_argument("--ram", default=ram, help=f"RAM size, bytes or K/M/G (default {ram})")
+    p.add_argument("--swap", default=swap, help=f"swap device size (default {swap})")
+    p.add_argument("--kernel", choices=KERNEL_CHOICES, default="2.6.30", help="kernel behaviour (default 2.6.30)")
+    p.add_argument("--hook", choices=HOOK_CHOICES, default="none",
+                   help="reclaim strategy: none, or seed (memcg_free_unused_swapcache)")
+    p.add_argument("--laptop-mode", action="store_true", help="vm.laptop_mode: reclaim does not write dirty pages")
+    p.add_argument("--no-swap-account", action="store_true", help="boot with noswapaccount (no memsw counters)")
+    p.add_argument("--page-cluster", type=int, default=3, help="log2 of the swap readahead window (default 3)")
+
+
+def _replay_args(p):
+    p.add_argument("--cpus", type=int, default=2, help="simulated CPUs (default 2; 1 means nothing interleaves)")
+    p.add_argument("--sched", choices=("rr", "random"), default="rr", help="scheduler: round-robin or seeded random")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random scheduler and of generators")
+    p.add_argument("--sample-every", type=int, default=None, help="events between time-series samples")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _make_engine(a):
+    from . import Engine
+    return Engine(a.ram, a.swap, kernel=a.kernel, hook=a.hook, swap_account=not a.no_swap_account,
+                  page_cluster=a.page_cluster, laptop_mode=a.laptop_mode, seed=a.seed)
+
+
+def _replay(eng, trace, a):
+    return eng.replay(trace, cpus=a.cpus, sched=a.sched, seed=a.seed, sample_every=a.sample_every,
+                      progress=False if a.no_progress else None)
+
+
+def cmd_demo(a):
     from .demo import run_demo
-    return run_demo(args)
+    return run_demo(a)
+
+
+def cmd_replay(a):
+    from .trace import load
+    trace = load(a.trace)
+    eng = _make_engine(a)
+    res = _replay(eng, trace, a)
+    if a.save_result:
+        res.to_json(a.save_result)
+    if a.series_csv:
+        res.to_csv(a.series_csv)
+    if a.save_engine:
+        eng.save(a.save_engine)
+    if a.json:
+        print(json.dumps(res.summary(), indent=1))
+    else:
+        _print_result(res)
+    return 0
+
+
+def _print_result(res):
+    c, lk, mi = res.counters, res.leaks, res.meminfo
+    print(f"{res.events} events in {res.seconds:.2f} s ({res.events_per_s:,.0f} events/s, "
+          f"{res.stats['steps']:,} page-steps, {res.stats['interleavings']:,} CPU switches)")
+    print(f"faults {c['pgfault']:,}  swapouts {c['pswpout']:,}  swapins {c['pswpin']:,}  "
+          f"reclaimed {c['pgsteal']:,} of {c['pgscan']:,} scanned  oom kills {c['oom_kills'] + c['global_oom_kills']}")
+    print(f"hook calls {c['hook_calls']:,}  freed {c['hook_freed']:,}")
+    print(f"stale swap cache {lk['stale_swapcache']} (type-1 {lk['stale_swapcache_type1']}, type-2 "
+          f"{lk['stale_swapcache_type2']})  leaked swap entries {lk['leaked_swap_entries']}  "
+          f"leaked memsw {lk['leaked_memsw']}")
+    print(f"SwapCached {mi['SwapCached'] >> 10} kB  swap used {(mi['SwapTotal'] - mi['SwapFree']) >> 10} kB  "
+          f"MemFree {mi['MemFree'] >> 10} kB")
+
+
+def cmd_gen(a):
+    from . import workloads
+    from .trace import save
+    kind = a.kind
+    if kind == "zipf":
+        tr = workloads.zipf(a.events, a.pages, a.alpha, seed=a.seed)
+    elif kind == "loop":
+        tr = workloads.loop(a.events, a.pages, seed=a.seed)
+    elif kind == "churn":
+        tr = workloads.churn(a.rounds, seed=a.seed, cpus=a.cpus)
+    elif kind == "fork_heavy":
+        tr = workloads.fork_heavy(a.rounds, seed=a.seed, cpus=a.cpus)
+    else:
+        tr = workloads.mixed(a.pages, seed=a.seed, cpus=a.cpus, rounds=a.rounds)
+    save(tr, a.out)
+    print(f"{len(tr)} events -> {a.out}")
+    return 0
+
+
+def cmd_import(a):
+    from .importers import load_foreign
+    from .trace import save
+    tr = load_foreign(a.input, a.format, dense=not a.sparse, limit_events=a.limit_events)
+    save(tr, a.out)
+    print(f"{len(tr)} events -> {a.out}")
+    return 0
+
+
+def cmd_plot(a):
+    from .plot import plot_result_file
+    out = plot_result_file(a.result, a.out)
+    print(f"plot -> {out}")
+    return 0
+
+
+def cmd_stat(a):
+    from . import load
+    eng = load(a.engine)
+    cg = eng.cgroup(a.cgroup)
+    doc = {"cgroup": cg.path, "memory.stat": cg.stat(), "usage_in_bytes": cg.usage_in_bytes,
+           "limit_in_bytes": cg.limit_in_bytes, "meminfo": eng.meminfo(), "leaks": eng.leaks()}
+    if eng.swap_account:
+        doc["memsw.usage_in_bytes"] = cg.memsw_usage_in_bytes
+    if a.json:
+        print(json.dumps(doc, indent=1))
+        return 0
+    print(f"{cg.path}: usage {doc['usage_in_bytes']}  limit {doc['limit_in_bytes']}")
+    for k, v in doc["memory.stat"].items():
+        print(f"  {k} {v}")
+    print("meminfo:")
+    for k, v in doc["meminfo"].items():
+        print(f"  {k + ':':<16}{v >> 10:>12} kB")
+    return 0
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="pymemcg", description="A page-state engine for Linux memcg reclaim.")
-    sub = p.add_subparsers(dest="command", required=True)
-    d = sub.add_parser("demo", help="run the built-in default workload and print what happened")
+    p = argparse.ArgumentParser(prog="pymemcg", description="A page-state engine for Linux memory-cgroup reclaim "
+                                "(memcg v1, 2.6.30/2.6.31): replay workloads, reproduce races, measure reclaim hooks.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    d = sub.add_parser("demo", help="the default workload under 2.6.30 with and without the hook and under 2.6.31",
+                       description="Replay a million-page multi-cgroup churn (tasks killed while their cgroups "
+                                   "reclaim) under kernel 2.6.30 without and with the seed hook and under 2.6.31; "
+                                   "print leaks, swap used, reclaim throughput and hook cost side by side and write "
+                                   "a plot.")
+    d.add_argument("--pages", type=int, default=1 << 20, help="task memory of the workload in pages (default 1M)")
+    d.add_argument("--cpus", type=int, default=4, help="simulated CPUs (default 4)")
+    d.add_argument("--seed", type=int, default=0, help="workload and scheduler seed")
+    d.add_argument("--plot", default="pymemcg-demo.png", help="where to write the plot (default pymemcg-demo.png)")
+    d.add_argument("--json", action="store_true", help="print the table as JSON")
+    d.add_argument("--no-progress", action="store_true", help="no progress bars")
     d.set_defaults(func=cmd_demo)
+
+    r = sub.add_parser("replay", help="replay a trace (.npy or .csv)",
+                       description="Replay a trace on a fresh engine and report counters, leaks and meminfo.")
+    r.add_argument("trace", help="trace file (.npy, memory-mapped, or .csv)")
+    _engine_args(r)
+    _replay_args(r)
+    r.add_argument("--json", action="store_true",
+                   help="print one JSON object: events, seconds, events_per_s, leaks, counters, meminfo, stats")
+    r.add_argument("--save-result", metavar="JSON", help="write the result with its time series (for `plot`)")
+    r.add_argument("--series-csv", metavar="CSV", help="write the time series as CSV")
+    r.add_argument("--save-engine", metavar="NPZ", help="save the final engine (for `stat`)")
+    r.set_defaults(func=cmd_replay)
+
+    g = sub.add_parser("gen", help="generate a synthetic trace", description="Write a seeded synthetic trace.")
+    g.add_argument("kind", choices=("zipf", "loop", "churn", "fork_heavy", "mixed"), help="workload")
+    g.add_argument("out", help="output trace (.npy or .csv)")
+    g.add_argument("--events", type=int, default=1_000_000, help="zipf/loop: accesses (default 1M)")
+    g.add_argument("--pages", type=int, default=1 << 16, help="zipf/loop: distinct pages; mixed: task memory")
+    g.add_argument("--alpha", type=float, default=1.0, help="zipf exponent (default 1.0)")
+    g.add_argument("--rounds", type=int, default=40, help="churn: kills; fork_heavy: generations; mixed: kills per cgroup")
+    g.add_argument("--cpus", type=int, default=2, help="CPUs the tasks are spread over")
+    g.add_argument("--seed", type=int, default=0)
+    g.set_defaults(func=cmd_gen)
+
+    i = sub.add_parser("import", help="turn another tool's trace into a pymemcg trace",
+                       description="Import libCacheSim oracleGeneral/csv block traces, valgrind lackey output, "
+                                   "address traces or block-id lists (plain, .gz or .xz) as a one-task trace.")
+    i.add_argument("--format", required=True, choices=("oracleGeneral", "csv", "lackey", "address", "blockids"))
+    i.add_argument("input")
+    i.add_argument("out", help="output trace (.npy or .csv)")
+    i.add_argument("--sparse", action="store_true", help="keep ids/addresses as pages instead of renumbering densely")
+    i.add_argument("--limit-events", type=int, default=None, help="stop after this many accesses")
+    i.set_defaults(func=cmd_import)
+
+    pl = sub.add_parser("plot", help="plot a replay result written by `replay --save-result`")
+    pl.add_argument("result", help="result JSON")
+    pl.add_argument("-o", "--out", default=None, help="PNG to write (default: next to the JSON)")
+    pl.set_defaults(func=cmd_plot)
+
+    s = sub.add_parser("stat", help="memory.stat and meminfo of a saved engine")
+    s.add_argument("engine", help="engine saved by Engine.save or `replay --save-engine`")
+    s.add_argument("--cgroup", default="/", help="cgroup path (default the root)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_stat)
     return p
 
 
 def main(argv=None):
+    from .errors import Error
     args = build_parser().parse_args(argv)
-    return args.func(args) or 0
+    try:
+        return args.func(args) or 0
+    except (Error, ValueError, TypeError, OSError) as e:
+        print(f"pymemcg {args.command}: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -31,6 +31,21 @@ def _readonly(arr):
     return np.frombuffer(memoryview(arr).toreadonly(), dtype=arr.dtype)
 
 
+def load(path):
+    """An engine saved by Engine.save."""
+    import json
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(bytes(z["meta"]).decode())
+            if meta.get("format") != "pymemcg-engine":
+                raise ValueError("not a saved pymemcg engine")
+            arrays = {k[len("array_"):]: z[k] for k in z.files if k.startswith("array_")}
+            return Engine._from_state(meta["settings"], arrays, z["state"], meta["cgroups"],
+                                      z["trace_tasks"] if "trace_tasks" in z.files else None)
+    except (KeyError, OSError, EOFError, json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: not a saved pymemcg engine ({e})") from None
+
+
 def _flag(value, what):
     if not isinstance(value, (bool, int, np.bool_)) or value not in (0, 1):
         raise TypeError(f"{what} must be a bool, got {value!r}")
@@ -255,6 +270,57 @@ class Engine:
         out = ffi.new("struct pmc_leaks *")
         check(lib.pmc_leaks(self._ptr, out), self._ptr)
         return struct_to_dict(out)
+
+    # -- copies ----------------------------------------------------------------
+
+    _COPY_CHANGES = ("hook", "laptop_mode", "seed", "page_cluster")
+
+    def _snapshot(self):
+        size = check(lib.pmc_snapshot_size(self._ptr), self._ptr)
+        blob = np.zeros(size, np.uint8)
+        check(lib.pmc_snapshot(self._ptr, ffi.from_buffer(blob), size), self._ptr)
+        return blob
+
+    @classmethod
+    def _from_state(cls, settings, arrays, blob, cgroups, trace_tasks=None):
+        eng = cls(**settings)
+        for name, arr in arrays.items():
+            if eng._np[name].shape != arr.shape:
+                raise ValueError(f"saved array {name} has shape {arr.shape}, expected {eng._np[name].shape}")
+            eng._np[name][...] = arr
+        blob = np.ascontiguousarray(blob, np.uint8)
+        check(lib.pmc_restore(eng._ptr, ffi.from_buffer(blob), len(blob)), eng._ptr)
+        for path, memcg in cgroups:
+            if path:
+                c = Cgroup(eng, int(memcg), path)
+                eng._cgroups[path] = c
+                eng._cg_by_id[c._id] = c
+        if trace_tasks is not None:
+            eng._trace_tasks = np.asarray(trace_tasks, np.int32)
+        return eng
+
+    def _cgroup_table(self):
+        return [(path, cg._id) for path, cg in self._cgroups.items()]
+
+    def copy(self, **changes):
+        """An identical, independent engine (for A/B runs from one warmed state).
+        May change settings that do not alter the machine: hook, laptop_mode, seed, page_cluster."""
+        bad = set(changes) - set(self._COPY_CHANGES)
+        if bad:
+            raise ValueError(f"copy() can change only {self._COPY_CHANGES}, not {sorted(bad)}")
+        settings = dict(self._settings, **changes)
+        return Engine._from_state(settings, self._np, self._snapshot(), self._cgroup_table(),
+                                  getattr(self, "_trace_tasks", None))
+
+    def save(self, path):
+        """Write the whole engine to one .npz file; pymemcg.load(path) reads it back exactly."""
+        import json
+        meta = json.dumps({"format": "pymemcg-engine", "version": 1, "settings": self._settings,
+                           "cgroups": self._cgroup_table()})
+        extra = {"trace_tasks": self._trace_tasks} if hasattr(self, "_trace_tasks") else {}
+        with open(path, "wb") as f:
+            np.savez(f, meta=np.frombuffer(meta.encode(), np.uint8), state=self._snapshot(),
+                     **{f"array_{k}": v for k, v in self._np.items()}, **extra)
 
     # -- replay ----------------------------------------------------------------
 

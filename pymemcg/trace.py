@@ -68,7 +68,8 @@ def mkdir_names(trace):
     for i in np.flatnonzero(trace["op"] == OP["mkdir"]):
         n = int(trace["count"][i])
         k = -(-n // NAME_CHUNK)
-        words = np.ascontiguousarray(trace[i + 1:i + 1 + k][["vpn", "count"]]).view("<i8").astype("<i8")
+        part = trace[i + 1:i + 1 + k]
+        words = np.column_stack([part["vpn"], part["count"]]).astype("<i8")
         names[int(i)] = words.tobytes()[:n].decode("utf-8", errors="replace")
     return names
 

@@ -11,6 +11,13 @@
  * Every check that fails prints file:line and exits non-zero; pmc_check() runs
  * after every step; every engine is destroyed and every array freed, so that
  * LeakSanitizer has nothing to report.
+ *
+ * The expectations follow ../shared/kernel-semantics.md (section numbers in
+ * the comments are its own) and the current semantics of the core: no call
+ * returns PMC_ENOMEM any more (a fault with no free frame runs direct reclaim
+ * and then the global OOM killer), limit writes and force_empty reclaim
+ * before they answer PMC_EBUSY, a memcg at its limit swaps before it OOM-kills,
+ * and a swap device of N pages has N - 2 usable slots.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -29,12 +36,14 @@
 
 static long long checks;
 
+/* _Exit: a failed check leaves its state behind, which LeakSanitizer need not list */
 #define FAIL_AT(file, line, ...)                                                \
 	do {                                                                    \
+		fflush(stdout);                                                 \
 		fprintf(stderr, "%s:%d: ", file, line);                         \
 		fprintf(stderr, __VA_ARGS__);                                   \
 		fputc('\n', stderr);                                            \
-		exit(1);                                                        \
+		_Exit(1);                                                       \
 	} while (0)
 
 #define CHECK(cond)                                                             \
@@ -352,6 +361,218 @@ static void snap_same(struct snap *s, struct fx *f, const char *file, int line)
 	snap_free(t);
 }
 
+/*
+ * A refused limit write or force_empty (issue 3: "Limit shrink and force_empty
+ * now reclaim first, and return EBUSY as 2.6.30 does when they cannot"):
+ * reclaim ran, so page flags (active, referenced), LRU order, young pte bits
+ * and the reclaim counters may have moved, but nothing was freed, swapped,
+ * unmapped, charged or uncharged, and every limit stays as it was.
+ */
+#define PG_SCAN_BITS ((uint32_t)(PG_active | PG_referenced))
+#define RECLAIM_COUNTERS(X) X(pgscan) X(pgactivate) X(pgdeactivate) X(memcg_reclaims) X(direct_reclaims) \
+	X(kswapd_runs) X(congestion_waits) X(pgrotated) X(pageout_keep)
+
+static void snap_same_but_lru(struct snap *s, struct fx *f, const char *file, int line)
+{
+	struct snap *t = snap_take(f, 0, 0, 0);
+	checks++;
+	const unsigned char *a = s->arrays, *b = t->arrays;
+	size_t np = (size_t)f->cfg.nr_pages;
+	const uint32_t *fa = (const uint32_t *)a, *fb = (const uint32_t *)b;
+	for (size_t pfn = 0; pfn < np; pfn++)
+		if ((fa[pfn] & ~PG_SCAN_BITS) != (fb[pfn] & ~PG_SCAN_BITS))
+			FAIL_AT(file, line, "state changed: flags of page %zu %#x -> %#x", pfn, fa[pfn], fb[pfn]);
+	/* the other per-page fields but the four list links, then the swap arrays */
+#define CMP_PAGE(x) if (strcmp(#x, "lru_prev") && strcmp(#x, "lru_next") && strcmp(#x, "mlru_prev") && \
+	                strcmp(#x, "mlru_next") && strcmp(#x, "flags") && memcmp(a, b, np * sizeof *f->a.x)) \
+		FAIL_AT(file, line, "state changed: array %s", #x); \
+	a += np * sizeof *f->a.x; b += np * sizeof *f->a.x;
+#define CMP_SWAP(x) if (memcmp(a, b, (size_t)f->cfg.nr_swap * sizeof *f->a.x)) \
+		FAIL_AT(file, line, "state changed: array %s", #x); \
+	a += (size_t)f->cfg.nr_swap * sizeof *f->a.x; b += (size_t)f->cfg.nr_swap * sizeof *f->a.x;
+	PAGE_FIELDS(CMP_PAGE)
+	SWAP_FIELDS(CMP_SWAP)
+#undef CMP_PAGE
+#undef CMP_SWAP
+	struct pmc_meminfo ma = s->mi, mb = t->mi;
+	if (ma.Active_anon + ma.Inactive_anon != mb.Active_anon + mb.Inactive_anon)
+		FAIL_AT(file, line, "state changed: anon LRU pages");
+	ma.Active_anon = mb.Active_anon = ma.Inactive_anon = mb.Inactive_anon = 0;
+	if (memcmp(&ma, &mb, sizeof ma))
+		FAIL_AT(file, line, "state changed: meminfo");
+	struct pmc_counters ca = s->ctr, cb = t->ctr;
+#define ZERO(x) ca.x = cb.x = 0;
+	RECLAIM_COUNTERS(ZERO)
+#undef ZERO
+	if (memcmp(&ca, &cb, sizeof ca))
+		FAIL_AT(file, line, "state changed: counters other than reclaim's");
+	if (s->nmemcg != t->nmemcg || s->ntask != t->ntask)
+		FAIL_AT(file, line, "state changed: cgroups or tasks");
+	for (int i = 0; i < s->nmemcg; i++) {
+		struct pmc_memcg_info x = s->mc[i], y = t->mc[i];
+		int64_t lx = 0, ly = 0;
+		for (int l = 0; l < NR_LRU_LISTS; l++) {
+			lx += x.lru[l];
+			ly += y.lru[l];
+		}
+		if (lx != ly)
+			FAIL_AT(file, line, "state changed: memcg %d LRU pages %lld -> %lld", i + 1, (long long)lx,
+			        (long long)ly);
+		memset(x.lru, 0, sizeof x.lru);
+		memset(y.lru, 0, sizeof y.lru);
+		memset(x.total_lru, 0, sizeof x.total_lru);
+		memset(y.total_lru, 0, sizeof y.total_lru);
+		if (memcmp(&x, &y, sizeof x))
+			FAIL_AT(file, line, "state changed: memcg %d (limits, charges or stats)", i + 1);
+	}
+	for (int i = 0; i < s->ntask; i++)
+		if (memcmp(&s->ti[i], &t->ti[i], sizeof s->ti[i]))
+			FAIL_AT(file, line, "state changed: task %d", i + 1);
+	size_t k = 0;
+	for (int q = s->pid_lo; q < s->pid_hi; q++)
+		for (int64_t v = 0; v < s->nvpn + NR_HIGH; v++, k++) {
+			int64_t vpn = v < s->nvpn ? v : high_vpns[v - s->nvpn];
+			int64_t now = pmc_pte_lookup(f->e, q, vpn);
+			if (s->ptes[k] < 0 ? s->ptes[k] != now : (s->ptes[k] | PTE_YOUNG) != (now | PTE_YOUNG))
+				FAIL_AT(file, line, "state changed: pte of task %d vpn %lld", q, (long long)vpn);
+		}
+	snap_free(t);
+}
+
+#define REFUSED_RECLAIM(f, call, want)                                          \
+	do {                                                                    \
+		struct snap *s_ = snap_take(f, 1, 0, 2048);                     \
+		CHECK_RC((f)->e, call, want);                                   \
+		snap_same_but_lru(s_, f, __FILE__, __LINE__);                   \
+		snap_free(s_);                                                  \
+		AUDIT((f)->e);                                                  \
+	} while (0)
+
+/* --- swap, leaks, batches: more accessors --------------------------------- */
+
+/* swap_map's value for a slot with `users` swap ptes, held by the swap cache or not (§1.5) */
+static uint16_t enc(int kernel, int users, int cache)
+{
+	if (kernel == PMC_KERNEL_2_6_30)
+		return (uint16_t)(users + (cache ? 1 : 0));
+	return (uint16_t)(users | (cache ? 0x8000 : 0));
+}
+
+static int64_t slot_of(struct fx *f, int pid, int64_t vpn)
+{
+	int64_t v = pte(f, pid, vpn);
+	CHECK(v & PTE_SWAP);
+	CHECK(!(v & PTE_PRESENT));
+	int64_t off = v >> PTE_SHIFT;
+	CHECK(off >= 1 && off < f->cfg.nr_swap - 1);
+	return off;
+}
+
+static struct pmc_leaks leaks(struct fx *f)
+{
+	struct pmc_leaks l;
+	CHECK_RC(f->e, pmc_leaks(f->e, &l), 0);
+	return l;
+}
+
+/* The leak audit of §4.4, field by field. */
+#define CHECK_LEAKS(f, type1, type2, entries, memsw, orphan)                    \
+	do {                                                                    \
+		struct pmc_leaks l_ = leaks(f);                                 \
+		CHECK_EQ(l_.stale_swapcache_type1, type1);                      \
+		CHECK_EQ(l_.stale_swapcache_type2, type2);                      \
+		CHECK_EQ(l_.stale_swapcache, (type1) + (type2));                \
+		CHECK_EQ(l_.leaked_swap_entries, entries);                      \
+		CHECK_EQ(l_.leaked_memsw, memsw);                               \
+		CHECK_EQ(l_.orphan_charged_swapcache, orphan);                  \
+	} while (0)
+
+static struct pmc_batch_info binfo(struct fx *f, int batch)
+{
+	struct pmc_batch_info b;
+	memset(&b, 0, sizeof b);
+	CHECK_RC(f->e, pmc_batch_info(f->e, batch, &b), 0);
+	return b;
+}
+
+static struct pmc_io_info io(struct fx *f)
+{
+	struct pmc_io_info i;
+	CHECK_RC(f->e, pmc_io_info(f->e, &i), 0);
+	return i;
+}
+
+/* pmc_shrink_page_list, with pmc_check after it */
+static struct pmc_reclaim_result shrink(struct fx *f, int batch)
+{
+	struct pmc_reclaim_result r;
+	memset(&r, 0x55, sizeof r);
+	CHECK_RC(f->e, pmc_shrink_page_list(f->e, batch, &r), 0);
+	AUDIT(f->e);
+	return r;
+}
+
+/* Push every page of memcg (0: the zone) out to swap and out of RAM with the step API. */
+static void swap_out(struct fx *f, int memcg)
+{
+	for (int round = 0; round < 200; round++) {
+		CHECK(pmc_shrink_active_list(f->e, memcg, 1 << 20) >= 0);
+		int b = pmc_isolate(f->e, memcg, 32);
+		CHECK(b >= 0);
+		int n = binfo(f, b).nr;
+		shrink(f, b);
+		CHECK(pmc_end_writeback(f->e, -1) >= 0);
+		AUDIT(f->e);
+		if (!n)
+			return;
+	}
+	FAIL_AT(__FILE__, __LINE__, "swap_out did not converge");
+}
+
+/* Two engines over the same machine hold the same state, byte for byte where it is observable. */
+static void same_engines(struct fx *f, struct fx *g, const char *file, int line)
+{
+	checks++;
+#define SAME_PAGE(x) if (memcmp(f->a.x, g->a.x, (size_t)f->cfg.nr_pages * sizeof *f->a.x)) \
+		FAIL_AT(file, line, "engines differ: array %s", #x);
+#define SAME_SWAP(x) if (memcmp(f->a.x, g->a.x, (size_t)f->cfg.nr_swap * sizeof *f->a.x)) \
+		FAIL_AT(file, line, "engines differ: array %s", #x);
+	PAGE_FIELDS(SAME_PAGE)
+	SWAP_FIELDS(SAME_SWAP)
+#undef SAME_PAGE
+#undef SAME_SWAP
+	struct pmc_counters ca = ctrs(f), cb = ctrs(g);
+	if (memcmp(&ca, &cb, sizeof ca))
+		FAIL_AT(file, line, "engines differ: counters");
+	struct pmc_meminfo ma = minfo(f), mb = minfo(g);
+	if (memcmp(&ma, &mb, sizeof ma))
+		FAIL_AT(file, line, "engines differ: meminfo");
+	struct pmc_io_info ia = io(f), ib = io(g);
+	if (memcmp(&ia, &ib, sizeof ia))
+		FAIL_AT(file, line, "engines differ: io");
+	if (nr_memcgs(f) != nr_memcgs(g) || nr_tasks(f) != nr_tasks(g))
+		FAIL_AT(file, line, "engines differ: %d/%d cgroups, %d/%d tasks", nr_memcgs(f), nr_memcgs(g),
+		        nr_tasks(f), nr_tasks(g));
+	for (int id = 1; id <= nr_memcgs(f); id++) {
+		struct pmc_memcg_info x = mcg(f, id), y = mcg(g, id);
+		if (memcmp(&x, &y, sizeof x))
+			FAIL_AT(file, line, "engines differ: memcg %d", id);
+	}
+	for (int pid = 1; pid <= nr_tasks(f); pid++) {
+		struct pmc_task_info x = tinfo(f, pid), y = tinfo(g, pid);
+		if (memcmp(&x, &y, sizeof x))
+			FAIL_AT(file, line, "engines differ: task %d", pid);
+		for (int64_t v = 0; v < 512; v++)
+			if (pmc_pte_lookup(f->e, pid, v) != pmc_pte_lookup(g->e, pid, v))
+				FAIL_AT(file, line, "engines differ: pte of task %d vpn %lld", pid, (long long)v);
+	}
+	struct pmc_leaks la = leaks(f), lb = leaks(g);
+	if (memcmp(&la, &lb, sizeof la))
+		FAIL_AT(file, line, "engines differ: leaks");
+}
+
+#define SAME_ENGINES(f, g) same_engines(f, g, __FILE__, __LINE__)
+
 /* ==================================================================== tests */
 
 static void test_layout(void)
@@ -378,7 +599,7 @@ static void test_layout(void)
 
 static void test_config(void)
 {
-	struct { struct pmc_config cfg; const char *what; } bad[16];
+	struct { struct pmc_config cfg; const char *what; } bad[20];
 	int n = 0;
 #define BAD(field, value) do { bad[n].cfg = config(64, 0); bad[n].cfg.field = value; bad[n].what = #field "=" #value; n++; } while (0)
 	BAD(nr_pages, 0);
@@ -386,7 +607,8 @@ static void test_config(void)
 	BAD(nr_pages, INT32_MAX);
 	BAD(nr_pages, (int64_t)1 << 40);
 	BAD(nr_swap, -1);
-	BAD(nr_swap, 1);
+	BAD(nr_swap, 1);            /* released swapon uses neither the header nor the last page */
+	BAD(nr_swap, 2);
 	BAD(nr_swap, INT32_MAX);
 	BAD(kernel, 29);
 	BAD(kernel, 32);
@@ -421,7 +643,7 @@ static void test_config(void)
 	/* the edges that are valid */
 	struct pmc_config good[6];
 	good[0] = config(1, 0);
-	good[1] = config(1, 2);
+	good[1] = config(1, 3);     /* the smallest device: one usable slot */
 	good[2] = config(3, 5);
 	good[2].kernel = PMC_KERNEL_2_6_31;
 	good[2].hook = PMC_HOOK_SEED;
@@ -438,7 +660,14 @@ static void test_config(void)
 		struct pmc_meminfo m = minfo(f);
 		CHECK_EQ(m.MemTotal, good[i].nr_pages);
 		CHECK_EQ(m.MemFree, good[i].nr_pages);
-		CHECK_EQ(m.SwapTotal, good[i].nr_swap ? good[i].nr_swap - 1 : 0);
+		CHECK_EQ(m.SwapTotal, good[i].nr_swap ? good[i].nr_swap - 2 : 0);
+		CHECK_EQ(m.SwapFree, m.SwapTotal);
+		CHECK_EQ(m.SwapCached, 0);
+		if (good[i].nr_swap) {
+			CHECK_EQ(f->a.swap_map[0], good[i].kernel == PMC_KERNEL_2_6_30 ? 0x8000 : 0x7fff);   /* SWAP_MAP_BAD */
+			for (int64_t off = 1; off < good[i].nr_swap; off++)
+				CHECK_EQ(f->a.swap_map[off], 0);
+		}
 		CHECK_EQ(m.AnonPages, 0);
 		CHECK_EQ(pmc_root_memcg(f->e), ROOT);
 		CHECK_EQ(nr_memcgs(f), 1);
@@ -452,16 +681,51 @@ static void test_config(void)
 		CHECK_EQ(r.res.limit, UNLIMITED);
 		CHECK_EQ(r.memsw.limit, UNLIMITED);
 		CHECK_EQ(r.swappiness, 60);
+		/* the root is made once, at creation: parent 0 names no cgroup */
+		REFUSED(f, pmc_memcg_create(f->e, 0), PMC_ENOENT);
 		/* every page fits: one task faults them all, then exits */
 		int pid = pmc_spawn(f->e, ROOT);
 		CHECK_RC(f->e, pid, 1);
 		CHECK_RC(f->e, fault_range(f, pid, 0, good[i].nr_pages, 1), good[i].nr_pages);
 		AUDIT(f->e);
-		CHECK_EQ(minfo(f).MemFree, 0);
-		REFUSED(f, fault_range(f, pid, good[i].nr_pages, 1, 1), PMC_ENOMEM);
-		CHECK_RC(f->e, pmc_exit(f->e, pid), 0);
+		if (i == 4) {   /* 100 pages: below the low watermark kswapd swaps some out */
+			CHECK_EQ(ctrs(f).kswapd_runs, 1);
+			CHECK(ctrs(f).swapouts > 0);
+			CHECK(minfo(f).MemFree > io(f).pages_high);
+			CHECK_EQ(tinfo(f, pid).rss + tinfo(f, pid).swap_ptes, good[i].nr_pages);
+		} else {
+			CHECK_EQ(minfo(f).MemFree, 0);
+			CHECK_EQ(ctrs(f).kswapd_runs, 0);
+		}
+		if (!good[i].nr_swap) {
+			/* one page more: direct reclaim frees nothing, the global OOM killer takes the only task */
+			CHECK_RC(f->e, fault_range(f, pid, good[i].nr_pages, 1, 1), 0);
+			AUDIT(f->e);
+			CHECK_EQ(tinfo(f, pid).oom_killed, 1);
+			CHECK_EQ(ctrs(f).global_oom_kills, 1);
+			CHECK_EQ(ctrs(f).direct_reclaims, 1);
+			CHECK_EQ(ctrs(f).oom_kills, 0);
+		} else {
+			CHECK_RC(f->e, pmc_exit(f->e, pid), 0);
+			AUDIT(f->e);
+			/*
+			 * Pages still under writeback when their last swap pte went stay
+			 * in the swap cache, charged: orphans, not leaks (§4.3, §4.4);
+			 * the memcg's own reclaim frees them once the writes are done.
+			 */
+			int64_t left = good[i].nr_pages - minfo(f).MemFree;
+			CHECK_EQ(left, i == 4 ? ctrs(f).swapouts - ctrs(f).pgsteal : 0);
+			CHECK_LEAKS(f, 0, 0, 0, 0, left);
+			CHECK_EQ(usage(f, ROOT), left);
+			swap_out(f, ROOT);
+			CHECK_LEAKS(f, 0, 0, 0, 0, 0);
+			CHECK_EQ(usage(f, ROOT), 0);
+			CHECK_EQ(mcg(f, ROOT).memsw.usage, 0);
+		}
 		AUDIT(f->e);
 		CHECK_EQ(minfo(f).MemFree, good[i].nr_pages);
+		CHECK_EQ(minfo(f).SwapFree, minfo(f).SwapTotal);
+		CHECK_EQ(minfo(f).SwapCached, 0);
 		fx_free(f);
 	}
 	pmc_engine_destroy(NULL);   /* a no-op, as free(NULL) */
@@ -632,11 +896,13 @@ static void test_bad_args(void)
 	struct { int64_t start, n; } bad_ranges[] = {
 		{ -1, 1 }, { -100, 50 }, { VPN_LIMIT, 1 }, { VPN_LIMIT - 5, 6 }, { 0, VPN_LIMIT + 1 },
 		{ 0, -1 }, { 10, INT64_MIN }, { INT64_MIN, 1 }, { INT64_MIN, INT64_MAX },
-		/* { INT64_MAX, 1 } and { 1, INT64_MAX }: see test_range_overflow */
+		/* start + n overflows: the message must not compute it (UBSan watches) */
+		{ INT64_MAX, 1 }, { 1, INT64_MAX }, { INT64_MAX, INT64_MAX }, { VPN_LIMIT, INT64_MAX },
 	};
 	for (size_t i = 0; i < sizeof bad_ranges / sizeof *bad_ranges; i++) {
 		int64_t s = bad_ranges[i].start, n = bad_ranges[i].n;
 		REFUSED(f, fault_range(f, a, s, n, 1), PMC_EINVAL);
+		CHECK(strstr(pmc_errmsg(e), n < 0 ? "negative" : "leaves") != NULL);
 		REFUSED(f, pmc_mlock(e, a, NULL, n, s), PMC_EINVAL);
 		REFUSED(f, pmc_zap(e, a, NULL, n, s, 1), PMC_EINVAL);
 	}
@@ -663,8 +929,13 @@ static void test_bad_args(void)
 		REFUSED(f, pmc_memcg_set_use_hierarchy(e, m, 1), PMC_ENOENT);
 		REFUSED(f, pmc_memcg_set_swappiness(e, m, 10), PMC_ENOENT);
 		REFUSED(f, pmc_memcg_reset(e, m, PMC_RESET_FAILCNT), PMC_ENOENT);
-		if (m)   /* parent 0 is how the engine makes its root */
-			REFUSED(f, pmc_memcg_create(e, m), PMC_ENOENT);
+		REFUSED(f, pmc_memcg_create(e, m), PMC_ENOENT);   /* 0 too: the root is made only at creation */
+		if (m) {   /* 0 names the zone for the reclaim calls */
+			struct pmc_reclaim_result rr;
+			REFUSED(f, pmc_isolate(e, m, 1), PMC_ENOENT);
+			REFUSED(f, pmc_shrink_active_list(e, m, 1), PMC_ENOENT);
+			REFUSED(f, pmc_reclaim(e, m, 32, &rr), PMC_ENOENT);
+		}
 	}
 	REFUSED(f, pmc_memcg_reset(e, ROOT, 4), PMC_EINVAL);
 	REFUSED(f, pmc_memcg_reset(e, ROOT, -1), PMC_EINVAL);
@@ -700,67 +971,117 @@ static void test_bad_args(void)
 	fx_free(f);
 }
 
-static void test_enomem(void)
+/*
+ * No free frame: the fault runs direct reclaim, and when that frees nothing
+ * the global OOM killer kills the largest task of the whole machine, whatever
+ * its memcg (ties go to the lowest pid); the fault then carries on, or stops
+ * there if its own task was chosen.  Nothing answers PMC_ENOMEM any more.
+ */
+static void test_global_oom(void)
 {
 	struct fx *f = fx_new(64, 0);
 	pmc_engine *e = f->e;
-	int a = pmc_spawn(e, ROOT);
+	int A = pmc_memcg_create(e, ROOT);
+	int a = pmc_spawn(e, A);
 	CHECK_RC(e, fault_range(f, a, 0, 60, 1), 60);
 	AUDIT(e);
+	CHECK_EQ(ctrs(f).direct_reclaims, 0);
 
-	/* a batch that needs more frames than are free changes nothing */
-	REFUSED(f, fault_range(f, a, 100, 10, 1), PMC_ENOMEM);
-	CHECK(strstr(pmc_errmsg(e), "out of page frames") != NULL);
-	REFUSED(f, fault_range(f, a, 50, 15, 1), PMC_ENOMEM);   /* 10 present + 5 new */
-	REFUSED(f, pmc_mlock(e, a, NULL, 10, 100), PMC_ENOMEM);
-	int64_t twice[18];
-	for (int i = 0; i < 18; i++)
-		twice[i] = 200 + i / 2;   /* 9 distinct vpns, each twice */
-	REFUSED(f, pmc_fault(e, a, twice, 18, 0, 1), PMC_ENOMEM);
-	/* present pages need no frame */
-	CHECK_RC(e, fault_range(f, a, 0, 60, 0), 60);
-	CHECK_RC(e, fault_range(f, a, 0, 60, 1), 60);
+	/* b's 5th page finds no frame; reclaim without swap frees nothing; a (60 pages, another memcg) dies */
+	int b = pmc_spawn(e, ROOT);
+	CHECK_RC(e, fault_range(f, b, 0, 10, 1), 10);
 	AUDIT(e);
-	/* repeats are counted once when it matters */
-	int64_t same[20];
-	for (int i = 0; i < 20; i++)
-		same[i] = 300;
-	CHECK_RC(e, pmc_fault(e, a, same, 20, 0, 1), 20);
-	AUDIT(e);
-	CHECK_EQ(tinfo(f, a).rss, 61);
-	CHECK_EQ(ctrs(f).pgalloc, 61);
-	CHECK_RC(e, pmc_fault(e, a, twice, 6, 0, 1), 6);   /* 3 distinct in 6 entries, 3 free */
-	AUDIT(e);
-	CHECK_EQ(minfo(f).MemFree, 0);
-	for (int i = 0; i < 6; i++)
-		CHECK_EQ(pte(f, a, twice[i]) & 0xff, PTE_PRESENT | PTE_WRITE | PTE_DIRTY | PTE_YOUNG);
-	REFUSED(f, fault_range(f, a, 500, 1, 0), PMC_ENOMEM);
+	CHECK_EQ(tinfo(f, a).alive, 0);
+	CHECK_EQ(tinfo(f, a).oom_killed, 1);
+	CHECK_EQ(tinfo(f, b).alive, 1);
+	CHECK_EQ(tinfo(f, b).rss, 10);
+	struct pmc_counters c = ctrs(f);
+	CHECK_EQ(c.global_oom_kills, 1);
+	CHECK_EQ(c.oom_kills, 0);            /* the memcg killer was not involved */
+	CHECK_EQ(c.direct_reclaims, 1);
+	CHECK_EQ(c.pgsteal, 0);
+	CHECK_EQ(c.swapouts, 0);
+	CHECK_EQ(c.charge_failures, 0);
+	CHECK_EQ(c.pgfault, 70);
+	CHECK_EQ(c.pgalloc, 70);
+	CHECK_EQ(c.pgfree, 60);
+	CHECK_EQ(usage(f, A), 0);
+	CHECK_EQ(usage(f, ROOT), 10);
+	CHECK_EQ(mcg(f, A).nr_tasks, 0);
+	CHECK_EQ(minfo(f).MemFree, 54);
+	REFUSED(f, fault_range(f, a, 0, 1, 1), PMC_ESRCH);
+	CHECK(strstr(pmc_errmsg(e), "OOM-killed") != NULL);
 
-	/* copy-on-write needs frames too */
-	int c = pmc_fork(e, a);
-	CHECK_RC(e, c, 2);
+	/* the faulting task is the largest: it dies, and its fault returns the pages it touched */
+	CHECK_RC(e, fault_range(f, b, 100, 100, 1), 54);
 	AUDIT(e);
-	REFUSED(f, fault_range(f, c, 0, 1, 1), PMC_ENOMEM);
-	REFUSED(f, fault_range(f, a, 0, 1, 1), PMC_ENOMEM);
-	REFUSED(f, pmc_mlock(e, a, NULL, 10, 0), PMC_ENOMEM);   /* mlock faults for write */
-	CHECK_RC(e, fault_range(f, c, 0, 60, 0), 60);           /* reads share */
+	CHECK_EQ(tinfo(f, b).oom_killed, 1);
+	CHECK_EQ(ctrs(f).global_oom_kills, 2);
+	CHECK_EQ(minfo(f).MemFree, 64);
+	CHECK_EQ(usage(f, ROOT), 0);
+
+	/* a tie goes to the lowest pid */
+	int t1 = pmc_spawn(e, A), t2 = pmc_spawn(e, ROOT), x = pmc_spawn(e, ROOT);
+	CHECK_RC(e, fault_range(f, t1, 0, 30, 1), 30);
+	CHECK_RC(e, fault_range(f, t2, 0, 30, 1), 30);
+	CHECK_RC(e, fault_range(f, x, 0, 10, 1), 10);
 	AUDIT(e);
-	/* once the child is gone the parent reuses its pages in place */
-	CHECK_RC(e, pmc_exit(e, c), 0);
-	AUDIT(e);
+	CHECK_EQ(tinfo(f, t1).oom_killed, 1);
+	CHECK_EQ(tinfo(f, t2).alive, 1);
+	CHECK_EQ(tinfo(f, x).rss, 10);
+	CHECK_EQ(ctrs(f).global_oom_kills, 3);
+
+	/* present pages need no frame; a repeated vpn needs one */
+	CHECK_RC(e, fault_range(f, x, 100, 24, 1), 24);
 	CHECK_EQ(minfo(f).MemFree, 0);
-	CHECK_RC(e, pmc_mlock(e, a, NULL, 10, 0), 10);
+	int64_t direct = ctrs(f).direct_reclaims;
+	CHECK_RC(e, fault_range(f, t2, 0, 30, 0), 30);
+	CHECK_RC(e, fault_range(f, t2, 0, 30, 1), 30);
 	AUDIT(e);
-	CHECK_EQ(ctrs(f).cow_reuse, 10);
-	CHECK_EQ(minfo(f).Mlocked, 10);
-	/* freeing frames makes room again */
-	CHECK_RC(e, pmc_zap(e, a, NULL, 5, 20, 1), 5);
-	CHECK_RC(e, fault_range(f, a, 1000, 5, 1), 5);
+	CHECK_EQ(ctrs(f).direct_reclaims, direct);
+
+	/* COW with no frame: the largest task (x, 34 pages, not a sharer) dies and the writer copies */
+	int t3 = pmc_fork(e, t2);
+	int32_t shared = pfn_of(f, t2, 0);
+	CHECK_RC(e, fault_range(f, t3, 0, 1, 1), 1);
 	AUDIT(e);
-	REFUSED(f, fault_range(f, a, 2000, 1, 1), PMC_ENOMEM);
-	CHECK_RC(e, pmc_exit(e, a), 0);
+	CHECK_EQ(tinfo(f, x).oom_killed, 1);
+	CHECK_EQ(ctrs(f).global_oom_kills, 4);
+	CHECK_EQ(ctrs(f).cow_faults, 1);
+	CHECK(pfn_of(f, t3, 0) != shared);
+	CHECK_EQ(pfn_of(f, t2, 0), shared);
+	CHECK_EQ(minfo(f).MemFree, 33);
+
+	/* mlock takes the last frames; the next fault kills the mlocker, the largest, and munlocks its pages */
+	int m = pmc_spawn(e, ROOT);
+	CHECK_RC(e, pmc_mlock(e, m, NULL, 33, 0), 33);
+	AUDIT(e);
+	CHECK_EQ(minfo(f).Mlocked, 33);
+	CHECK_EQ(minfo(f).MemFree, 0);
+	int y = pmc_spawn(e, ROOT);
+	CHECK_RC(e, fault_range(f, y, 0, 1, 0), 1);
+	AUDIT(e);
+	CHECK_EQ(tinfo(f, m).oom_killed, 1);
+	CHECK_EQ(minfo(f).Mlocked, 0);
+	CHECK_EQ(minfo(f).Unevictable, 0);
+	CHECK_EQ(ctrs(f).global_oom_kills, 5);
+	CHECK_EQ(ctrs(f).mlocked, ctrs(f).munlocked);
+	/* and an mlock with no frame left kills as a fault does */
+	CHECK_RC(e, pmc_mlock(e, y, NULL, 32, 1), 32);
+	AUDIT(e);
+	CHECK_EQ(tinfo(f, y).rss, 33);
+	CHECK_EQ(minfo(f).MemFree, 0);
+	CHECK_RC(e, pmc_mlock(e, y, NULL, 1, 100), 0);   /* y (33) outweighs t2 and t3 (30 each): it kills itself */
+	AUDIT(e);
+	CHECK_EQ(tinfo(f, y).oom_killed, 1);
+	CHECK_EQ(ctrs(f).global_oom_kills, 6);
+	CHECK_EQ(ctrs(f).oom_kills, 0);
+	CHECK_RC(e, pmc_exit(e, t2), 0);
+	CHECK_RC(e, pmc_exit(e, t3), 0);
+	AUDIT(e);
 	CHECK_EQ(minfo(f).MemFree, 64);
 	CHECK_EQ(minfo(f).Mlocked, 0);
+	CHECK_EQ(ctrs(f).pgalloc, ctrs(f).pgfree);
 	fx_free(f);
 }
 
@@ -1611,6 +1932,76 @@ static void test_kernel_31(void)
 	fx_free(f);
 }
 
+/* pmc_check itself: corrupt one field (C owns the arrays here), expect the invariant named, restore. */
+static void test_audit(void)
+{
+	struct fx *f = fx_new(64, 0);
+	pmc_engine *e = f->e;
+	int A = pmc_memcg_create(e, ROOT);
+	int t = pmc_spawn(e, A);
+	CHECK_RC(e, fault_range(f, t, 0, 4, 1), 4);
+	CHECK_RC(e, pmc_zap(e, t, NULL, 1, 3, 0), 1);   /* a parked reference is part of the count */
+	AUDIT(e);
+	int32_t p = pfn_of(f, t, 0), q = pfn_of(f, t, 1);
+	int32_t free_pfn = 10;   /* free, and in the middle of the free list */
+	CHECK_EQ(f->a.flags[free_pfn], PG_buddy);
+	CHECK(f->a.lru_next[free_pfn] != -1);
+#define CORRUPT(field, idx, value, prefix)                                      \
+	do {                                                                    \
+		long long saved_ = (long long)f->a.field[idx];                   \
+		f->a.field[idx] = (value);                                      \
+		CHECK_RC(e, pmc_check(e), PMC_EINVARIANT);                      \
+		if (strncmp(pmc_errmsg(e), prefix, strlen(prefix)))             \
+			FAIL_AT(__FILE__, __LINE__, "%s corrupted: pmc_check says \"%s\", expected \"%s...\"", \
+			        #field, pmc_errmsg(e), prefix);                 \
+		f->a.field[idx] = saved_;                                       \
+		AUDIT(e);                                                       \
+	} while (0)
+	CORRUPT(count, p, f->a.count[p] + 1, "refcount:");
+	CORRUPT(count, p, 0, "refcount:");
+	CORRUPT(mapcount, p, 2, "mapcount:");
+	CORRUPT(vpn, p, 7, "rmap:");
+	CORRUPT(anon_vma, q, 5, "rmap:");
+	CORRUPT(flags, p, f->a.flags[p] | PG_buddy, "pte:");
+	CORRUPT(flags, p, f->a.flags[p] & ~PCG_USED, "I1:");
+	CORRUPT(flags, p, f->a.flags[p] & ~PCG_LINKED, "I4:");
+	CORRUPT(flags, p, f->a.flags[p] | PG_mlocked, "mlock:");
+	CORRUPT(flags, p, f->a.flags[p] & ~PG_lru, "lru:");
+	CORRUPT(flags, p, f->a.flags[p] & ~PG_active, "zone-lru:");
+	CORRUPT(memcg, p, ROOT, "I1:");
+	CORRUPT(lru_prev, q, -1, "zone-lru:");
+	CORRUPT(mlru_prev, q, -1, "memcg-lru:");
+	CORRUPT(flags, free_pfn, PG_buddy | PCG_USED, "free:");
+	CORRUPT(count, free_pfn, 1, "free:");
+	CORRUPT(lru_next, free_pfn, -1, "free:");
+#undef CORRUPT
+	fx_free(f);
+}
+
+/* Out of ids: the css id space holds MAX_MEMCG (65535) cgroups, the root included. */
+static void test_enospc(void)
+{
+	struct fx *f = fx_new(8, 0);
+	pmc_engine *e = f->e;
+	int id = 0;
+	for (int i = 0; i < 65534; i++) {
+		id = pmc_memcg_create(e, 1 + i % 8);   /* a few parents; ids are never reused */
+		if (id != i + 2)
+			FAIL_AT(__FILE__, __LINE__, "create #%d returned %d (%s)", i, id, pmc_errmsg(e));
+	}
+	CHECK_EQ(id, 65535);
+	REFUSED(f, pmc_memcg_create(e, ROOT), PMC_ENOSPC);
+	CHECK(strstr(pmc_errmsg(e), "css id") != NULL);
+	CHECK_RC(e, pmc_memcg_rmdir(e, 65535), 0);   /* removing one does not give its id back */
+	REFUSED(f, pmc_memcg_create(e, ROOT), PMC_ENOSPC);
+	/* the tables still work at that size */
+	int t = pmc_spawn(e, 65534);
+	CHECK_RC(e, fault_range(f, t, 0, 8, 1), 8);
+	CHECK_EQ(usage(f, 65534), 8);
+	AUDIT(e);
+	fx_free(f);
+}
+
 /* --- a seeded random walk over every call, pmc_check after each step ------ */
 
 static uint64_t rng_state;
@@ -1833,7 +2224,7 @@ static const struct { const char *name; void (*fn)(void); int known_bug; } tests
 	{ "config", test_config, 0 },
 	{ "spawn_fault", test_spawn_fault, 0 },
 	{ "bad_args", test_bad_args, 0 },
-	{ "enomem", test_enomem, 0 },
+	{ "global_oom", test_global_oom, 0 },
 	{ "zap_gather", test_zap_gather, 0 },
 	{ "exit", test_exit, 0 },
 	{ "fork_cow", test_fork_cow, 0 },
@@ -1843,6 +2234,8 @@ static const struct { const char *name; void (*fn)(void); int known_bug; } tests
 	{ "memcg_hierarchy", test_memcg_hierarchy, 0 },
 	{ "oom", test_oom, 0 },
 	{ "kernel_31", test_kernel_31, 0 },
+	{ "audit", test_audit, 0 },
+	{ "enospc", test_enospc, 0 },
 	{ "stress", test_stress, 0 },
 	{ "range_overflow", test_range_overflow, 1 },
 	{ "unaligned_limit", test_unaligned_limit, 1 },

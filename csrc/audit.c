@@ -53,7 +53,15 @@ static void audit_pte(pmc_engine *e, int32_t pid, int64_t vpn, uint64_t *pte, vo
 		     pfn, e->a.anon_vma[pfn], (long long)e->a.vpn[pfn], pid, e->task[pid].anon_vma, (long long)vpn);
 }
 
-/* Walk every live task's page table and gather, and every batch's isolated pages. */
+static void held_ref(void *ctx, int32_t pfn, int isolated)
+{
+	struct audit *a = ctx;
+	a->refs[pfn]++;
+	if (isolated)
+		a->isolated[pfn] = 1;
+}
+
+/* Walk every live task's page table and gather, every batch's isolated pages, and what replay operations hold. */
 static void count_references(struct audit *a)
 {
 	pmc_engine *e = a->e;
@@ -70,6 +78,7 @@ static void count_references(struct audit *a)
 		for (int i = 0; i < t->gather_nr; i++)
 			a->refs[t->gather[i]]++;
 	}
+	replay_held_refs(e, held_ref, a);
 	for (int32_t id = 0; id < e->nr_batch; id++) {
 		const struct shrink_batch *b = e->batch[id];
 		for (int i = 0; b && i < b->nr; i++)

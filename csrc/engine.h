@@ -336,6 +336,7 @@ struct pmc_engine {
 	struct reclaim_stat zone_stat;
 	int64_t zone_nr_scan[NR_LRU_LISTS];
 	int32_t laptop_mode;
+	int32_t debug_check;        /* pmc_check after every replay operation */
 
 	struct replay *replay;      /* the replay in progress, if any */
 
@@ -410,6 +411,10 @@ int copy_mm(pmc_engine *e, int32_t parent, int32_t child);
 int task_lookup(pmc_engine *e, int pid, struct task **out);
 void do_exit(pmc_engine *e, int32_t pid);
 void exit_mm_done(pmc_engine *e, int32_t pid);
+
+/* replay.c */
+typedef void (*held_fn)(void *ctx, int32_t pfn, int isolated);
+void replay_held_refs(const pmc_engine *e, held_fn fn, void *ctx);
 
 /* lru.c (continued) */
 void mark_page_accessed(pmc_engine *e, int32_t pfn);

@@ -107,6 +107,60 @@ int pmc_replay_begin(pmc_engine *e, int cpus, int sched, uint64_t seed)
 	return 0;
 }
 
+/* --- what operations in flight hold (for the audit) -------------------------------- */
+
+static void batch_refs(const struct shrink_batch *b, held_fn fn, void *ctx)
+{
+	if (b->phase == SP_ISOLATE || b->phase == SP_DONE)
+		return;
+	for (int i = 0; i < b->nr; i++)
+		if (b->outcome[i] == PO_NONE || b->outcome[i] == PO_KEEP || b->outcome[i] == PO_ACTIVATE)
+			fn(ctx, b->pfn[i], 1);
+}
+
+static void reclaim_refs(const struct reclaim_state *rs, held_fn fn, void *ctx)
+{
+	if (rs->phase == RP_BATCH)
+		batch_refs(&rs->batch, fn, ctx);
+}
+
+static void hrec_refs(const struct hrec_state *h, held_fn fn, void *ctx)
+{
+	if (h->phase == HR_SCAN)
+		reclaim_refs(&h->scan, fn, ctx);
+}
+
+static void fault_refs(const struct fault_op *f, held_fn fn, void *ctx)
+{
+	if (f->phase == FP_DONE)
+		return;
+	if (f->new_pfn != NIL)
+		fn(ctx, f->new_pfn, 1);             /* allocated, on no list yet */
+	if (f->swap_pfn != NIL)
+		fn(ctx, f->swap_pfn, 0);
+	if (f->phase == FP_DIRECT)
+		reclaim_refs(&f->direct, fn, ctx);
+	if ((f->phase == FP_CHARGE || f->phase == FP_SWAPIN_CHARGE) && f->charge.phase == CH_RECLAIM)
+		hrec_refs(&f->charge.hrec, fn, ctx);
+}
+
+/* Call fn for every page reference an operation in flight holds (isolated: off every list). */
+void replay_held_refs(const pmc_engine *e, held_fn fn, void *ctx)
+{
+	const struct replay *r = e->replay;
+	if (!r)
+		return;
+	for (int i = 0; i <= r->ncpus; i++) {
+		const struct actor *a = &r->actor[i];
+		switch (a->job) {
+		case ACT_FAULT: fault_refs(&a->u.fault, fn, ctx); break;
+		case ACT_HREC: hrec_refs(&a->u.hrec, fn, ctx); break;
+		case ACT_RECLAIM: reclaim_refs(&a->u.rs, fn, ctx); break;
+		default: break;
+		}
+	}
+}
+
 /* --- validation ------------------------------------------------------------------ */
 
 static int grow_tasks(pmc_engine *e, struct replay *r, int64_t id)
@@ -520,6 +574,8 @@ static int schedule_one(pmc_engine *e, struct replay *r)
 	int64_t start = e->now;
 	int s = actor_step(e, a);
 	note_end(r, a);
+	if (e->debug_check && !a->job && pmc_check(e))
+		return PMC_EINVARIANT;
 	int64_t cost = e->now - start;
 	if (r->sched == PMC_SCHED_RANDOM)
 		cost = cost / 2 + (int64_t)(splitmix64(&r->rng) % (uint64_t)(cost + 1));
@@ -601,6 +657,8 @@ static int dispatch_window(pmc_engine *e, struct replay *r, const struct pmc_eve
 			can = !(pid > 0 && e->task[pid].busy);
 		}
 		int consumed = can ? dispatch(e, r, v) : 0;
+		if (consumed && e->debug_check && pmc_check(e))
+			return PMC_EINVARIANT;
 		if (consumed) {
 			for (int k = 0; k < consumed && i + k < end; k++)
 				started[i + k - *head] = 1;
@@ -644,7 +702,10 @@ int64_t pmc_replay_run(pmc_engine *e, const struct pmc_event *ev, int64_t n, int
 		r->next_sample = sample_every;
 	r->freed = 1;
 	while (head < n) {
-		if (r->freed && (r->freed = 0, dispatch_window(e, r, ev, n, &head, started))) {
+		int started_now = r->freed ? (r->freed = 0, dispatch_window(e, r, ev, n, &head, started)) : 0;
+		if (started_now < 0)
+			return started_now;
+		if (started_now) {
 			r->freed = 1;
 			kswapd_wake(e, r);
 			while (sample_every > 0 && r->st.events >= r->next_sample) {
@@ -665,7 +726,11 @@ int64_t pmc_replay_run(pmc_engine *e, const struct pmc_event *ev, int64_t n, int
 	return written;
 }
 
-/* Let every operation in flight, kswapd's included, run to its end. */
+/*
+ * Let every operation in flight, kswapd's included, run to its end, then let
+ * the machine idle until the swap device is quiet, so that the final state
+ * is quiescent (what leaks() is defined on).
+ */
 int64_t pmc_replay_finish(pmc_engine *e)
 {
 	struct replay *r = e->replay;
@@ -673,6 +738,8 @@ int64_t pmc_replay_finish(pmc_engine *e)
 		return pmc_err(e, PMC_ESTATE, "no replay begun");
 	int rc;
 	while ((rc = schedule_one(e, r)) > 0)
+		;
+	while (rc == 0 && io_wait_one(e, -1))
 		;
 	return rc;
 }

@@ -194,6 +194,13 @@ int pmc_set_laptop_mode(pmc_engine *e, int on)
 	return 0;
 }
 
+/* PYMEMCG_DEBUG_CHECK: replays run the full check after every operation. */
+int pmc_set_debug_check(pmc_engine *e, int on)
+{
+	e->debug_check = on != 0;
+	return 0;
+}
+
 int pmc_io_info(const pmc_engine *e, struct pmc_io_info *out)
 {
 	out->now_ns = e->now;

@@ -116,6 +116,7 @@ class Cgroup:
         """memory.force_empty: reclaim, then move what is left to the parent; EBUSY with tasks or children."""
         self._info()
         check(lib.pmc_memcg_force_empty(self._eng._ptr, self._id), self._eng._ptr)
+        self._eng._after_operation()
 
     def rmdir(self):
         """Remove the cgroup; EBUSY while it has tasks or children. Leftover charges move to the parent."""
@@ -176,12 +177,13 @@ class Cgroup:
             check(lib.pmc_memcg_set_use_hierarchy(eng, mid, _write_x64(text)), eng)
         elif name == "memory.swappiness":
             check(lib.pmc_memcg_set_swappiness(eng, mid, _write_x64(text)), eng)
-        elif name in _READ_ONLY:
+        else:
+            if name not in _READ_ONLY:
+                raise CgroupError(errno.ENOENT, f"no control file {name!r}")
             if "memsw" in name:
                 self._swap_account(name)
             raise CgroupError(errno.EINVAL, f"{name} is read-only")
-        else:
-            raise CgroupError(errno.ENOENT, f"no control file {name!r}")
+        self._eng._after_operation()
 
     def _parse_limit(self, text):
         """res_counter_memparse_write_strategy: memparse, nothing may follow, round up to a page.

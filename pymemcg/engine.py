@@ -4,6 +4,7 @@ numpy owns the per-frame and per-slot arrays; the C core borrows them, and
 Python hands out read-only views of them.
 """
 import errno
+import os
 
 import numpy as np
 
@@ -119,6 +120,10 @@ class Engine:
         self._ptr = ffi.gc(out[0], lib.pmc_engine_destroy)
 
         self._tasks = {}
+        # PYMEMCG_DEBUG_CHECK=1: the full invariant check after every operation (slow)
+        self._debug_check = os.environ.get("PYMEMCG_DEBUG_CHECK", "") not in ("", "0")
+        if self._debug_check:
+            lib.pmc_set_debug_check(self._ptr, 1)
         root = Cgroup(self, lib.pmc_root_memcg(self._ptr), "")
         self._cgroups = {"": root}
         self._cg_by_id = {root._id: root}
@@ -189,6 +194,7 @@ class Engine:
         cg = Cgroup(self, check(lib.pmc_memcg_create(self._ptr, parent._id), self._ptr), key)
         self._cgroups[key] = cg
         self._cg_by_id[cg._id] = cg
+        self._after_operation()
         return cg
 
     def _forget_cgroup(self, cg):
@@ -212,7 +218,9 @@ class Engine:
     def spawn(self, cgroup=None):
         """A new task with its own mm, in cgroup (default: the root)."""
         cg = self.root if cgroup is None else self._cgroup_arg(cgroup)
-        return self._task(check(lib.pmc_spawn(self._ptr, cg._id), self._ptr))
+        task = self._task(check(lib.pmc_spawn(self._ptr, cg._id), self._ptr))
+        self._after_operation()
+        return task
 
     # -- reclaim and the step API ---------------------------------------------
 
@@ -230,6 +238,7 @@ class Engine:
             raise TypeError("nr must be an int")
         res = ffi.new("struct pmc_reclaim_result *")
         check(lib.pmc_reclaim(self._ptr, self._memcg_id(cgroup), nr, res), self._ptr)
+        self._after_operation()
         return self._result(res)
 
     def isolate(self, cgroup=None, nr=32):
@@ -237,7 +246,9 @@ class Engine:
         (None: the zone's), as shrink_inactive_list does. Returns a Batch."""
         if isinstance(nr, bool) or not isinstance(nr, int):
             raise TypeError("nr must be an int")
-        return Batch(self, check(lib.pmc_isolate(self._ptr, self._memcg_id(cgroup), nr), self._ptr))
+        batch = Batch(self, check(lib.pmc_isolate(self._ptr, self._memcg_id(cgroup), nr), self._ptr))
+        self._after_operation()
+        return batch
 
     def shrink_page_list(self, batch):
         """Run shrink_page_list over the rest of the batch and put its pages back."""
@@ -245,19 +256,24 @@ class Engine:
             raise TypeError("expected a Batch of this engine")
         res = ffi.new("struct pmc_reclaim_result *")
         check(lib.pmc_shrink_page_list(self._ptr, batch._id, res), self._ptr)
+        self._after_operation()
         return self._result(res)
 
     def shrink_active_list(self, cgroup=None, nr=32):
         """Move up to nr pages from the active anon list to the inactive one; returns how many moved."""
         if isinstance(nr, bool) or not isinstance(nr, int):
             raise TypeError("nr must be an int")
-        return check(lib.pmc_shrink_active_list(self._ptr, self._memcg_id(cgroup), nr), self._ptr)
+        moved = check(lib.pmc_shrink_active_list(self._ptr, self._memcg_id(cgroup), nr), self._ptr)
+        self._after_operation()
+        return moved
 
     def end_writeback(self, n=None):
         """Let simulated time pass until n (all when None) in-flight swap writes complete."""
         if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 0):
             raise ValueError("n must be None or a non-negative int")
-        return check(lib.pmc_end_writeback(self._ptr, -1 if n is None else n), self._ptr)
+        done = check(lib.pmc_end_writeback(self._ptr, -1 if n is None else n), self._ptr)
+        self._after_operation()
+        return done
 
     def io(self):
         """Simulated time, the swap device's queue, and the watermarks."""
@@ -353,6 +369,10 @@ class Engine:
         c = ffi.new("struct pmc_counters *")
         lib.pmc_counters(self._ptr, c)
         return struct_to_dict(c)
+
+    def _after_operation(self):
+        if self._debug_check:
+            self.check()
 
     def check(self):
         """Verify every invariant; raises InvariantError naming the first broken one."""

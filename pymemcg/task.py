@@ -25,7 +25,9 @@ class Task:
         ptr, n, start, keep = as_batch(vpns)
         rc = fn(self._eng._ptr, self.pid, ptr, n, start, *args)
         del keep
-        return check(rc, self._eng._ptr)
+        rc = check(rc, self._eng._ptr)
+        self._eng._after_operation()
+        return rc
 
     def fault(self, vpns, write=True):
         """Touch pages: first touch allocates and charges, a write to a COW page copies it.
@@ -47,20 +49,26 @@ class Task:
 
     def tlb_flush(self):
         """Release the page references parked in the mmu_gather; returns how many."""
-        return check(lib.pmc_tlb_flush(self._eng._ptr, self.pid), self._eng._ptr)
+        nr = check(lib.pmc_tlb_flush(self._eng._ptr, self.pid), self._eng._ptr)
+        self._eng._after_operation()
+        return nr
 
     def exit(self):
         """Exit: zap everything in gathers of 506 pages, flushing each."""
         check(lib.pmc_exit(self._eng._ptr, self.pid), self._eng._ptr)
+        self._eng._after_operation()
 
     def fork(self):
         """fork(2): a child sharing every anon page copy-on-write."""
-        return self._eng._task(check(lib.pmc_fork(self._eng._ptr, self.pid), self._eng._ptr))
+        child = self._eng._task(check(lib.pmc_fork(self._eng._ptr, self.pid), self._eng._ptr))
+        self._eng._after_operation()
+        return child
 
     def move(self, cgroup):
         """Attach to another cgroup; charges already made stay behind (2.6.30)."""
         cg = self._eng._cgroup_arg(cgroup)
         check(lib.pmc_move(self._eng._ptr, self.pid, cg._id), self._eng._ptr)
+        self._eng._after_operation()
 
     def pte(self, vpn):
         """The raw pte of one vpn (see pymemcg.PTE_* bits); 0 if none."""

@@ -590,11 +590,13 @@ def test_reclaim_counts_each_page_once():
     for _ in range(4):
         eng.shrink_page_list(eng.isolate(x, 32))
     eng.end_writeback()
+    left = x.usage_in_bytes // P                  # the rest went while the 4th batch ran
+    assert 80 <= left < 100
     before = eng.counters()
     res = eng.reclaim(x, nr=100)
     c = delta(before, eng.counters())
-    assert res["reclaimed"] == c["pgsteal"] == c["pgfree"] == 89   # 11 went in the 4th batch above
-    assert res["scanned"] == c["pgscan"] == 2 * 89
+    assert res["reclaimed"] == c["pgsteal"] == c["pgfree"] == left
+    assert res["scanned"] == c["pgscan"] == 2 * left
     assert x.usage_in_bytes == 0
 
 

@@ -31,6 +31,7 @@
 #define VPN_LIMIT (1ll << 36)            /* the vpn space of a task */
 #define UNLIMITED ((uint64_t)INT64_MAX)  /* res_counter RESOURCE_MAX */
 #define ROOT 1
+#define MEM_CGROUP_RECLAIM_RETRIES 5
 
 /* --- the tiny assert macros ---------------------------------------------- */
 
@@ -1548,14 +1549,36 @@ static void test_memcg_limits(void)
 	CHECK_RC(e, pmc_memcg_resize_memsw_limit(e, A, UNLIMITED), 0);
 	AUDIT(e);
 
-	/* a limit below usage is refused (nothing to reclaim yet), at usage it is taken */
+	/* limits reach the C API page aligned (or RESOURCE_MAX); anything else is refused before any work */
+	uint64_t unaligned[] = { 1, PG - 1, PG + 1, 10 * PG + 7, UNLIMITED - 1, UINT64_MAX, UNLIMITED + 2 };
+	for (size_t i = 0; i < sizeof unaligned / sizeof *unaligned; i++) {
+		REFUSED(f, pmc_memcg_resize_limit(e, A, unaligned[i]), PMC_EINVAL);
+		CHECK(strstr(pmc_errmsg(e), "page size") != NULL);
+		REFUSED(f, pmc_memcg_resize_memsw_limit(e, A, unaligned[i]), PMC_EINVAL);
+		REFUSED(f, pmc_memcg_resize_limit(e, ROOT, unaligned[i]), PMC_EINVAL);
+	}
+	REFUSED(f, pmc_memcg_resize_limit(e, A, UNLIMITED + 1), PMC_ECGINVAL);   /* 2^63 is aligned, above mem+swap */
+
+	/*
+	 * A limit below usage: reclaim runs first (without swap it can only
+	 * deactivate pages, and try add_to_swap in vain), then EBUSY with the
+	 * limit and the charges as they were.  At usage the limit is taken.
+	 */
 	int t = pmc_spawn(e, A);
 	CHECK_RC(e, fault_range(f, t, 0, 8, 1), 8);
 	AUDIT(e);
 	CHECK_EQ(usage(f, A), 8);
 	CHECK_EQ(usage(f, ROOT), 0);   /* no hierarchy: the root does not see it */
-	REFUSED(f, pmc_memcg_resize_limit(e, A, 7 * PG), PMC_EBUSY);
-	REFUSED(f, pmc_memcg_resize_limit(e, A, 0), PMC_EBUSY);
+	int64_t reclaims = ctrs(f).memcg_reclaims;
+	REFUSED_RECLAIM(f, pmc_memcg_resize_limit(e, A, 7 * PG), PMC_EBUSY);
+	CHECK(strstr(pmc_errmsg(e), "reclaim") != NULL);
+	/* mem_cgroup_resize_limit retries MEM_CGROUP_RECLAIM_RETRIES times per memcg of the subtree (A, A1) */
+	CHECK_EQ(ctrs(f).memcg_reclaims - reclaims, 2 * MEM_CGROUP_RECLAIM_RETRIES);
+	CHECK(ctrs(f).pgscan > 0);
+	CHECK_EQ(mcg(f, A).res.limit, 10 * PG);
+	REFUSED_RECLAIM(f, pmc_memcg_resize_limit(e, A, 0), PMC_EBUSY);
+	CHECK_EQ(ctrs(f).swapouts, 0);
+	CHECK_EQ(mcg(f, A).res.failcnt, 0);
 	REFUSED(f, pmc_memcg_resize_memsw_limit(e, A, 7 * PG), PMC_ECGINVAL);
 	CHECK_RC(e, pmc_memcg_resize_limit(e, A, 8 * PG), 0);
 	CHECK_RC(e, pmc_memcg_resize_memsw_limit(e, A, 8 * PG), 0);
@@ -1677,7 +1700,7 @@ static void test_memcg_hierarchy(void)
 	CHECK_EQ(h1.rss, 4);
 	CHECK_EQ(usage(f, ROOT), 0);   /* the root does not use hierarchy */
 	/* the parent's usage bounds its limit */
-	REFUSED(f, pmc_memcg_resize_limit(e, H, 3 * PG), PMC_EBUSY);
+	REFUSED_RECLAIM(f, pmc_memcg_resize_limit(e, H, 3 * PG), PMC_EBUSY);   /* after reclaim, which cannot swap */
 
 	/* force_empty and rmdir refused while tasks or children remain */
 	REFUSED(f, pmc_memcg_force_empty(e, H1), PMC_EBUSY);
@@ -1905,31 +1928,213 @@ static void test_oom(void)
 	fx_free(f);
 }
 
-static void test_kernel_31(void)
+/*
+ * With swap configured a memcg at its limit reclaims by swapping instead of
+ * OOM-killing (§2.1, §2.14); the memcg OOM killer comes only when nothing is
+ * reclaimable: swap full, mlocked pages, or the mem+swap limit (reclaim then
+ * may not swap).  Both kernels.
+ */
+static void memcg_swap(int kernel)
 {
-	struct pmc_config cfg = config(128, 64);
-	cfg.kernel = PMC_KERNEL_2_6_31;
-	cfg.hook = PMC_HOOK_SEED;
+	struct pmc_config cfg = config(128, 16);   /* 14 usable slots */
+	cfg.kernel = kernel;
 	struct fx *f = fx_create(cfg);
 	pmc_engine *e = f->e;
+	CHECK_EQ(minfo(f).SwapTotal, 14);
 	int A = pmc_memcg_create(e, ROOT);
-	CHECK_RC(e, pmc_memcg_resize_limit(e, A, 16 * PG), 0);
+	CHECK_RC(e, pmc_memcg_resize_limit(e, A, 8 * PG), 0);
 	int t = pmc_spawn(e, A);
-	CHECK_RC(e, fault_range(f, t, 0, 16, 1), 16);
-	int c = pmc_fork(e, t);
-	/* COW at the limit: the tie goes to the lowest pid, the parent; c then reuses the pages */
-	CHECK_RC(e, fault_range(f, c, 0, 4, 1), 4);
+	CHECK_RC(e, fault_range(f, t, 0, 20, 1), 20);
+	AUDIT(e);
+	struct pmc_task_info ti = tinfo(f, t);
+	CHECK_EQ(ti.alive, 1);
+	CHECK_EQ(ti.rss + ti.swap_ptes, 20);
+	CHECK(ti.swap_ptes >= 12);
+	struct pmc_memcg_info m = mcg(f, A);
+	CHECK(m.res.usage <= 8 * PG);
+	CHECK_EQ(m.memsw.usage, 20 * PG);            /* every page once: in RAM charged, or a swap record */
+	CHECK_EQ(m.refcnt, (int64_t)(m.memsw.usage - m.res.usage) / (int64_t)PG);
+	CHECK(m.res.failcnt > 0);
+	struct pmc_counters c = ctrs(f);
+	CHECK_EQ(c.oom_kills, 0);
+	CHECK_EQ(c.global_oom_kills, 0);
+	CHECK(c.swapouts >= 12);
+	CHECK(c.memcg_reclaims > 0);
+	CHECK_EQ(c.direct_reclaims, 0);
+	CHECK_LEAKS(f, 0, 0, 0, 0, 0);
+	/* swap runs out (8 in RAM + 14 slots): the next charge finds nothing reclaimable, OOM */
+	CHECK_RC(e, fault_range(f, t, 20, 10, 1), 2);
 	AUDIT(e);
 	CHECK_EQ(tinfo(f, t).oom_killed, 1);
-	CHECK_EQ(tinfo(f, c).alive, 1);
-	CHECK_EQ(ctrs(f).cow_reuse, 4);
-	CHECK_EQ(ctrs(f).cow_faults, 0);
-	CHECK_RC(e, fault_range(f, c, 0, 16, 1), 16);
+	CHECK_EQ(ctrs(f).oom_kills, 1);
+	CHECK_EQ(ctrs(f).global_oom_kills, 0);
+	m = mcg(f, A);
+	CHECK_EQ(m.res.usage, 0);
+	CHECK_EQ(m.memsw.usage, 0);
+	CHECK_EQ(m.refcnt, 0);
+	CHECK_EQ(minfo(f).SwapFree, 14);
+	CHECK_EQ(minfo(f).SwapCached, 0);
+	CHECK_EQ(minfo(f).MemFree, 128);
+
+	/* mlocked pages are unevictable: OOM although swap is free */
+	int M = pmc_memcg_create(e, ROOT);
+	CHECK_RC(e, pmc_memcg_resize_limit(e, M, 4 * PG), 0);
+	int mt = pmc_spawn(e, M);
+	int64_t swapouts = ctrs(f).swapouts;
+	CHECK_RC(e, pmc_mlock(e, mt, NULL, 10, 0), 4);
 	AUDIT(e);
-	CHECK_EQ(usage(f, A), 16);
-	CHECK_EQ(minfo(f).SwapTotal, 63);
-	CHECK_EQ(minfo(f).SwapFree, 63);
+	CHECK_EQ(tinfo(f, mt).oom_killed, 1);
+	CHECK_EQ(ctrs(f).oom_kills, 2);
+	CHECK_EQ(ctrs(f).swapouts, swapouts);
+	CHECK_EQ(mcg(f, M).res.failcnt, 1 + MEM_CGROUP_RECLAIM_RETRIES);
+	CHECK_EQ(minfo(f).Mlocked, 0);
+
+	/* the mem+swap limit: swapping cannot lower it, so reclaim may not swap and the task dies at 6 pages */
+	int W = pmc_memcg_create(e, ROOT);
+	CHECK_RC(e, pmc_memcg_resize_limit(e, W, 4 * PG), 0);
+	CHECK_RC(e, pmc_memcg_resize_memsw_limit(e, W, 6 * PG), 0);
+	int wt = pmc_spawn(e, W);
+	CHECK_RC(e, fault_range(f, wt, 0, 10, 1), 6);
+	AUDIT(e);
+	CHECK_EQ(tinfo(f, wt).oom_killed, 1);
+	CHECK_EQ(ctrs(f).oom_kills, 3);
+	m = mcg(f, W);
+	CHECK(m.memsw.failcnt > 0);
+	CHECK_EQ(m.memsw.max_usage, 6 * PG);
+	CHECK_EQ(m.res.max_usage, 4 * PG);
+	CHECK_EQ(m.memsw.usage, 0);
+
+	/* COW at the limit: a copy needs a charge, reclaim swaps the shared pages out, nobody dies */
+	int C = pmc_memcg_create(e, ROOT);
+	CHECK_RC(e, pmc_memcg_resize_limit(e, C, 12 * PG), 0);
+	int p = pmc_spawn(e, C);
+	CHECK_RC(e, fault_range(f, p, 0, 12, 1), 12);
+	int q = pmc_fork(e, p);
+	CHECK_RC(e, fault_range(f, q, 0, 4, 1), 4);
+	AUDIT(e);
+	CHECK_EQ(tinfo(f, p).alive, 1);
+	CHECK_EQ(tinfo(f, q).alive, 1);
+	CHECK_EQ(ctrs(f).oom_kills, 3);
+	CHECK_EQ(ctrs(f).cow_faults + ctrs(f).cow_reuse, 4);
+	CHECK(usage(f, C) <= 12);
+	for (int v = 0; v < 4; v++)
+		CHECK_EQ(pte(f, q, v) & (PTE_PRESENT | PTE_WRITE | PTE_DIRTY), PTE_PRESENT | PTE_WRITE | PTE_DIRTY);
+	CHECK_RC(e, pmc_exit(e, p), 0);
+	CHECK_RC(e, pmc_exit(e, q), 0);
+	AUDIT(e);
+	CHECK_EQ(usage(f, C), 0);
+	{ struct pmc_leaks l = leaks(f); printf("leaks %lld %lld %lld %lld %lld %lld reads %d memsw %llu\n", (long long)l.stale_swapcache, (long long)l.stale_swapcache_type1, (long long)l.stale_swapcache_type2, (long long)l.leaked_swap_entries, (long long)l.leaked_memsw, (long long)l.orphan_charged_swapcache, io(f).reads_in_flight, (unsigned long long)mcg(f,C).memsw.usage); }
+	CHECK_EQ(mcg(f, C).memsw.usage, 0);
+	CHECK_LEAKS(f, 0, 0, 0, 0, 0);
 	fx_free(f);
+}
+
+static void test_memcg_swap(void)
+{
+	memcg_swap(PMC_KERNEL_2_6_30);
+	memcg_swap(PMC_KERNEL_2_6_31);
+}
+
+/*
+ * Limit writes and force_empty reclaim first (issue 3).  With swap a shrink
+ * succeeds by swapping; a mem+swap shrink cannot (swapping keeps the memsw
+ * charge) and is refused with the limit and memsw usage as they were; mlocked
+ * pages make even the memory limit unshrinkable.  force_empty swaps a memcg
+ * empty instead of moving its charges; its swap records keep the memsw charge,
+ * and a removed memcg lingers until the last record goes (§1.3, §2.2).
+ */
+static void limit_reclaim(int kernel)
+{
+	struct pmc_config cfg = config(128, 64);
+	cfg.kernel = kernel;
+	struct fx *f = fx_create(cfg);
+	pmc_engine *e = f->e;
+	int R = pmc_memcg_create(e, ROOT);
+	int t = pmc_spawn(e, R);
+	CHECK_RC(e, fault_range(f, t, 0, 10, 1), 10);
+	CHECK_RC(e, pmc_memcg_resize_limit(e, R, 4 * PG), 0);
+	AUDIT(e);
+	struct pmc_memcg_info m = mcg(f, R);
+	CHECK_EQ(m.res.limit, 4 * PG);
+	CHECK(m.res.usage <= 4 * PG);
+	CHECK_EQ(m.memsw.usage, 10 * PG);
+	CHECK_EQ(m.res.failcnt, 0);
+	CHECK(ctrs(f).swapouts >= 6);
+	CHECK_EQ(ctrs(f).oom_kills, 0);
+	CHECK_EQ(tinfo(f, t).rss + tinfo(f, t).swap_ptes, 10);
+	CHECK(tinfo(f, t).swap_ptes >= 6);
+
+	/* mem+swap below its usage: refused after reclaim; the memsw charge and both limits stay */
+	int rc = pmc_memcg_resize_memsw_limit(e, R, 8 * PG);
+	CHECK_RC(e, rc, PMC_EBUSY);
+	CHECK(strstr(pmc_errmsg(e), "mem+swap usage") != NULL);
+	AUDIT(e);
+	m = mcg(f, R);
+	CHECK_EQ(m.memsw.limit, UNLIMITED);
+	CHECK_EQ(m.res.limit, 4 * PG);
+	CHECK_EQ(m.memsw.usage, 10 * PG);
+	CHECK(m.res.usage <= 4 * PG);
+	CHECK_EQ(ctrs(f).oom_kills, 0);
+	CHECK_RC(e, pmc_memcg_resize_memsw_limit(e, R, 10 * PG), 0);   /* at usage it is taken */
+	CHECK_RC(e, pmc_memcg_resize_memsw_limit(e, R, UNLIMITED), 0);
+
+	/* force_empty: reclaim swaps the rest out, so no charge has to move to the parent */
+	CHECK_RC(e, pmc_move(e, t, ROOT), 0);
+	CHECK_RC(e, pmc_memcg_force_empty(e, R), 0);
+	AUDIT(e);
+	m = mcg(f, R);
+	CHECK_EQ(m.res.usage, 0);
+	CHECK_EQ(m.rss, 0);
+	CHECK_EQ(m.memsw.usage, 10 * PG);
+	CHECK_EQ(m.refcnt, 10);
+	CHECK_EQ(ctrs(f).moved_charges, 0);
+	CHECK_EQ(tinfo(f, t).swap_ptes, 10);
+	CHECK_EQ(usage(f, ROOT), 0);
+	/* rmdir: the records pin the removed memcg and its memsw charge */
+	CHECK_RC(e, pmc_memcg_rmdir(e, R), 0);
+	AUDIT(e);
+	m = mcg(f, R);
+	CHECK_EQ(m.removed, 1);
+	CHECK_EQ(m.refcnt, 10);
+	CHECK_EQ(m.memsw.usage, 10 * PG);
+	/* swapping back in charges the task's memcg (the recorded one is gone) and ends each record */
+	CHECK_RC(e, fault_range(f, t, 0, 10, 0), 10);
+	AUDIT(e);
+	m = mcg(f, R);
+	CHECK_EQ(m.refcnt, 0);
+	CHECK_EQ(m.memsw.usage, 0);
+	CHECK_EQ(usage(f, ROOT), 10);
+	CHECK_EQ(mcg(f, ROOT).memsw.usage, 10 * PG);
+	CHECK_LEAKS(f, 0, 0, 0, 0, 0);
+
+	/* mlocked pages: nothing to reclaim, the shrink is refused and nothing is swapped */
+	int Q = pmc_memcg_create(e, ROOT);
+	int q = pmc_spawn(e, Q);
+	CHECK_RC(e, pmc_mlock(e, q, NULL, 6, 0), 6);
+	REFUSED_RECLAIM(f, pmc_memcg_resize_limit(e, Q, 2 * PG), PMC_EBUSY);
+	CHECK_EQ(mcg(f, Q).res.limit, UNLIMITED);
+	CHECK_EQ(usage(f, Q), 6);
+	CHECK_EQ(minfo(f).Mlocked, 6);
+	/* and force_empty cannot swap them either: without tasks the charges move to the parent */
+	CHECK_RC(e, pmc_move(e, q, ROOT), 0);
+	REFUSED_RECLAIM(f, pmc_memcg_resize_limit(e, Q, 2 * PG), PMC_EBUSY);
+	CHECK_RC(e, pmc_memcg_force_empty(e, Q), 0);
+	AUDIT(e);
+	CHECK_EQ(usage(f, Q), 0);
+	CHECK_EQ(ctrs(f).moved_charges, 6);
+	CHECK_EQ(usage(f, ROOT), 16);
+	CHECK_RC(e, pmc_exit(e, q), 0);
+	CHECK_RC(e, pmc_exit(e, t), 0);
+	AUDIT(e);
+	CHECK_EQ(usage(f, ROOT), 0);
+	CHECK_EQ(mcg(f, ROOT).memsw.usage, 0);
+	fx_free(f);
+}
+
+static void test_limit_reclaim(void)
+{
+	limit_reclaim(PMC_KERNEL_2_6_30);
+	limit_reclaim(PMC_KERNEL_2_6_31);
 }
 
 /* pmc_check itself: corrupt one field (C owns the arrays here), expect the invariant named, restore. */
@@ -2233,7 +2438,8 @@ static const struct { const char *name; void (*fn)(void); int known_bug; } tests
 	{ "memcg_limits", test_memcg_limits, 0 },
 	{ "memcg_hierarchy", test_memcg_hierarchy, 0 },
 	{ "oom", test_oom, 0 },
-	{ "kernel_31", test_kernel_31, 0 },
+	{ "memcg_swap", test_memcg_swap, 0 },
+	{ "limit_reclaim", test_limit_reclaim, 0 },
 	{ "audit", test_audit, 0 },
 	{ "enospc", test_enospc, 0 },
 	{ "stress", test_stress, 0 },

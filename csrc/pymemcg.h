@@ -371,6 +371,7 @@ int pmc_batch_step(pmc_engine *e, int batch);
 int pmc_batch_info(const pmc_engine *e, int batch, struct pmc_batch_info *out);
 int pmc_shrink_page_list(pmc_engine *e, int batch, struct pmc_reclaim_result *out);
 int64_t pmc_shrink_active_list(pmc_engine *e, int memcg, int64_t nr);
+int pmc_shrink_inactive_list(pmc_engine *e, int memcg, int64_t nr, int kswapd, struct pmc_reclaim_result *out);
 int pmc_reclaim(pmc_engine *e, int memcg, int64_t nr, struct pmc_reclaim_result *out);
 int64_t pmc_end_writeback(pmc_engine *e, int64_t n);
 int pmc_set_laptop_mode(pmc_engine *e, int on);
@@ -379,6 +380,7 @@ int pmc_io_info(const pmc_engine *e, struct pmc_io_info *out);
 
 /* replay.c */
 int pmc_replay_begin(pmc_engine *e, int cpus, int sched, uint64_t seed);
+int pmc_replay_preload(pmc_engine *e, const int32_t *task_pid, int64_t ntask, const int32_t *cg_id, int64_t ncg);
 int64_t pmc_replay_validate(pmc_engine *e, const struct pmc_event *ev, int64_t n, int64_t base);
 int64_t pmc_replay_run(pmc_engine *e, const struct pmc_event *ev, int64_t n, int64_t sample_every,
                        struct pmc_sample *samples, int64_t *cg_usage, int64_t max_samples, int64_t ncg);

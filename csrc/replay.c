@@ -184,6 +184,39 @@ static int grow_tasks(pmc_engine *e, struct replay *r, int64_t id)
 	return 0;
 }
 
+/*
+ * Continue a trace replayed before: its task and cgroup ids keep the pids
+ * and memcgs they had (as pmc_replay_maps returned them).  Tasks that died
+ * and cgroups removed since count as gone.
+ */
+int pmc_replay_preload(pmc_engine *e, const int32_t *task_pid, int64_t ntask, const int32_t *cg_id, int64_t ncg)
+{
+	struct replay *r = e->replay;
+	if (!r)
+		return pmc_err(e, PMC_ESTATE, "no replay begun");
+	if (ntask < 0 || ntask > MAX_TRACE_TASKS || ncg < 0 || ncg > MAX_MEMCG + 1)
+		return pmc_err(e, PMC_EINVAL, "trace maps of %lld tasks and %lld cgroups", (long long)ntask, (long long)ncg);
+	if (ntask && grow_tasks(e, r, ntask - 1))
+		return PMC_EALLOC;
+	for (int64_t t = 0; t < ntask; t++) {
+		int32_t pid = task_pid[t];
+		if (pid > 0 && pid >= e->nr_task)
+			return pmc_err(e, PMC_EINVAL, "trace task %lld maps to pid %d, which does not exist", (long long)t, pid);
+		r->task_pid[t] = pid;
+		r->vtask[t] = pid > 0 && e->task[pid].state == TASK_ALIVE ? V_LIVE : pid ? V_GONE : V_UNKNOWN;
+	}
+	r->st.max_task = ntask;
+	for (int64_t c = 1; c < ncg; c++) {
+		if (cg_id[c] < 0 || cg_id[c] >= e->nr_memcg)
+			return pmc_err(e, PMC_EINVAL, "trace cgroup %lld maps to memcg %d, which does not exist", (long long)c,
+			               cg_id[c]);
+		r->cg_id[c] = cg_id[c];
+		r->vcg[c] = memcg_valid(e, cg_id[c]) ? V_LIVE : cg_id[c] ? V_GONE : V_UNKNOWN;
+	}
+	r->st.max_cgroup = ncg;
+	return 0;
+}
+
 #define BAD(...) return pmc_err(e, PMC_EINVAL, __VA_ARGS__)
 
 static int v_task(pmc_engine *e, struct replay *r, int64_t idx, uint32_t task, int want_new)

@@ -96,6 +96,7 @@ int pmc_batch_info(const pmc_engine *e, int id, struct pmc_batch_info *out)
 	return 0;
 }
 
+
 static void batch_result(const struct shrink_batch *b, struct pmc_reclaim_result *out)
 {
 	out->isolated += b->nr_taken;
@@ -135,6 +136,38 @@ int64_t pmc_shrink_active_list(pmc_engine *e, int memcg, int64_t nr)
 	int64_t before = e->ctr.pgdeactivate;
 	shrink_active_list(e, nr, &sc, DEF_PRIORITY);
 	return e->ctr.pgdeactivate - before;
+}
+
+
+/*
+ * shrink_inactive_list over nr pages of the inactive anon list (batches of
+ * SWAP_CLUSTER_MAX), as direct reclaim, or as kswapd (PF_SWAPWRITE: it writes
+ * to a congested device, waiting for a free request when the queue is full).
+ */
+int pmc_shrink_inactive_list(pmc_engine *e, int memcg, int64_t nr, int kswapd, struct pmc_reclaim_result *out)
+{
+	int rc = memcg_arg(e, memcg);
+	if (rc)
+		return rc;
+	if (nr < 0)
+		return pmc_err(e, PMC_EINVAL, "negative page count %lld", (long long)nr);
+	struct scan_control sc = step_sc(e, memcg);
+	sc.kswapd = kswapd != 0;
+	struct shrink_batch *b = malloc(sizeof *b);
+	if (!b)
+		return pmc_err(e, PMC_EALLOC, "cannot allocate a batch");
+	memset(out, 0, sizeof *out);
+	while (nr > 0) {
+		shrink_batch_init(e, b, &sc, nr < SWAP_CLUSTER_MAX ? (int)nr : SWAP_CLUSTER_MAX);
+		while (shrink_batch_step(e, b))
+			;
+		batch_result(b, out);
+		nr -= b->nr_isolate_scanned;
+		if (!b->nr_taken)
+			break;
+	}
+	free(b);
+	return 0;
 }
 
 /*

@@ -129,6 +129,36 @@ def cmd_stat(a):
     return 0
 
 
+def cmd_bench(a):
+    from . import bench
+    if a.what == "overhead":
+        r = bench.overhead(pages=a.pages, rounds=a.rounds or 30, segment=a.segment, cpus=a.cpus, seed=a.seed,
+                           progress=False if a.no_progress else None)
+        instr = None
+        if a.instructions:
+            instr = bench.instructions()
+            if instr is None:
+                print("valgrind is not installed: no instruction counts (apt-get install valgrind)", file=sys.stderr)
+            else:
+                r["instructions"] = instr
+        if a.json:
+            print(bench.to_json(r))
+        else:
+            bench.print_overhead(r, instr)
+        return 0
+    out = bench.leak(rounds=a.rounds or 3000, swap=a.swap, ram=a.ram, cpus=a.cpus, seed=a.seed,
+                     progress=False if a.no_progress else None)
+    if a.plot:
+        bench.plot_leak(out, a.plot)
+    if a.json:
+        print(bench.to_json(out))
+    else:
+        bench.print_leak(out)
+        if a.plot:
+            print(f"plot: {a.plot}")
+    return 0
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="pymemcg", description="A page-state engine for Linux memory-cgroup reclaim "
                                 "(memcg v1, 2.6.30/2.6.31): replay workloads, reproduce races, measure reclaim hooks.")
@@ -185,12 +215,93 @@ def build_parser():
     pl.add_argument("-o", "--out", default=None, help="PNG to write (default: next to the JSON)")
     pl.set_defaults(func=cmd_plot)
 
+    b = sub.add_parser("bench", help="measure the hook: `bench overhead` (cost) and `bench leak` (what it buys)",
+                       description="overhead: replay a reclaim-heavy segment with no exits from one warmed engine "
+                                   "with hook=none and hook=seed, A/B interleaved, and report the time ratio with a "
+                                   "bootstrap 95%% interval. leak: replay the 2009 churn reproducer on a small swap "
+                                   "device under each kernel x hook and report stale pages and swap exhaustion.")
+    b.add_argument("what", choices=("overhead", "leak"))
+    b.add_argument("--json", action="store_true", help="print one JSON object")
+    b.add_argument("--instructions", action="store_true",
+                   help="overhead: also count instructions with valgrind's callgrind")
+    b.add_argument("--pages", type=int, default=1 << 20, help="overhead: workload pages (default 1M)")
+    b.add_argument("--rounds", type=int, default=None,
+                   help="overhead: A/B rounds (default 30); leak: task kills (default 3000)")
+    b.add_argument("--segment", type=int, default=4000, help="overhead: events per measured segment")
+    b.add_argument("--cpus", type=int, default=2, help="simulated CPUs (default 2)")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--ram", default="256M", help="leak: RAM (default 256M)")
+    b.add_argument("--swap", default="4M", help="leak: swap device (default 4M, small so leaks exhaust it)")
+    b.add_argument("--plot", default=None, help="leak: write a plot of stale pages and swap use")
+    b.add_argument("--no-progress", action="store_true")
+    b.set_defaults(func=cmd_bench)
+
     s = sub.add_parser("stat", help="memory.stat and meminfo of a saved engine")
     s.add_argument("engine", help="engine saved by Engine.save or `replay --save-engine`")
     s.add_argument("--cgroup", default="/", help="cgroup path (default the root)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_stat)
+
+    _add_sweep_parser(sub)
     return p
+
+
+# --- sweep ------------------------------------------------------------------------------
+
+def cmd_sweep(a):
+    """Run a sweep config; exit 1 listing the failed cells, 130 when interrupted."""
+    from . import sweep
+    cfg = sweep.load_config(a.config)
+    opts = cfg.options
+    results = a.results or cfg.results()
+    scheduler = a.scheduler or opts.get("scheduler")
+    upload = a.upload or opts.get("upload", False)
+    if upload and not scheduler:
+        print("pymemcg sweep: --upload has no effect on the local process pool (its workers read the files)",
+              file=sys.stderr)
+    try:
+        report = sweep.run(cfg.grid, cfg.traces, executor=scheduler, results=results,
+                           workers=a.workers if a.workers is not None else opts.get("workers"),
+                           upload=bool(upload and scheduler),
+                           upload_limit=opts.get("upload_limit", sweep.UPLOAD_LIMIT),
+                           retries=opts.get("retries", 1), check=opts.get("check", True), base_dir=cfg.base_dir,
+                           progress=not a.no_progress)
+    except KeyboardInterrupt:
+        print(f"pymemcg sweep: interrupted; rerun the same command to resume from {results}", file=sys.stderr)
+        return 130
+    if a.json:
+        print(json.dumps({"cells": len(report.rows), "ran": len(report.ran), "resumed": len(report.resumed),
+                          "failed": [r["cell"] for r in report.failed], "seconds": report.seconds,
+                          "results": report.paths, "comparisons": report.comparisons}, indent=1))
+    else:
+        print(report.summary())
+    if report.failed:
+        print(f"pymemcg sweep: {len(report.failed)} cell(s) failed:", file=sys.stderr)
+        for line in report.failures():
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _add_sweep_parser(sub):
+    w = sub.add_parser("sweep", help="run a grid of engine settings x traces (local pool or Dask)",
+                       description="Cross a grid of Engine settings and replay options with trace files and "
+                                   "generator specs (a TOML file, see docs/sweep.md); run each cell as one replay on "
+                                   "a local process pool or a Dask cluster; write one row per cell to RESULTS.jsonl "
+                                   "and RESULTS.csv as cells finish (a rerun resumes), and print policy "
+                                   "comparisons. Exits 1 listing the cells that failed after their retry.")
+    w.add_argument("config", metavar="CONFIG.toml", help="sweep config: [grid], traces, [sweep]")
+    w.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="Dask scheduler address (tcp://host:8786); default: a local process pool")
+    w.add_argument("--upload", action="store_true",
+                   help="ship trace files (small ones only) through the Dask cluster instead of by path")
+    w.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="local pool size (default: the machine's cores); with --scheduler, wait for N workers")
+    w.add_argument("--results", metavar="FILE", default=None,
+                   help="results file (x.jsonl or x.csv; both are written); default: CONFIG's name with .jsonl")
+    w.add_argument("--no-progress", action="store_true", help="no progress bar")
+    w.add_argument("--json", action="store_true", help="print the outcome and the comparisons as JSON")
+    w.set_defaults(func=cmd_sweep)
 
 
 def main(argv=None):

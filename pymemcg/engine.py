@@ -42,7 +42,7 @@ def load(path):
                 raise ValueError("not a saved pymemcg engine")
             arrays = {k[len("array_"):]: z[k] for k in z.files if k.startswith("array_")}
             return Engine._from_state(meta["settings"], arrays, z["state"], meta["cgroups"],
-                                      z["trace_tasks"] if "trace_tasks" in z.files else None)
+                                      *(z[k] if k in z.files else None for k in ("trace_tasks", "trace_cgroups")))
     except (KeyError, OSError, EOFError, json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"{path}: not a saved pymemcg engine ({e})") from None
 
@@ -267,6 +267,18 @@ class Engine:
         self._after_operation()
         return moved
 
+    def shrink_inactive_list(self, cgroup=None, nr=32, kswapd=False):
+        """Run shrink_inactive_list over nr pages of cgroup's inactive anon list (None: the
+        zone's), in batches of 32, as direct reclaim or (kswapd=True) as kswapd, which
+        writes even to a congested device. Returns the same dict as reclaim()."""
+        if isinstance(nr, bool) or not isinstance(nr, int):
+            raise TypeError("nr must be an int")
+        res = ffi.new("struct pmc_reclaim_result *")
+        check(lib.pmc_shrink_inactive_list(self._ptr, self._memcg_id(cgroup), nr, int(bool(kswapd)), res),
+              self._ptr)
+        self._after_operation()
+        return self._result(res)
+
     def end_writeback(self, n=None):
         """Let simulated time pass until n (all when None) in-flight swap writes complete."""
         if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 0):
@@ -298,7 +310,7 @@ class Engine:
         return blob
 
     @classmethod
-    def _from_state(cls, settings, arrays, blob, cgroups, trace_tasks=None):
+    def _from_state(cls, settings, arrays, blob, cgroups, trace_tasks=None, trace_cgroups=None):
         eng = cls(**settings)
         for name, arr in arrays.items():
             if eng._np[name].shape != arr.shape:
@@ -312,7 +324,9 @@ class Engine:
                 eng._cgroups[path] = c
                 eng._cg_by_id[c._id] = c
         if trace_tasks is not None:
-            eng._trace_tasks = np.asarray(trace_tasks, np.int32)
+            eng._trace_tasks = np.array(trace_tasks, np.int32)
+        if trace_cgroups is not None:
+            eng._trace_cgroups = np.array(trace_cgroups, np.int32)
         return eng
 
     def _cgroup_table(self):
@@ -326,28 +340,30 @@ class Engine:
             raise ValueError(f"copy() can change only {self._COPY_CHANGES}, not {sorted(bad)}")
         settings = dict(self._settings, **changes)
         return Engine._from_state(settings, self._np, self._snapshot(), self._cgroup_table(),
-                                  getattr(self, "_trace_tasks", None))
+                                  getattr(self, "_trace_tasks", None), getattr(self, "_trace_cgroups", None))
 
     def save(self, path):
         """Write the whole engine to one .npz file; pymemcg.load(path) reads it back exactly."""
         import json
         meta = json.dumps({"format": "pymemcg-engine", "version": 1, "settings": self._settings,
                            "cgroups": self._cgroup_table()})
-        extra = {"trace_tasks": self._trace_tasks} if hasattr(self, "_trace_tasks") else {}
+        extra = {k: getattr(self, "_" + k) for k in ("trace_tasks", "trace_cgroups") if hasattr(self, "_" + k)}
         with open(path, "wb") as f:
             np.savez(f, meta=np.frombuffer(meta.encode(), np.uint8), state=self._snapshot(),
                      **{f"array_{k}": v for k, v in self._np.items()}, **extra)
 
     # -- replay ----------------------------------------------------------------
 
-    def replay(self, trace, cpus=2, *, sched="rr", seed=None, sample_every=None, progress=None):
+    def replay(self, trace, cpus=2, *, sched="rr", seed=None, sample_every=None, progress=None, resume=False):
         """Run a trace (array, or .npy/.csv path) on `cpus` simulated CPUs, interleaved
         page-step by page-step by a round-robin ("rr") or seeded random ("random")
         scheduler; the same trace, seed and settings give identical results.
+        resume=True continues the trace of the previous replay (its task and cgroup
+        ids keep their meaning), e.g. a measured segment after a warm-up.
         Returns a ReplayResult (counters, leaks, meminfo, time series)."""
         from .replay import replay
         return replay(self, trace, cpus=cpus, sched=sched, seed=seed, sample_every=sample_every,
-                      progress=progress)
+                      progress=progress, resume=resume)
 
     def trace_task(self, task_id):
         """The Task a trace's task id became in the last replay (None if it never ran)."""

@@ -106,7 +106,8 @@ def _check(eng, rc):
     return rc
 
 
-def replay(eng, trace, cpus=2, sched="rr", seed=None, sample_every=None, progress=None, chunk=CHUNK):
+def replay(eng, trace, cpus=2, sched="rr", seed=None, sample_every=None, progress=None, chunk=CHUNK,
+           resume=False):
     """Run a trace on eng; see Engine.replay."""
     trace = as_trace(trace)
     if isinstance(cpus, bool) or not isinstance(cpus, int) or not 1 <= cpus <= 256:
@@ -123,6 +124,11 @@ def replay(eng, trace, cpus=2, sched="rr", seed=None, sample_every=None, progres
         raise ValueError("sample_every must be a non-negative int (0: no time series)")
     _check(eng, lib.pmc_replay_begin(eng._ptr, cpus, SCHEDULERS[sched], seed))
     try:
+        if resume:
+            pids = np.ascontiguousarray(getattr(eng, "_trace_tasks", np.zeros(0, np.int32)), np.int32)
+            cgs = np.ascontiguousarray(getattr(eng, "_trace_cgroups", np.zeros(1, np.int32)), np.int32)
+            _check(eng, lib.pmc_replay_preload(eng._ptr, ffi.cast("int32_t *", ffi.from_buffer(pids)), len(pids),
+                                               ffi.cast("int32_t *", ffi.from_buffer(cgs)), len(cgs)))
         for a, b in _chunks(trace, chunk):
             part = np.ascontiguousarray(trace[a:b])
             _check(eng, lib.pmc_replay_validate(eng._ptr, _events_ptr(part), b - a, a))
@@ -175,6 +181,7 @@ def _register(eng, trace, ntask, ncg):
     lib.pmc_replay_maps(eng._ptr, ffi.cast("int32_t *", ffi.from_buffer(task_pid)), ntask,
                         ffi.cast("int32_t *", ffi.from_buffer(cg_id)), ncg)
     eng._trace_tasks = task_pid[:ntask]
+    eng._trace_cgroups = cg_id
     paths = [None] * ncg
     paths[0] = "/"
     mkdirs = np.flatnonzero(trace["op"] == OP["mkdir"])

@@ -9,7 +9,7 @@ import numpy as np
 from .sizes import PAGE_SIZE, parse_size
 from .trace import FLAG_WRITE, OP, Builder, empty
 
-__all__ = ["from_accesses", "zipf", "loop", "churn", "fork_heavy", "mixed", "GENERATORS"]
+__all__ = ["from_accesses", "zipf", "loop", "churn", "fork_heavy", "mixed", "steady", "GENERATORS"]
 
 
 def _one_task(vpns, write, cgroup, limit, cpu):
@@ -135,6 +135,31 @@ def mixed(n_pages=1 << 20, *, task_size="8M", ntasks=5, cpus=4, rounds=2, seed=0
         churn(rounds * ntasks, limit=limit, task_size=task_pages * PAGE_SIZE, ntasks=ntasks, cpus=cpus,
               chunk=64, cgroup=f"job{c:03d}", seed=seed * 1000 + c, builder=b, base_cpu=c)
     return _interleave(b.build())
+
+
+def steady(n_pages=1 << 20, *, cgroups=16, passes=3, chunk=64, cpus=2, limit_ratio=0.75, seed=0):
+    """Reclaim with no exits: each cgroup runs one task that writes its memory in order,
+    `passes` times, under a limit of limit_ratio of it, so every pass reclaims and swaps
+    back in.  Nothing is unmapped while reclaim runs, so a reclaim hook that frees only
+    unmapped pages cannot change a decision: the workload of `bench overhead`.
+    Returns (trace, warm_events): the first warm_events fill every cgroup to its limit."""
+    rng = np.random.default_rng(seed)
+    per = -(-n_pages // cgroups)
+    b = Builder()
+    tasks = []
+    for c in range(cgroups):
+        b.mkdir(f"steady{c:03d}", limit=int(per * limit_ratio) * PAGE_SIZE)
+        tasks.append(b.spawn(f"steady{c:03d}", cpu=c % cpus))
+    order = rng.permutation(cgroups)
+    for start in range(0, per, chunk):          # pass 0: populate up to the limits
+        for c in order:
+            b.fault(tasks[c], start, min(chunk, per - start))
+    warm_events = len(b.build())
+    for _ in range(passes):
+        for start in range(0, per, chunk):
+            for c in order:
+                b.fault(tasks[c], start, min(chunk, per - start))
+    return b.build(), warm_events
 
 
 def _interleave(trace, burst=256):

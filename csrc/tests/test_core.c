@@ -2019,12 +2019,34 @@ static void memcg_swap(int kernel)
 	CHECK(usage(f, C) <= 12);
 	for (int v = 0; v < 4; v++)
 		CHECK_EQ(pte(f, q, v) & (PTE_PRESENT | PTE_WRITE | PTE_DIRTY), PTE_PRESENT | PTE_WRITE | PTE_DIRTY);
+	/*
+	 * q's swap-ins read ahead; the neighbours' reads are still in flight
+	 * (their pages locked) when both tasks exit, so free_swap_and_cache's
+	 * trylock fails on each: Type-1 (§4.2).  2.6.30 leaks their memsw
+	 * charges; 2.6.31 uncharged them when the pte user count reached 0.
+	 */
+	int64_t inflight = io(f).reads_in_flight;
+	CHECK(inflight > 0);
+	int64_t failed = ctrs(f).free_swap_trylock_failed;
 	CHECK_RC(e, pmc_exit(e, p), 0);
 	CHECK_RC(e, pmc_exit(e, q), 0);
 	AUDIT(e);
+	CHECK_EQ(ctrs(f).free_swap_trylock_failed - failed, inflight);
 	CHECK_EQ(usage(f, C), 0);
-	{ struct pmc_leaks l = leaks(f); printf("leaks %lld %lld %lld %lld %lld %lld reads %d memsw %llu\n", (long long)l.stale_swapcache, (long long)l.stale_swapcache_type1, (long long)l.stale_swapcache_type2, (long long)l.leaked_swap_entries, (long long)l.leaked_memsw, (long long)l.orphan_charged_swapcache, io(f).reads_in_flight, (unsigned long long)mcg(f,C).memsw.usage); }
+	int64_t leaked = kernel == PMC_KERNEL_2_6_30 ? inflight : 0;
+	CHECK_LEAKS(f, inflight, 0, inflight, leaked, 0);
+	CHECK_EQ(mcg(f, C).memsw.usage, leaked * PG);
+	CHECK_EQ(mcg(f, C).refcnt, leaked);
+	/* global reclaim, the only one that sees them, frees them once their reads are done */
+	for (int pass = 0; pass < 100 && minfo(f).MemFree < 128; pass++) {
+		struct pmc_reclaim_result r;
+		CHECK_RC(e, pmc_reclaim(e, 0, 1, &r), 0);
+		AUDIT(e);
+	}
+	CHECK_EQ(minfo(f).MemFree, 128);
+	CHECK_EQ(minfo(f).SwapFree, 14);
 	CHECK_EQ(mcg(f, C).memsw.usage, 0);
+	CHECK_EQ(mcg(f, C).refcnt, 0);
 	CHECK_LEAKS(f, 0, 0, 0, 0, 0);
 	fx_free(f);
 }
@@ -2135,6 +2157,458 @@ static void test_limit_reclaim(void)
 {
 	limit_reclaim(PMC_KERNEL_2_6_30);
 	limit_reclaim(PMC_KERNEL_2_6_31);
+}
+
+/*
+ * One page's way out to swap and back, step by step (§2.7-§2.12, §3): fault,
+ * pmc_shrink_active_list, pmc_isolate, shrink_page_list stop by stop,
+ * pmc_end_writeback, a second pass that frees the clean pages, then faults
+ * that swap them in (readahead, cache hits, reuse_swap_page), then exit.
+ */
+static void swap_cycle(int kernel)
+{
+	struct pmc_config cfg = config(64, 16);     /* page_cluster 3: an 8-slot readahead window */
+	cfg.kernel = kernel;
+	struct fx *f = fx_create(cfg);
+	pmc_engine *e = f->e;
+	int X = pmc_memcg_create(e, ROOT);
+	int t = pmc_spawn(e, X);
+	CHECK_RC(e, fault_range(f, t, 0, 4, 1), 4);
+	int32_t pfn[4];
+	for (int v = 0; v < 4; v++)
+		pfn[v] = pfn_of(f, t, v);
+	const uint32_t charged = PG_uptodate | PG_lru | PG_swapbacked | PG_anon | PCG_USED | PCG_LINKED;
+
+	/* shrink_active_list: to the inactive lists, zone and memcg; the young bits are cleared */
+	CHECK_EQ(pmc_shrink_active_list(e, X, 32), 4);
+	AUDIT(e);
+	for (int v = 0; v < 4; v++) {
+		CHECK_EQ(f->a.flags[pfn[v]], charged);
+		CHECK_EQ(pte(f, t, v) & PTE_YOUNG, 0);
+	}
+	CHECK_EQ(mcg(f, X).lru[LRU_INACTIVE_ANON], 4);
+	CHECK_EQ(mcg(f, X).lru[LRU_ACTIVE_ANON], 0);
+	CHECK_EQ(minfo(f).Inactive_anon, 4);
+	CHECK_EQ(ctrs(f).pgdeactivate, 4);
+	CHECK_EQ(pmc_shrink_active_list(e, X, 32), 0);
+
+	/* isolate: the oldest first, off both lists, one reference more */
+	int b = pmc_isolate(e, X, 32);
+	CHECK_RC(e, b, 0);
+	AUDIT(e);
+	struct pmc_batch_info bi = binfo(f, b);
+	CHECK_EQ(bi.nr, 4);
+	CHECK_EQ(bi.idx, 0);
+	CHECK_EQ(bi.phase, PMC_SP_START);
+	CHECK_EQ(bi.memcg, X);
+	for (int i = 0; i < 4; i++) {
+		CHECK_EQ(bi.pfn[i], pfn[i]);
+		CHECK_EQ(bi.outcome[i], 0);
+		CHECK_EQ(f->a.flags[pfn[i]], charged & ~(uint32_t)(PG_lru | PCG_LINKED));
+		CHECK_EQ(f->a.count[pfn[i]], 2);
+	}
+	CHECK_EQ(mcg(f, X).lru[LRU_INACTIVE_ANON], 0);
+	CHECK_EQ(minfo(f).Inactive_anon, 0);
+
+	/* page 0, stop by stop */
+	int32_t p = pfn[0];
+	CHECK_RC(e, pmc_batch_step(e, b), PMC_SP_ADD_TO_SWAP);   /* trylock, page_referenced: not young */
+	AUDIT(e);
+	CHECK(f->a.flags[p] & PG_locked);
+	CHECK_EQ(f->a.flags[p] & PG_swapcache, 0);
+	CHECK_RC(e, pmc_batch_step(e, b), PMC_SP_UNMAP);         /* add_to_swap: slot 1, the cache's reference */
+	AUDIT(e);
+	CHECK_EQ(f->a.flags[p] & (PG_swapcache | PG_dirty | PG_locked | PCG_USED), PG_swapcache | PG_dirty | PG_locked | PCG_USED);
+	CHECK_EQ(f->a.private[p], 1);
+	CHECK_EQ(f->a.swap_cache[1], p);
+	CHECK_EQ(f->a.swap_map[1], enc(kernel, 0, 1));
+	CHECK_EQ(f->a.count[p], 3);                               /* pte, isolation, cache */
+	CHECK_EQ(minfo(f).SwapCached, 1);
+	CHECK_EQ(minfo(f).SwapFree, 13);
+	CHECK_EQ(ctrs(f).swapouts, 1);
+	CHECK_RC(e, pmc_batch_step(e, b), PMC_SP_PAGEOUT);       /* try_to_unmap: the pte becomes the swap entry */
+	AUDIT(e);
+	CHECK_EQ(slot_of(f, t, 0), 1);
+	CHECK_EQ(f->a.swap_map[1], enc(kernel, 1, 1));
+	CHECK_EQ(f->a.mapcount[p], 0);
+	CHECK_EQ(f->a.count[p], 2);
+	CHECK(f->a.flags[p] & PCG_USED);                           /* the uncharge skipped a swap-cache page */
+	CHECK_EQ(tinfo(f, t).rss, 3);
+	CHECK_EQ(tinfo(f, t).swap_ptes, 1);
+	CHECK_EQ(usage(f, X), 4);
+	CHECK_EQ(mcg(f, X).memsw.usage, 4 * PG);
+	CHECK_RC(e, pmc_batch_step(e, b), PMC_SP_LABEL);         /* pageout: the write is submitted, keep */
+	AUDIT(e);
+	CHECK_EQ(f->a.flags[p] & (PG_writeback | PG_reclaim | PG_dirty | PG_locked), PG_writeback | PG_reclaim);
+	CHECK_EQ(ctrs(f).pswpout, 1);
+	CHECK_EQ(ctrs(f).pageout_success, 1);
+	CHECK_EQ(io(f).writes_in_flight, 1);
+	CHECK_RC(e, pmc_batch_step(e, b), PMC_SP_START);         /* the next page */
+	AUDIT(e);
+	bi = binfo(f, b);
+	CHECK_EQ(bi.idx, 1);
+	CHECK_EQ(bi.outcome[0], 1);                               /* kept */
+	struct pmc_reclaim_result r = shrink(f, b);
+	CHECK_EQ(r.isolated, 4);
+	CHECK_EQ(r.scanned, 8);                                   /* mapped pages count twice */
+	CHECK_EQ(r.reclaimed, 0);
+	CHECK_EQ(r.pageout, 4);
+	CHECK_EQ(r.pageout_keep, 0);
+	CHECK_EQ(r.activated, 0);
+	CHECK_EQ(r.hook_calls, 0);
+	for (int v = 0; v < 4; v++) {
+		CHECK_EQ(slot_of(f, t, v), v + 1);                    /* scan_swap_map hands slots out in order */
+		CHECK_EQ(f->a.swap_map[v + 1], enc(kernel, 1, 1));
+		CHECK_EQ(f->a.swap_cgroup[v + 1], 0);
+		CHECK_EQ(f->a.flags[pfn[v]], charged | PG_swapcache | PG_writeback | PG_reclaim);
+		CHECK_EQ(f->a.count[pfn[v]], 1);                      /* the cache's */
+	}
+	struct pmc_meminfo mi = minfo(f);
+	CHECK_EQ(mi.MemFree, 60);
+	CHECK_EQ(mi.SwapFree, 10);
+	CHECK_EQ(mi.SwapCached, 4);
+	CHECK_EQ(mi.AnonPages, 0);
+	CHECK_EQ(mi.Inactive_anon, 4);
+	CHECK_EQ(mcg(f, X).lru[LRU_INACTIVE_ANON], 4);
+	CHECK_EQ(usage(f, X), 4);                                 /* still charged while in the swap cache */
+	CHECK_EQ(ctrs(f).pgscan, 8);
+	CHECK_EQ(ctrs(f).pgsteal, 0);
+	CHECK_EQ(io(f).writes_in_flight, 4);
+	CHECK_RC(e, pmc_batch_step(e, b), PMC_ESTATE);            /* shrunk: the batch is gone */
+	CHECK_RC(e, pmc_shrink_page_list(e, b, &r), PMC_ESTATE);
+
+	/* end_writeback: the writes complete; PG_reclaim pages rotate to the tail */
+	CHECK_EQ(pmc_end_writeback(e, 1), 1);
+	CHECK_EQ(io(f).writes_in_flight, 3);
+	CHECK_EQ(pmc_end_writeback(e, -1), 3);
+	CHECK_EQ(pmc_end_writeback(e, -1), 0);
+	AUDIT(e);
+	CHECK_EQ(io(f).writes_in_flight, 0);
+	CHECK_EQ(ctrs(f).writeback_done, 4);
+	CHECK_EQ(ctrs(f).pgrotated, 4);
+	for (int v = 0; v < 4; v++)
+		CHECK_EQ(f->a.flags[pfn[v]], charged | PG_swapcache);
+	CHECK_LEAKS(f, 0, 0, 0, 0, 0);
+
+	/* the second pass: clean, only the cache's reference: __remove_mapping frees them */
+	b = pmc_isolate(e, X, 32);
+	CHECK_RC(e, b, 1);
+	CHECK_RC(e, pmc_batch_step(e, b), PMC_SP_ADD_TO_SWAP);
+	CHECK_RC(e, pmc_batch_step(e, b), PMC_SP_UNMAP);         /* already in the swap cache */
+	CHECK_RC(e, pmc_batch_step(e, b), PMC_SP_PAGEOUT);       /* not mapped */
+	CHECK_RC(e, pmc_batch_step(e, b), PMC_SP_REMOVE);        /* clean: no write */
+	AUDIT(e);
+	CHECK_RC(e, pmc_batch_step(e, b), PMC_SP_LABEL);
+	/*
+	 * KNOWN BUG (test_check_after_remove): __remove_mapping froze the page's
+	 * references to 0 and pmc_check() then reports "refcount: page ... has
+	 * count 0 but 1 ... references" until the label step frees it; the spec
+	 * (pmc_check() == 0 after every step) wants 0 here.  No AUDIT until then.
+	 */
+	CHECK_EQ(f->a.count[p], 0);
+	CHECK_EQ(f->a.swap_cgroup[1], X);                         /* SWAPOUT uncharge: the slot owns the memsw charge */
+	CHECK_RC(e, pmc_batch_step(e, b), PMC_SP_START);
+	CHECK_EQ(binfo(f, b).outcome[0], 4);                      /* freed */
+	CHECK(f->a.flags[p] & PG_buddy);
+	r = shrink(f, b);
+	CHECK_EQ(r.isolated, 4);
+	CHECK_EQ(r.reclaimed, 4);
+	CHECK_EQ(r.pageout, 0);
+	for (int v = 0; v < 4; v++) {
+		CHECK_EQ(f->a.flags[pfn[v]] & PG_buddy, PG_buddy);
+		CHECK_EQ(f->a.swap_map[v + 1], enc(kernel, 1, 0));
+		CHECK_EQ(f->a.swap_cgroup[v + 1], X);
+		CHECK_EQ(f->a.swap_cache[v + 1], -1);
+	}
+	struct pmc_memcg_info m = mcg(f, X);
+	CHECK_EQ(m.res.usage, 0);
+	CHECK_EQ(m.memsw.usage, 4 * PG);
+	CHECK_EQ(m.refcnt, 4);
+	CHECK_EQ(m.rss, 0);
+	CHECK_EQ(m.pgpgout, 4);
+	mi = minfo(f);
+	CHECK_EQ(mi.MemFree, 64);
+	CHECK_EQ(mi.SwapCached, 0);
+	CHECK_EQ(mi.SwapFree, 10);
+	CHECK_EQ(tinfo(f, t).rss, 0);
+	CHECK_EQ(tinfo(f, t).swap_ptes, 4);
+	CHECK_EQ(ctrs(f).pgsteal, 4);
+	CHECK_LEAKS(f, 0, 0, 0, 0, 0);
+
+	/* a read fault on vpn 1 (slot 2): readahead reads slots 1-4; only the target is charged and mapped */
+	CHECK_RC(e, fault_range(f, t, 1, 1, 0), 1);
+	AUDIT(e);
+	struct pmc_counters c = ctrs(f);
+	CHECK_EQ(c.pgmajfault, 1);
+	CHECK_EQ(c.readahead_pages, 4);
+	CHECK_EQ(c.pswpin, 4);
+	CHECK_EQ(c.swapins, 1);
+	CHECK_EQ(c.swapin_cache_hits, 0);
+	int32_t q = pfn_of(f, t, 1);
+	CHECK_EQ(f->a.swap_cache[2], q);
+	CHECK_EQ(pte(f, t, 1) & (PTE_PRESENT | PTE_WRITE | PTE_YOUNG), PTE_PRESENT | PTE_YOUNG);
+	CHECK_EQ(f->a.flags[q] & ~(uint32_t)PG_referenced, charged | PG_swapcache);   /* stays in the swap cache */
+	CHECK_EQ(f->a.mapcount[q], 1);
+	CHECK_EQ(f->a.count[q], 2);
+	CHECK_EQ(f->a.swap_map[2], enc(kernel, 0, 1));            /* swap_free: the pte's reference went */
+	CHECK_EQ(f->a.swap_cgroup[2], 0);                         /* commit_charge_swapin ended the record */
+	m = mcg(f, X);
+	CHECK_EQ(m.res.usage, 1 * PG);
+	CHECK_EQ(m.memsw.usage, 4 * PG);                          /* one page, three records */
+	CHECK_EQ(m.refcnt, 3);
+	for (int off = 1; off <= 4; off++) {
+		if (off == 2)
+			continue;
+		int32_t ra = f->a.swap_cache[off];
+		CHECK(ra >= 0);
+		CHECK_EQ(f->a.flags[ra] & (PCG_USED | PG_anon | PG_swapcache | PG_lru | PG_active),
+		         PG_swapcache | PG_lru);                       /* uncharged, not anon until mapped (§2.7) */
+		CHECK_EQ(f->a.swap_map[off], enc(kernel, 1, 1));
+		CHECK_EQ(f->a.swap_cgroup[off], X);
+	}
+	CHECK_EQ(io(f).reads_in_flight, 2);                       /* the fault waited for slots 1 and 2 only */
+	CHECK(f->a.flags[f->a.swap_cache[4]] & PG_locked);
+	CHECK_EQ(f->a.flags[f->a.swap_cache[1]] & PG_locked, 0);
+	CHECK_EQ(minfo(f).SwapCached, 4);
+	CHECK_EQ(minfo(f).Inactive_anon, 4);
+	CHECK_LEAKS(f, 0, 0, 0, 0, 0);
+
+	/* a write fault on vpn 0 hits the cache; the sole user takes the page and its slot goes (reuse_swap_page) */
+	int32_t r0 = f->a.swap_cache[1];
+	CHECK_RC(e, fault_range(f, t, 0, 1, 1), 1);
+	AUDIT(e);
+	CHECK_EQ(ctrs(f).swapin_cache_hits, 1);
+	CHECK_EQ(ctrs(f).pgmajfault, 1);
+	CHECK_EQ(pfn_of(f, t, 0), r0);
+	CHECK_EQ(pte(f, t, 0) & (PTE_WRITE | PTE_DIRTY), PTE_WRITE | PTE_DIRTY);
+	CHECK_EQ(f->a.flags[r0] & (PG_swapcache | PG_dirty | PCG_USED | PG_anon), PG_dirty | PCG_USED | PG_anon);
+	CHECK_EQ(f->a.swap_map[1], 0);
+	CHECK_EQ(f->a.swap_cgroup[1], 0);
+	CHECK_EQ(f->a.swap_cache[1], -1);
+	CHECK_EQ(minfo(f).SwapFree, 11);
+	m = mcg(f, X);
+	CHECK_EQ(m.res.usage, 2 * PG);
+	CHECK_EQ(m.memsw.usage, 4 * PG);
+	CHECK_EQ(m.refcnt, 2);
+
+	/* the rest: the faults wait for the reads in flight; the pages stay in the cache (swap is not full) */
+	CHECK_RC(e, fault_range(f, t, 0, 4, 0), 4);
+	AUDIT(e);
+	CHECK_EQ(ctrs(f).swapins, 4);
+	CHECK_EQ(ctrs(f).swapin_cache_hits, 3);
+	CHECK_EQ(io(f).reads_in_flight, 0);
+	m = mcg(f, X);
+	CHECK_EQ(m.res.usage, 4 * PG);
+	CHECK_EQ(m.memsw.usage, 4 * PG);
+	CHECK_EQ(m.refcnt, 0);
+	for (int off = 2; off <= 4; off++) {
+		CHECK_EQ(f->a.swap_map[off], enc(kernel, 0, 1));     /* cache-only slots of mapped pages */
+		CHECK_EQ(f->a.swap_cgroup[off], 0);
+	}
+	CHECK_EQ(minfo(f).SwapCached, 3);
+	CHECK_EQ(minfo(f).AnonPages, 4);
+	CHECK_EQ(tinfo(f, t).swap_ptes, 0);
+	CHECK_EQ(tinfo(f, t).rss, 4);
+	CHECK_LEAKS(f, 0, 0, 0, 0, 0);
+
+	/* exit: the flush drops the slots (free_swap_cache) and frees the pages */
+	CHECK_RC(e, pmc_exit(e, t), 0);
+	AUDIT(e);
+	mi = minfo(f);
+	CHECK_EQ(mi.MemFree, 64);
+	CHECK_EQ(mi.SwapFree, 14);
+	CHECK_EQ(mi.SwapCached, 0);
+	m = mcg(f, X);
+	CHECK_EQ(m.res.usage, 0);
+	CHECK_EQ(m.memsw.usage, 0);
+	CHECK_EQ(m.pgpgin - m.pgpgout, 0);
+	for (int off = 0; off < 16; off++)
+		CHECK_EQ(f->a.swap_map[off], off ? 0 : (kernel == PMC_KERNEL_2_6_30 ? 0x8000 : 0x7fff));
+	CHECK_LEAKS(f, 0, 0, 0, 0, 0);
+	fx_free(f);
+}
+
+static void test_swap_cycle(void)
+{
+	swap_cycle(PMC_KERNEL_2_6_30);
+	swap_cycle(PMC_KERNEL_2_6_31);
+}
+
+/*
+ * The step API (API.md "Stepping through a race"): a batch through every stop
+ * point of shrink_page_list and every outcome, the error codes of misuse
+ * (stepping or shrinking a finished batch: PMC_ESTATE; ids that never were a
+ * batch: PMC_EINVAL), and the page lock a half-done batch holds.
+ */
+static void test_step_api(void)
+{
+	struct fx *f = fx_new(64, 64);
+	pmc_engine *e = f->e;
+	int X = pmc_memcg_create(e, ROOT);
+	int t = pmc_spawn(e, X);
+	struct pmc_batch_info bi;
+	struct pmc_reclaim_result r;
+
+	/* bad arguments and ids: refused, nothing changes */
+	int bad_ids[] = { -1, 0, 1, INT32_MAX, INT32_MIN };
+	for (size_t i = 0; i < sizeof bad_ids / sizeof *bad_ids; i++) {
+		REFUSED(f, pmc_batch_step(e, bad_ids[i]), PMC_EINVAL);
+		CHECK(strstr(pmc_errmsg(e), "no shrink batch") != NULL);
+		REFUSED(f, pmc_shrink_page_list(e, bad_ids[i], &r), PMC_EINVAL);
+		REFUSED(f, pmc_batch_info(e, bad_ids[i], &bi), PMC_EINVAL);
+	}
+	int bad_nr[] = { 0, -1, 33, INT32_MAX, INT32_MIN };
+	for (size_t i = 0; i < sizeof bad_nr / sizeof *bad_nr; i++) {
+		REFUSED(f, pmc_isolate(e, X, bad_nr[i]), PMC_EINVAL);
+		REFUSED(f, pmc_isolate(e, 0, bad_nr[i]), PMC_EINVAL);
+	}
+	REFUSED(f, pmc_shrink_active_list(e, X, -1), PMC_EINVAL);
+	REFUSED(f, pmc_shrink_active_list(e, 0, INT64_MIN), PMC_EINVAL);
+	REFUSED(f, pmc_reclaim(e, X, 0, &r), PMC_EINVAL);
+	REFUSED(f, pmc_reclaim(e, 0, -5, &r), PMC_EINVAL);
+	REFUSED(f, pmc_end_writeback(e, 0), 0);
+	REFUSED(f, pmc_end_writeback(e, -1), 0);   /* nothing in flight */
+	REFUSED(f, pmc_shrink_active_list(e, X, 0), 0);
+
+	/* an empty list: a batch of nothing, already at its putback */
+	int b0 = pmc_isolate(e, X, 32);
+	CHECK_RC(e, b0, 0);
+	AUDIT(e);
+	bi = binfo(f, b0);
+	CHECK_EQ(bi.nr, 0);
+	CHECK_EQ(bi.phase, PMC_SP_PUTBACK);
+	REFUSED(f, pmc_batch_step(e, b0), PMC_ESTATE);
+	CHECK(strstr(pmc_errmsg(e), "no page left") != NULL);
+	r = shrink(f, b0);
+	CHECK_EQ(r.isolated + r.scanned + r.reclaimed + r.hook_calls + r.hook_freed + r.activated + r.pageout +
+	         r.pageout_keep, 0);
+	bi = binfo(f, b0);
+	CHECK_EQ(bi.phase, PMC_SP_DONE);
+	CHECK_EQ(bi.nr, 0);
+	REFUSED(f, pmc_batch_step(e, b0), PMC_ESTATE);
+	CHECK(strstr(pmc_errmsg(e), "already shrunk") != NULL);
+	REFUSED(f, pmc_shrink_page_list(e, b0, &r), PMC_ESTATE);
+
+	/*
+	 * Four pages, one per outcome: vpn 0 was written to swap and is clean
+	 * (freed by __remove_mapping), vpn 1 is dirty and mapped (written, kept),
+	 * vpn 2 is young again (activated), vpn 3 is mlocked after isolation (culled).
+	 */
+	int32_t pfn[4];
+	CHECK_RC(e, fault_range(f, t, 0, 1, 1), 1);
+	pfn[0] = pfn_of(f, t, 0);
+	CHECK_EQ(pmc_shrink_active_list(e, X, 32), 1);
+	int bw = pmc_isolate(e, X, 32);
+	CHECK(bw > b0);
+	CHECK_EQ(shrink(f, bw).pageout, 1);
+	CHECK_EQ(pmc_end_writeback(e, -1), 1);          /* vpn 0: written, clean, only the cache holds it */
+	AUDIT(e);
+	CHECK_EQ(slot_of(f, t, 0), 1);
+	CHECK_EQ(f->a.flags[pfn[0]] & (PG_swapcache | PG_dirty | PG_active | PCG_USED | PG_lru),
+	         PG_swapcache | PCG_USED | PG_lru);
+	CHECK_RC(e, fault_range(f, t, 1, 3, 1), 3);
+	CHECK_EQ(pmc_shrink_active_list(e, X, 32), 3);
+	for (int v = 1; v < 4; v++)
+		pfn[v] = pfn_of(f, t, v);
+	CHECK_RC(e, fault_range(f, t, 2, 1, 0), 1);     /* young again */
+	AUDIT(e);
+	int b = pmc_isolate(e, X, 32);
+	CHECK(b > b0);   /* ids count up; swap_out used some */
+	AUDIT(e);
+	bi = binfo(f, b);
+	CHECK_EQ(bi.nr, 4);
+	CHECK_EQ(bi.memcg, X);
+	for (int i = 0; i < 4; i++)
+		CHECK_EQ(bi.pfn[i], pfn[i]);
+	CHECK_RC(e, pmc_mlock(e, t, NULL, 1, 3), 1);    /* isolated: PG_mlocked only, no list to move to */
+	AUDIT(e);
+	/* the replay and the snapshot of a half-done batch: replay must wait, snapshot may not */
+	CHECK_RC(e, pmc_replay_begin(e, 2, PMC_SCHED_RR, 0), PMC_ESTATE);
+	CHECK(strstr(pmc_errmsg(e), "still isolated") != NULL);
+
+	static const int want[] = {
+		/* vpn 0 */ PMC_SP_ADD_TO_SWAP, PMC_SP_UNMAP, PMC_SP_PAGEOUT, PMC_SP_REMOVE, PMC_SP_LABEL, PMC_SP_START,
+		/* vpn 1 */ PMC_SP_ADD_TO_SWAP, PMC_SP_UNMAP, PMC_SP_PAGEOUT, PMC_SP_LABEL, PMC_SP_START,
+		/* vpn 2 */ PMC_SP_LABEL, PMC_SP_START,
+		/* vpn 3 */ PMC_SP_LABEL, PMC_SP_PUTBACK,
+	};
+	static const int idx_after[] = { 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 3, 3, 4 };
+	for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+		CHECK_RC(e, pmc_batch_step(e, b), want[i]);
+		if (i != 4)   /* KNOWN BUG (test_check_after_remove): no AUDIT between REMOVE and LABEL */
+			AUDIT(e);
+		bi = binfo(f, b);
+		CHECK_EQ(bi.phase, want[i]);
+		CHECK_EQ(bi.idx, idx_after[i]);
+		if (i == 6)   /* vpn 1 went through add_to_swap: the next slot */
+			CHECK_EQ(f->a.private[pfn[1]], 2);
+	}
+	bi = binfo(f, b);
+	CHECK_EQ(bi.outcome[0], 4);   /* freed */
+	CHECK_EQ(bi.outcome[1], 1);   /* kept: under writeback */
+	CHECK_EQ(bi.outcome[2], 2);   /* activated */
+	CHECK_EQ(bi.outcome[3], 3);   /* culled */
+	REFUSED(f, pmc_batch_step(e, b), PMC_ESTATE);
+	r = shrink(f, b);
+	CHECK_EQ(r.isolated, 4);
+	CHECK_EQ(r.reclaimed, 1);
+	CHECK_EQ(r.activated, 1);
+	CHECK_EQ(r.pageout, 1);
+	CHECK_EQ(r.pageout_keep, 0);
+	CHECK_EQ(r.scanned, 4 * 2);   /* in the swap cache or mapped: each counts twice */
+	CHECK(f->a.flags[pfn[0]] & PG_buddy);
+	CHECK_EQ(f->a.flags[pfn[1]] & (PG_writeback | PG_lru | PG_active), PG_writeback | PG_lru);
+	CHECK_EQ(f->a.flags[pfn[2]] & (PG_active | PG_lru), PG_active | PG_lru);
+	CHECK_EQ(f->a.flags[pfn[3]] & (PG_mlocked | PG_unevictable | PG_lru), PG_mlocked | PG_unevictable | PG_lru);
+	CHECK_EQ(mcg(f, X).lru[LRU_UNEVICTABLE], 1);
+	CHECK_EQ(mcg(f, X).lru[LRU_ACTIVE_ANON], 1);
+	CHECK_EQ(mcg(f, X).lru[LRU_INACTIVE_ANON], 1);
+	REFUSED(f, pmc_batch_step(e, b), PMC_ESTATE);
+	REFUSED(f, pmc_shrink_page_list(e, b, &r), PMC_ESTATE);
+	REFUSED(f, pmc_batch_step(e, b + 1), PMC_EINVAL);
+	CHECK_EQ(binfo(f, b).phase, PMC_SP_DONE);
+	CHECK_EQ(binfo(f, b0).phase, PMC_SP_DONE);
+	CHECK_EQ(pmc_end_writeback(e, -1), 1);
+	AUDIT(e);
+
+	/*
+	 * A batch holds the lock of the page in hand.  A COW write to it must
+	 * wait; with no I/O that could release it the synchronous fault says so
+	 * (PMC_ESTATE) rather than wait forever, and works once the batch is done.
+	 */
+	int c = pmc_fork(e, t);
+	CHECK_RC(e, pmc_shrink_active_list(e, X, 32), 1);
+	int b2 = pmc_isolate(e, X, 1);
+	CHECK_RC(e, b2, b + 1);
+	int32_t locked = binfo(f, b2).pfn[0];
+	CHECK_EQ(locked, pfn[2]);
+	CHECK_RC(e, pmc_batch_step(e, b2), PMC_SP_ADD_TO_SWAP);
+	CHECK(f->a.flags[locked] & PG_locked);
+	CHECK_RC(e, fault_range(f, c, 2, 1, 1), PMC_ESTATE);
+	CHECK(strstr(pmc_errmsg(e), "unfinished shrink batch") != NULL);
+	AUDIT(e);
+	CHECK_EQ(pfn_of(f, c, 2), locked);
+	CHECK_EQ(pte(f, c, 2) & PTE_WRITE, 0);
+	/* two batches at once, from the memcg and from the zone */
+	int b3 = pmc_isolate(e, 0, 32);
+	CHECK_RC(e, b3, b + 2);
+	AUDIT(e);
+	r = shrink(f, b3);
+	r = shrink(f, b2);
+	CHECK_EQ(r.isolated, 1);
+	CHECK_RC(e, fault_range(f, c, 2, 1, 1), 1);
+	AUDIT(e);
+	CHECK(pfn_of(f, c, 2) != locked || ctrs(f).cow_reuse > 0);
+	CHECK_RC(e, pmc_exit(e, c), 0);
+	CHECK_RC(e, pmc_exit(e, t), 0);
+	AUDIT(e);
+	pmc_end_writeback(e, -1);
+	swap_out(f, 0);
+	AUDIT(e);
+	CHECK_EQ(minfo(f).MemFree, 64);
+	CHECK_EQ(minfo(f).SwapFree, 62);
+	CHECK_LEAKS(f, 0, 0, 0, 0, 0);
+	fx_free(f);
 }
 
 /* pmc_check itself: corrupt one field (C owns the arrays here), expect the invariant named, restore. */
@@ -2439,6 +2913,8 @@ static const struct { const char *name; void (*fn)(void); int known_bug; } tests
 	{ "memcg_hierarchy", test_memcg_hierarchy, 0 },
 	{ "oom", test_oom, 0 },
 	{ "memcg_swap", test_memcg_swap, 0 },
+	{ "swap_cycle", test_swap_cycle, 0 },
+	{ "step_api", test_step_api, 0 },
 	{ "limit_reclaim", test_limit_reclaim, 0 },
 	{ "audit", test_audit, 0 },
 	{ "enospc", test_enospc, 0 },

@@ -1,0 +1,271 @@
+"""What a reclaim hook costs on the hot path, and what it buys.
+
+overhead(): the same events replayed from one warmed state with hook="none" and
+hook="seed", A/B interleaved over rounds; the ratio of times with a bootstrap
+95% interval, plus a check that both runs ended in the same state.
+instructions(): the same work counted by valgrind's callgrind (repeatable on a
+busy machine).  leak(): an exit-during-reclaim churn under each kernel x hook.
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+from . import Engine, PAGE_SIZE, workloads
+
+HOOK_COUNTERS = ("hook_calls", "hook_freed")
+
+
+def _delta(after, before):
+    return {k: after[k] - before[k] for k in after}
+
+
+def _same_state(a, b):
+    """Every page array, swap_map and swap_cgroup, and every counter but the hook's."""
+    if any(not np.array_equal(a.pages[k], b.pages[k]) for k in a.pages.keys()):
+        return False
+    if not (np.array_equal(a.swap_map, b.swap_map) and np.array_equal(a.swap_cgroup, b.swap_cgroup)):
+        return False
+    ca, cb = a.counters(), b.counters()
+    return all(ca[k] == cb[k] for k in ca if k not in HOOK_COUNTERS)
+
+
+def bootstrap_ci(samples, stat=np.mean, n=10_000, seed=0, level=0.95):
+    """Percentile bootstrap interval of stat over samples."""
+    rng = np.random.default_rng(seed)
+    samples = np.asarray(samples, dtype=np.float64)
+    idx = rng.integers(0, len(samples), size=(n, len(samples)))
+    boot = stat(samples[idx], axis=1)
+    lo, hi = np.percentile(boot, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
+    return float(lo), float(hi)
+
+
+def overhead(pages=1 << 20, rounds=30, segment=4000, cpus=2, seed=0, progress=None):
+    """Replay a reclaim-heavy segment with no exits (workloads.steady) from one warmed
+    engine, with hook="none" and "seed" alternately, `rounds` times.  Returns a dict:
+    overhead_pct (mean of per-round time ratios, minus 1), ci95 (bootstrap, percent),
+    ns_per_page_none/seed (reclaim-segment time per scanned page), ns_per_swapout_*,
+    hook_calls, hook_freed, identical_state, and the raw per-round times."""
+    trace, warm = workloads.steady(pages, cpus=cpus, passes=1, seed=seed)
+    seg = trace[warm:warm + segment]
+    ram = pages * PAGE_SIZE * 3 // 2
+    base = Engine(ram, ram, seed=seed)
+    base.replay(trace[:warm], cpus=cpus, sample_every=0, progress=False)
+    before = base.counters()
+    times = {"none": [], "seed": []}
+    work = {}
+    identical = True
+    bar = _bar(progress, rounds)
+    for r in range(rounds):
+        order = ("none", "seed") if r % 2 == 0 else ("seed", "none")
+        engines = {h: base.copy(hook=h) for h in order}
+        results = {}
+        for h in order:
+            results[h] = engines[h].replay(seg, cpus=cpus, sample_every=0, progress=False, resume=True)
+            times[h].append(results[h].seconds)
+        identical &= _same_state(engines["none"], engines["seed"])
+        if r == 0:
+            work = {h: _delta(engines[h].counters(), before) for h in ("none", "seed")}
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    t_none, t_seed = np.array(times["none"]), np.array(times["seed"])
+    ratios = t_seed / t_none
+    lo, hi = bootstrap_ci(ratios)
+    scanned = work["none"]["pgscan"]
+    swapouts = work["none"]["swapouts"]
+    return {
+        "workload": f"steady: {pages} pages in 16 memcgs at 75% limits, {len(seg)} events, {cpus} CPUs",
+        "rounds": rounds,
+        "overhead_pct": float((ratios.mean() - 1) * 100),
+        "ci95": [(lo - 1) * 100, (hi - 1) * 100],
+        "median_ratio": float(np.median(ratios)),
+        "ns_per_page_none": float(np.median(t_none) * 1e9 / scanned),
+        "ns_per_page_seed": float(np.median(t_seed) * 1e9 / scanned),
+        "ns_per_swapout_none": float(np.median(t_none) * 1e9 / max(swapouts, 1)),
+        "ns_per_swapout_seed": float(np.median(t_seed) * 1e9 / max(swapouts, 1)),
+        "pages_scanned": int(scanned),
+        "swapouts": int(swapouts),
+        "hook_calls": int(work["seed"]["hook_calls"]),
+        "hook_freed": int(work["seed"]["hook_freed"]),
+        "identical_state": bool(identical),
+        "seconds_none": t_none.tolist(),
+        "seconds_seed": t_seed.tolist(),
+    }
+
+
+def _bar(progress, total):
+    if progress is None:
+        progress = sys.stderr.isatty()
+    if not progress:
+        return None
+    from tqdm import tqdm
+    return tqdm(total=total, unit="round", leave=False)
+
+
+# --- instruction counts ----------------------------------------------------------------
+
+_CALLGRIND_SCRIPT = """
+import json
+import pymemcg
+from pymemcg import workloads
+trace, warm = workloads.steady({pages}, cpus=1, passes=1, seed=0)
+eng = pymemcg.Engine({ram}, {ram}, hook="{hook}")
+eng.replay(trace[:warm + {segment}], cpus=1, sample_every=0, progress=False)
+print("COUNTERS", json.dumps(eng.counters()))
+"""
+
+
+def instructions(pages=1 << 14, segment=400, valgrind=None):
+    """Instructions spent in shrink_page_list (its step machine, inclusive) per scanned
+    page and per hook call, with and without the hook, counted by callgrind.  Returns
+    None when valgrind is not installed."""
+    valgrind = valgrind or shutil.which("valgrind")
+    if not valgrind:
+        return None
+    ram = pages * PAGE_SIZE * 3 // 2
+    out = {}
+    for hook in ("none", "seed"):
+        with tempfile.TemporaryDirectory() as tmp:
+            cg_out = os.path.join(tmp, "callgrind.out")
+            script = _CALLGRIND_SCRIPT.format(pages=pages, ram=ram, hook=hook, segment=segment)
+            # collect only inside the measured replay's shrink_page_list machine
+            cmd = [valgrind, "--tool=callgrind", f"--callgrind-out-file={cg_out}",
+                   "--toggle-collect=shrink_batch_step", sys.executable, "-c", script]
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, OPENBLAS_NUM_THREADS="1"))
+            if proc.returncode != 0:
+                raise RuntimeError(f"callgrind failed: {proc.stderr[-2000:]}")
+            counters = json.loads(proc.stdout.split("COUNTERS", 1)[1].strip())
+            total = _callgrind_total(cg_out)
+            hook_ir = _callgrind_function(cg_out, "memcg_free_unused_swapcache") if hook == "seed" else 0
+        out[hook] = {"instructions": total, "pages_scanned": counters["pgscan"],
+                     "per_page": total / max(counters["pgscan"], 1), "hook_calls": counters["hook_calls"],
+                     "hook_instructions": hook_ir,
+                     "per_hook_call": hook_ir / counters["hook_calls"] if counters["hook_calls"] else 0.0}
+    out["extra_per_page"] = out["seed"]["per_page"] - out["none"]["per_page"]
+    return out
+
+
+def _callgrind_total(path):
+    with open(path) as f:
+        text = f.read()
+    m = re.search(r"^totals:\s+(\d+)", text, re.M) or re.search(r"^summary:\s+(\d+)", text, re.M)
+    if not m:
+        raise RuntimeError("no totals in callgrind output")
+    return int(m.group(1))
+
+
+def _callgrind_function(path, name):
+    """Inclusive instructions of one function, from callgrind_annotate."""
+    annotate = shutil.which("callgrind_annotate")
+    if not annotate:
+        return 0
+    proc = subprocess.run([annotate, "--inclusive=yes", path], capture_output=True, text=True)
+    for line in proc.stdout.splitlines():
+        if name in line:
+            m = re.match(r"\s*([\d,]+)", line)
+            if m:
+                return int(m.group(1).replace(",", ""))
+    return 0
+
+
+# --- what the hook buys --------------------------------------------------------------------
+
+LEAK_CONFIGS = (("2.6.30", "none"), ("2.6.30", "seed"), ("2.6.31", "none"), ("2.6.31", "seed"))
+
+
+def leak(rounds=3000, swap="4M", ram="256M", cpus=2, seed=0, progress=None):
+    """The 2009 reproducer (churn: three 1M tasks under a 2M limit, killed while the others
+    reclaim) on a small swap device, under each kernel x hook.  Per configuration: the
+    time series of stale pages, swap slots and RAM they hold, the first point where swap
+    ran out (events and simulated seconds), and reclaim work per reclaimed page."""
+    trace = workloads.churn(rounds, cpus=cpus, seed=seed)
+    out = {}
+    for kernel, hook in LEAK_CONFIGS:
+        eng = Engine(ram, swap, kernel=kernel, hook=hook, seed=seed)
+        res = eng.replay(trace, cpus=cpus, seed=seed, progress=progress)
+        s = res.series
+        total = eng.meminfo()["SwapTotal"] // PAGE_SIZE
+        full = np.flatnonzero(s["swap_used"] >= total)
+        c = res.counters
+        out[f"{kernel} hook={hook}"] = {
+            "stale_final": res.leaks["stale_swapcache"],
+            "stale_type2_final": res.leaks["stale_swapcache_type2"],
+            "stale_max": int(s["stale"].max()) if len(s["stale"]) else 0,
+            "swap_slots_max": int(s["swap_used"].max()) if len(s["swap_used"]) else 0,
+            "stale_ram_mb_max": float(s["stale"].max() * PAGE_SIZE / 2**20) if len(s["stale"]) else 0.0,
+            "swap_exhausted_at_event": int(s["events"][full[0]]) if len(full) else None,
+            "swap_exhausted_at_s": float(s["now_ns"][full[0]] / 1e9) if len(full) else None,
+            "oom_kills": c["oom_kills"] + c["global_oom_kills"],
+            "scanned_per_reclaimed": c["pgscan"] / max(c["pgsteal"], 1),
+            "hook_calls": c["hook_calls"],
+            "hook_freed": c["hook_freed"],
+            "seconds": res.seconds,
+            "series": {k: s[k] for k in ("events", "now_ns", "stale", "swap_used", "swap_cached")},
+        }
+    return out
+
+
+def print_overhead(r, instr=None):
+    print(f"workload: {r['workload']}; {r['rounds']} A/B rounds")
+    print(f"reclaim time per scanned page: none {r['ns_per_page_none']:.1f} ns, seed {r['ns_per_page_seed']:.1f} ns")
+    print(f"per add_to_swap:               none {r['ns_per_swapout_none']:.1f} ns, seed {r['ns_per_swapout_seed']:.1f} ns")
+    print(f"overhead of the seed hook: {r['overhead_pct']:+.2f}% (95% CI {r['ci95'][0]:+.2f}% .. {r['ci95'][1]:+.2f}%)")
+    print(f"hook calls {r['hook_calls']:,}, pages freed {r['hook_freed']}; identical state: {r['identical_state']}")
+    if instr:
+        print(f"instructions in shrink_page_list per scanned page: none {instr['none']['per_page']:.1f}, "
+              f"seed {instr['seed']['per_page']:.1f}; per hook call {instr['seed']['per_hook_call']:.1f}")
+
+
+def print_leak(out):
+    keys = ("stale_final", "stale_type2_final", "stale_max", "stale_ram_mb_max", "swap_slots_max",
+            "swap_exhausted_at_event", "swap_exhausted_at_s", "oom_kills", "scanned_per_reclaimed", "hook_freed")
+    names = list(out)
+    w = max(len(k) for k in keys) + 2
+    col = max(len(n) for n in names) + 2
+    print("".ljust(w) + "".join(n.rjust(col) for n in names))
+    for k in keys:
+        vals = []
+        for n in names:
+            v = out[n][k]
+            vals.append("-" if v is None else f"{v:.2f}" if isinstance(v, float) else str(v))
+        print(k.ljust(w) + "".join(v.rjust(col) for v in vals))
+
+
+def plot_leak(out, path):
+    from .plot import _figure
+    plt = _figure()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for name, r in out.items():
+        s = r["series"]
+        axes[0].plot(s["now_ns"] / 1e9, s["stale"], label=name)
+        axes[1].plot(s["now_ns"] / 1e9, s["swap_used"], label=name)
+    axes[0].set_title("stale swap-cache pages")
+    axes[1].set_title("swap slots in use")
+    for ax in axes:
+        ax.set_xlabel("simulated seconds")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def to_json(obj):
+    def conv(o):
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+        if isinstance(o, (np.integer,)):
+            return int(o)
+        if isinstance(o, (np.floating,)):
+            return float(o)
+        raise TypeError(type(o))
+    return json.dumps(obj, default=conv, indent=1)
+

@@ -271,6 +271,7 @@ struct fault_op {
 	int32_t ra_next, ra_end;     /* the readahead window still to read        */
 	int32_t charge_memcg;        /* the memcg a swap-in charged, or 0         */
 	int32_t error;               /* a PMC_E* code that stopped the batch      */
+	int32_t alone;               /* no other CPU runs: runs of fresh pages may be done in bulk */
 	const int64_t *vpns;
 	int64_t n, start, i;
 	int64_t touched;
@@ -427,6 +428,8 @@ int32_t __mem_cgroup_uncharge_common(pmc_engine *e, int32_t pfn, enum charge_typ
 void mem_cgroup_uncharge_swapcache(pmc_engine *e, int32_t pfn, int32_t off, int swapout);
 void mem_cgroup_uncharge_swap(pmc_engine *e, int32_t off);
 int32_t res_charge_page(pmc_engine *e, int32_t memcg, int *noswap);
+int64_t mem_cgroup_charge_headroom(const pmc_engine *e, int32_t memcg);
+void mem_cgroup_charge_new_pages(pmc_engine *e, int32_t memcg, int64_t k);
 int mem_cgroup_check_under_limit(pmc_engine *e, int32_t memcg);
 int32_t mem_cgroup_try_charge_swapin(pmc_engine *e, int32_t pfn, int32_t task_memcg);
 void mem_cgroup_commit_charge_swapin(pmc_engine *e, int32_t pfn, int32_t memcg);

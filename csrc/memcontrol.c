@@ -69,6 +69,42 @@ int mem_cgroup_check_under_limit(pmc_engine *e, int32_t memcg)
 
 /* --- charge protocol (§2.1; the retry loop is charge_step in reclaim.c) -- */
 
+/* How many pages memcg can be charged right now without any counter refusing. */
+int64_t mem_cgroup_charge_headroom(const pmc_engine *e, int32_t memcg)
+{
+	int64_t room = INT64_MAX;
+	for (int32_t c = memcg; c; c = e->memcg[c].counter_parent) {
+		const struct mem_cgroup *m = &e->memcg[c];
+		int64_t r = m->res.usage >= m->res.limit ? 0 : (int64_t)((m->res.limit - m->res.usage) / PAGE_SIZE);
+		if (r < room)
+			room = r;
+		if (e->cfg.swap_account) {
+			r = m->memsw.usage >= m->memsw.limit ? 0 : (int64_t)((m->memsw.limit - m->memsw.usage) / PAGE_SIZE);
+			if (r < room)
+				room = r;
+		}
+	}
+	return room;
+}
+
+/*
+ * Charge and commit k fresh anon pages at once: the same counters, maxima and
+ * statistics as k successful try/commit rounds (usage only rises, so each
+ * max_usage ends at the final usage).  The caller checked the headroom.
+ */
+void mem_cgroup_charge_new_pages(pmc_engine *e, int32_t memcg, int64_t k)
+{
+	for (int32_t c = memcg; c; c = e->memcg[c].counter_parent)
+		for (int memsw = 0; memsw <= !!e->cfg.swap_account; memsw++) {
+			struct pmc_res_counter *rc = counter_of(e, c, memsw);
+			rc->usage += (uint64_t)k * PAGE_SIZE;
+			if (rc->usage > rc->max_usage)
+				rc->max_usage = rc->usage;
+		}
+	e->memcg[memcg].stat[MEMCG_RSS] += k;
+	e->memcg[memcg].stat[MEMCG_PGPGIN] += k;
+}
+
 /*
  * One attempt of __mem_cgroup_try_charge's loop: res, then memsw.  Returns 0,
  * or the memcg whose counter refused (mem_over_limit); *noswap tells that it

@@ -83,6 +83,89 @@ static void fault_alloc(pmc_engine *e, struct fault_op *f, struct task *t)
 	}
 }
 
+/*
+ * When nothing else runs (the synchronous API), a run of first touches in
+ * one pte page that fits in free memory and under every limit is done in
+ * one go.  The result is exactly that of the page-by-page path: the same
+ * frames in the same order, the same list order (each page at the head),
+ * counters, maxima and simulated time; I/O completing meanwhile only
+ * rotates other pages to list tails, which commutes with these head adds.
+ */
+static int fault_fresh_run(pmc_engine *e, struct fault_op *f, struct task *t, uint64_t *pte)
+{
+	if (!f->alone || f->vpns || f->lock)
+		return 0;
+	int64_t vpn = cur_vpn(f);
+	int64_t k = 512 - (vpn & 511);
+	if (k > f->n - f->i)
+		k = f->n - f->i;
+	if (k > e->nr_free)
+		k = e->nr_free;
+	int64_t room = mem_cgroup_charge_headroom(e, t->memcg);
+	if (k > room)
+		k = room;
+	int64_t run = 0;
+	while (run < k && !pte[run])
+		run++;
+	if (run < 2)
+		return 0;
+	struct mem_cgroup *m = &e->memcg[t->memcg];
+	int32_t *next = e->a.lru_next, *prev = e->a.lru_prev, *mnext = e->a.mlru_next, *mprev = e->a.mlru_prev;
+	int32_t zhead = e->lru_head[LRU_ACTIVE_ANON], mhead = m->lru_head[LRU_ACTIVE_ANON];
+	const uint32_t flags = PG_uptodate | PG_lru | PG_active | PG_swapbacked | PG_anon | PCG_USED | PCG_LINKED;
+	int32_t p[512];
+	/* the frames, in the order the free list hands them out */
+	for (int64_t j = 0; j < run; j++) {
+		p[j] = e->free_head;
+		e->free_head = next[p[j]];
+	}
+	/* then one field at a time, so each array is written as a stream */
+	for (int64_t j = 0; j < run; j++)
+		e->a.flags[p[j]] = flags;
+	for (int64_t j = 0; j < run; j++)
+		e->a.count[p[j]] = e->a.mapcount[p[j]] = 1;
+	for (int64_t j = 0; j < run; j++)
+		e->a.private[p[j]] = 0;
+	for (int64_t j = 0; j < run; j++)
+		e->a.anon_vma[p[j]] = t->anon_vma;
+	for (int64_t j = 0; j < run; j++)
+		e->a.vpn[p[j]] = vpn + j;
+	for (int64_t j = 0; j < run; j++)
+		e->a.memcg[p[j]] = t->memcg;
+	/* each page added at the head in turn: p[run-1] ... p[0], then the old head */
+	for (int64_t j = 0; j < run; j++) {
+		next[p[j]] = j ? p[j - 1] : zhead;
+		prev[p[j]] = j + 1 < run ? p[j + 1] : NIL;
+		mnext[p[j]] = j ? p[j - 1] : mhead;
+		mprev[p[j]] = j + 1 < run ? p[j + 1] : NIL;
+	}
+	if (zhead != NIL)
+		prev[zhead] = p[0];
+	else
+		e->lru_tail[LRU_ACTIVE_ANON] = p[0];
+	if (mhead != NIL)
+		mprev[mhead] = p[0];
+	else
+		m->lru_tail[LRU_ACTIVE_ANON] = p[0];
+	zhead = mhead = p[run - 1];
+	for (int64_t j = 0; j < run; j++)
+		pte[j] = mk_pte(p[j], PTE_PRESENT | PTE_WRITE | PTE_DIRTY | PTE_YOUNG);
+	e->lru_head[LRU_ACTIVE_ANON] = zhead;
+	m->lru_head[LRU_ACTIVE_ANON] = mhead;
+	e->lru_count[LRU_ACTIVE_ANON] += run;
+	m->lru_count[LRU_ACTIVE_ANON] += run;
+	e->nr_free -= run;
+	e->nr_anon_pages += run;
+	e->ctr.pgalloc += run;
+	e->ctr.anon_faults += run;
+	mem_cgroup_charge_new_pages(e, t->memcg, run);
+	t->rss += run;
+	f->touched += run;
+	f->i += run;
+	tick(e, COST_FAULT_NS * (run - 1));         /* the caller ticks for the last one */
+	return 1;
+}
+
 /* FP_NEXT: what does this vpn need? A present pte is handled here in one step. */
 static int fault_next(pmc_engine *e, struct fault_op *f, struct task *t)
 {
@@ -122,7 +205,7 @@ static int fault_next(pmc_engine *e, struct fault_op *f, struct task *t)
 		fault_page_done(e, f, pte);
 	} else if (*pte & PTE_SWAP) {
 		f->phase = FP_SWAPIN;
-	} else {
+	} else if (!fault_fresh_run(e, f, t, pte)) {
 		f->cow = 0;
 		fault_alloc(e, f, t);
 	}

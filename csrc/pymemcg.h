@@ -381,6 +381,7 @@ int pmc_io_info(const pmc_engine *e, struct pmc_io_info *out);
 /* replay.c */
 int pmc_replay_begin(pmc_engine *e, int cpus, int sched, uint64_t seed);
 int pmc_replay_preload(pmc_engine *e, const int32_t *task_pid, int64_t ntask, const int32_t *cg_id, int64_t ncg);
+int pmc_replay_alias(pmc_engine *e, int64_t trace_cgroup, int memcg);
 int64_t pmc_replay_validate(pmc_engine *e, const struct pmc_event *ev, int64_t n, int64_t base);
 int64_t pmc_replay_run(pmc_engine *e, const struct pmc_event *ev, int64_t n, int64_t sample_every,
                        struct pmc_sample *samples, int64_t *cg_usage, int64_t max_samples, int64_t ncg);

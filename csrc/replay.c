@@ -217,6 +217,22 @@ int pmc_replay_preload(pmc_engine *e, const int32_t *task_pid, int64_t ntask, co
 	return 0;
 }
 
+/*
+ * A trace's mkdir of a directory the engine already has: the kernel answers
+ * EEXIST, and what the trace then does with that path acts on the existing
+ * cgroup.  The mkdir event will count as refused.
+ */
+int pmc_replay_alias(pmc_engine *e, int64_t trace_cgroup, int memcg)
+{
+	struct replay *r = e->replay;
+	if (!r)
+		return pmc_err(e, PMC_ESTATE, "no replay begun");
+	if (trace_cgroup < 1 || trace_cgroup > MAX_MEMCG || !memcg_valid(e, memcg))
+		return pmc_err(e, PMC_EINVAL, "cannot alias trace cgroup %lld to memcg %d", (long long)trace_cgroup, memcg);
+	r->cg_id[trace_cgroup] = memcg;
+	return 0;
+}
+
 #define BAD(...) return pmc_err(e, PMC_EINVAL, __VA_ARGS__)
 
 static int v_task(pmc_engine *e, struct replay *r, int64_t idx, uint32_t task, int want_new)
@@ -488,6 +504,11 @@ static int dispatch(pmc_engine *e, struct replay *r, const struct pmc_event *v)
 		break;
 	}
 	case PMC_OP_MKDIR: {
+		if (r->cg_id[v->task]) {                 /* the path exists: EEXIST */
+			r->st.refused++;
+			consumed += (int)((v->count + NAME_CHUNK - 1) / NAME_CHUNK);
+			break;
+		}
 		int rc = memcg_valid(e, r->cg_id[v->vpn]) ? pmc_memcg_create(e, r->cg_id[v->vpn]) : PMC_ENOENT;
 		r->cg_id[v->task] = rc > 0 ? rc : 0;
 		if (rc < 0)
@@ -671,11 +692,12 @@ static int task_held(const uint32_t *held, int nheld, const uint32_t *t, int nt)
 static int dispatch_window(pmc_engine *e, struct replay *r, const struct pmc_event *ev, int64_t n,
                            int64_t *head, uint8_t *started)
 {
-	uint8_t cpu_held[256] = { 0 };
+	uint8_t cpu_held[256];
 	uint32_t held[2 * WINDOW];
-	int nheld = 0, dispatched = 0;
+	int nheld = 0, dispatched = 0, cpus_held = 0;
 	int64_t end = *head + WINDOW < n ? *head + WINDOW : n;
-	for (int64_t i = *head; i < end; i++) {
+	memset(cpu_held, 0, (size_t)r->ncpus);
+	for (int64_t i = *head; i < end && cpus_held < r->ncpus; i++) {
 		const struct pmc_event *v = &ev[i];
 		if (started[i - *head] || v->op == PMC_OP_NAME)
 			continue;
@@ -699,8 +721,10 @@ static int dispatch_window(pmc_engine *e, struct replay *r, const struct pmc_eve
 		}
 		if (is_barrier(v->op))
 			break;
-		if (!consumed || r->actor[cpu].job)
+		if ((!consumed || r->actor[cpu].job) && !cpu_held[cpu]) {
 			cpu_held[cpu] = 1;
+			cpus_held++;
+		}
 		if (!consumed)
 			for (int k = 0; k < nt; k++)
 				held[nheld++] = t[k];

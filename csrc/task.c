@@ -141,6 +141,7 @@ static int64_t fault_batch(pmc_engine *e, int pid, const int64_t *vpns, int64_t 
 	if (!f)
 		return pmc_err(e, PMC_EALLOC, "cannot allocate a fault");
 	fault_op_init(f, pid, vpns, n, start, write, lock);
+	f->alone = 1;
 	int64_t ret = run_fault(e, f);
 	free(f);
 	return ret;

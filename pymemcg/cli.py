@@ -197,14 +197,16 @@ def build_parser():
     g.add_argument("--alpha", type=float, default=1.0, help="zipf exponent (default 1.0)")
     g.add_argument("--rounds", type=int, default=40, help="churn: kills; fork_heavy: generations; mixed: kills per cgroup")
     g.add_argument("--cpus", type=int, default=2, help="CPUs the tasks are spread over")
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
     g.set_defaults(func=cmd_gen)
 
     i = sub.add_parser("import", help="turn another tool's trace into a pymemcg trace",
                        description="Import libCacheSim oracleGeneral/csv block traces, valgrind lackey output, "
                                    "address traces or block-id lists (plain, .gz or .xz) as a one-task trace.")
-    i.add_argument("--format", required=True, choices=("oracleGeneral", "csv", "lackey", "address", "blockids"))
-    i.add_argument("input")
+    i.add_argument("--format", required=True, choices=("oracleGeneral", "csv", "lackey", "address", "blockids"),
+                   help="input format: libCacheSim oracleGeneral binary or csv, valgrind lackey --trace-mem=yes "
+                        "output, 'l|s 0xADDR n' address lines, or block ids (text or int32)")
+    i.add_argument("input", help="the foreign trace (plain, .gz or .xz)")
     i.add_argument("out", help="output trace (.npy or .csv)")
     i.add_argument("--sparse", action="store_true", help="keep ids/addresses as pages instead of renumbering densely")
     i.add_argument("--limit-events", type=int, default=None, help="stop after this many accesses")
@@ -229,17 +231,17 @@ def build_parser():
                    help="overhead: A/B rounds (default 30); leak: task kills (default 3000)")
     b.add_argument("--segment", type=int, default=4000, help="overhead: events per measured segment")
     b.add_argument("--cpus", type=int, default=2, help="simulated CPUs (default 2)")
-    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--seed", type=int, default=0, help="workload and scheduler seed")
     b.add_argument("--ram", default="256M", help="leak: RAM (default 256M)")
     b.add_argument("--swap", default="4M", help="leak: swap device (default 4M, small so leaks exhaust it)")
     b.add_argument("--plot", default=None, help="leak: write a plot of stale pages and swap use")
-    b.add_argument("--no-progress", action="store_true")
+    b.add_argument("--no-progress", action="store_true", help="no progress bar")
     b.set_defaults(func=cmd_bench)
 
     s = sub.add_parser("stat", help="memory.stat and meminfo of a saved engine")
     s.add_argument("engine", help="engine saved by Engine.save or `replay --save-engine`")
     s.add_argument("--cgroup", default="/", help="cgroup path (default the root)")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
     s.set_defaults(func=cmd_stat)
 
     _add_sweep_parser(sub)

@@ -41,9 +41,11 @@ def load(path):
             if meta.get("format") != "pymemcg-engine":
                 raise ValueError("not a saved pymemcg engine")
             arrays = {k[len("array_"):]: z[k] for k in z.files if k.startswith("array_")}
-            return Engine._from_state(meta["settings"], arrays, z["state"], meta["cgroups"],
-                                      *(z[k] if k in z.files else None for k in ("trace_tasks", "trace_cgroups")))
-    except (KeyError, OSError, EOFError, json.JSONDecodeError, UnicodeDecodeError) as e:
+            trace = None
+            if "trace_tasks" in z.files:
+                trace = {"tasks": z["trace_tasks"], "cgroups": z["trace_cgroups"], "paths": meta["trace_paths"]}
+            return Engine._from_state(meta["settings"], arrays, z["state"], meta["cgroups"], trace)
+    except (KeyError, OSError, EOFError, ValueError, json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"{path}: not a saved pymemcg engine ({e})") from None
 
 
@@ -310,7 +312,7 @@ class Engine:
         return blob
 
     @classmethod
-    def _from_state(cls, settings, arrays, blob, cgroups, trace_tasks=None, trace_cgroups=None):
+    def _from_state(cls, settings, arrays, blob, cgroups, trace=None):
         eng = cls(**settings)
         for name, arr in arrays.items():
             if eng._np[name].shape != arr.shape:
@@ -323,14 +325,20 @@ class Engine:
                 c = Cgroup(eng, int(memcg), path)
                 eng._cgroups[path] = c
                 eng._cg_by_id[c._id] = c
-        if trace_tasks is not None:
-            eng._trace_tasks = np.array(trace_tasks, np.int32)
-        if trace_cgroups is not None:
-            eng._trace_cgroups = np.array(trace_cgroups, np.int32)
+        if trace:
+            eng._trace_tasks = np.array(trace["tasks"], np.int32)
+            eng._trace_cgroups = np.array(trace["cgroups"], np.int32)
+            eng._trace_cgroup_paths = list(trace["paths"])
         return eng
 
     def _cgroup_table(self):
         return [(path, cg._id) for path, cg in self._cgroups.items()]
+
+    def _trace_maps(self):
+        """What a later replay(resume=True) needs of the last replay's trace ids."""
+        if not hasattr(self, "_trace_tasks"):
+            return None
+        return {"tasks": self._trace_tasks, "cgroups": self._trace_cgroups, "paths": self._trace_cgroup_paths}
 
     def copy(self, **changes):
         """An identical, independent engine (for A/B runs from one warmed state).
@@ -339,15 +347,15 @@ class Engine:
         if bad:
             raise ValueError(f"copy() can change only {self._COPY_CHANGES}, not {sorted(bad)}")
         settings = dict(self._settings, **changes)
-        return Engine._from_state(settings, self._np, self._snapshot(), self._cgroup_table(),
-                                  getattr(self, "_trace_tasks", None), getattr(self, "_trace_cgroups", None))
+        return Engine._from_state(settings, self._np, self._snapshot(), self._cgroup_table(), self._trace_maps())
 
     def save(self, path):
         """Write the whole engine to one .npz file; pymemcg.load(path) reads it back exactly."""
         import json
+        maps = self._trace_maps()
         meta = json.dumps({"format": "pymemcg-engine", "version": 1, "settings": self._settings,
-                           "cgroups": self._cgroup_table()})
-        extra = {k: getattr(self, "_" + k) for k in ("trace_tasks", "trace_cgroups") if hasattr(self, "_" + k)}
+                           "cgroups": self._cgroup_table(), "trace_paths": maps and maps["paths"]})
+        extra = {"trace_tasks": maps["tasks"], "trace_cgroups": maps["cgroups"]} if maps else {}
         with open(path, "wb") as f:
             np.savez(f, meta=np.frombuffer(meta.encode(), np.uint8), state=self._snapshot(),
                      **{f"array_{k}": v for k, v in self._np.items()}, **extra)

@@ -59,12 +59,13 @@ class ReplayResult:
         return text
 
     def to_csv(self, path):
+        import csv
         cols = self.series_table()
         names = list(cols)
-        with open(path, "w") as f:
-            f.write(",".join(names) + "\n")
-            for row in zip(*(cols[n] for n in names)):
-                f.write(",".join(str(int(x)) for x in row) + "\n")
+        with open(path, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(names)
+            w.writerows(zip(*(cols[n].tolist() for n in names)))
 
 
 def _chunks(trace, size):
@@ -119,7 +120,7 @@ def replay(eng, trace, cpus=2, sched="rr", seed=None, sample_every=None, progres
         raise ValueError(f"seed must be an int in [0, 2**64), got {seed!r}")
     n = len(trace)
     if sample_every is None:
-        sample_every = max(n // 200, 1000)
+        sample_every = max(n // 200, 1)
     if isinstance(sample_every, bool) or not isinstance(sample_every, int) or sample_every < 0:
         raise ValueError("sample_every must be a non-negative int (0: no time series)")
     _check(eng, lib.pmc_replay_begin(eng._ptr, cpus, SCHEDULERS[sched], seed))
@@ -132,6 +133,7 @@ def replay(eng, trace, cpus=2, sched="rr", seed=None, sample_every=None, progres
         for a, b in _chunks(trace, chunk):
             part = np.ascontiguousarray(trace[a:b])
             _check(eng, lib.pmc_replay_validate(eng._ptr, _events_ptr(part), b - a, a))
+        _alias_existing_paths(eng, trace, resume)
         st = ffi.new("struct pmc_replay_stats *")
         lib.pmc_replay_stats(eng._ptr, st)
         ncg = max(int(st.max_cgroup), 1)
@@ -157,7 +159,7 @@ def replay(eng, trace, cpus=2, sched="rr", seed=None, sample_every=None, progres
             bar.close()
         lib.pmc_replay_stats(eng._ptr, st)
         stats = struct_to_dict(st)
-        paths = _register(eng, trace, int(st.max_task), ncg)
+        paths = _register(eng, trace, int(st.max_task), ncg, resume)
     finally:
         lib.pmc_replay_end(eng._ptr)
     series = {f: samples[f][:written].copy() for f in SAMPLE_FIELDS}
@@ -174,7 +176,39 @@ def _progress(progress, total):
     return tqdm(total=total, unit="ev", unit_scale=True, desc="replay", leave=False)
 
 
-def _register(eng, trace, ntask, ncg):
+def _trace_paths(eng, trace, ncg, resume):
+    """Each trace cgroup id's path: the earlier segment's (resume), then this trace's mkdirs;
+    also {event index: path} of the mkdirs."""
+    paths = [None] * ncg
+    old = getattr(eng, "_trace_cgroup_paths", []) if resume else []
+    paths[:len(old)] = old[:ncg]
+    paths[0] = "/"
+    made = {}
+    mkdirs = np.flatnonzero(trace["op"] == OP["mkdir"])
+    names = mkdir_names(trace) if len(mkdirs) else {}
+    for i in mkdirs:
+        cg, parent = int(trace["task"][i]), int(trace["vpn"][i])
+        if cg >= ncg or paths[parent] is None:
+            continue
+        base = "" if paths[parent] == "/" else paths[parent].lstrip("/")
+        paths[cg] = "/" + f"{base}/{names[int(i)]}".strip("/")
+        made[int(i)] = paths[cg]
+    return paths, made
+
+
+def _alias_existing_paths(eng, trace, resume):
+    """A trace's mkdir of a path the engine already has is refused (EEXIST), and the trace's
+    later use of that cgroup id acts on the existing cgroup, as a script's would."""
+    st = ffi.new("struct pmc_replay_stats *")
+    lib.pmc_replay_stats(eng._ptr, st)
+    _, made = _trace_paths(eng, trace, max(int(st.max_cgroup), 1), resume)
+    for i, path in made.items():
+        existing = eng._cgroups.get(path.strip("/"))
+        if existing is not None:
+            _check(eng, lib.pmc_replay_alias(eng._ptr, int(trace["task"][i]), existing._id))
+
+
+def _register(eng, trace, ntask, ncg, resume):
     """Give the trace's cgroups their paths in the engine and return the paths by trace id."""
     task_pid = np.zeros(max(ntask, 1), np.int32)
     cg_id = np.zeros(ncg, np.int32)
@@ -182,20 +216,12 @@ def _register(eng, trace, ntask, ncg):
                         ffi.cast("int32_t *", ffi.from_buffer(cg_id)), ncg)
     eng._trace_tasks = task_pid[:ntask]
     eng._trace_cgroups = cg_id
-    paths = [None] * ncg
-    paths[0] = "/"
-    mkdirs = np.flatnonzero(trace["op"] == OP["mkdir"])
-    names = mkdir_names(trace) if len(mkdirs) else {}
+    paths, made = _trace_paths(eng, trace, ncg, resume)
+    eng._trace_cgroup_paths = paths
     from .cgroup import Cgroup
-    for i in mkdirs:
-        ev = trace[int(i)]
-        cg, parent = int(ev["task"]), int(ev["vpn"])
-        if paths[parent] is None or cg >= ncg:
-            continue
-        base = "" if paths[parent] == "/" else paths[parent].lstrip("/")
-        key = f"{base}/{names[int(i)]}".strip("/")
-        paths[cg] = "/" + key
-        memcg = int(cg_id[cg])
+    for i, path in made.items():
+        key = path.strip("/")
+        memcg = int(cg_id[int(trace["task"][i])])
         if memcg and key not in eng._cgroups:
             c = Cgroup(eng, memcg, key)
             eng._cgroups[key] = c

@@ -110,10 +110,11 @@ class Builder:
         ev[0] = (OP["mkdir"], 0, 0, cg, self._cg(parent), len(name.encode()))
         self._chunks += [ev, _name_events(name)]
         self._cgroups[key] = cg
-        if memsw_limit is not None:
-            self.write(path, "memory.memsw.limit_in_bytes", memsw_limit)
+        # the memory limit first: the kernel refuses a mem+swap limit below it
         if limit is not None:
             self.write(path, "memory.limit_in_bytes", limit)
+        if memsw_limit is not None:
+            self.write(path, "memory.memsw.limit_in_bytes", memsw_limit)
         return cg
 
     def write(self, path, file, value):
@@ -123,10 +124,11 @@ class Builder:
         self._emit("write", task=self._cg(path), flags=WRITE_FILE[file], count=parse_size(value, file))
 
     def spawn(self, cgroup_path="", cpu=0):
+        cg = self._cg(cgroup_path)
         task = self._next_task
         self._next_task += 1
         self._task_cpu[task] = cpu
-        self._emit("spawn", cpu=cpu, task=task, vpn=self._cg(cgroup_path))
+        self._emit("spawn", cpu=cpu, task=task, vpn=cg)
         return task
 
     def fault(self, task, vpn, count=1, write=True):
@@ -150,7 +152,8 @@ class Builder:
         del self._task_cpu[task]
 
     def move(self, task, cgroup_path):
-        self._emit("move", cpu=self._task(task), task=task, vpn=self._cg(cgroup_path))
+        cpu, cg = self._task(task), self._cg(cgroup_path)
+        self._emit("move", cpu=cpu, task=task, vpn=cg)
 
     def reclaim(self, cgroup_path=None, nr=32, cpu=0):
         if cgroup_path is None:

@@ -71,8 +71,9 @@ def churn(rounds=40, *, limit="2M", task_size="1M", ntasks=3, cpus=2, chunk=32, 
     of 8MB under a 32MB limit).  `rounds` counts kills.
 
     Tasks write `chunk` pages per event, task slot s on CPU s % cpus, all started
-    together as the reproducer's script does; `jitter` (a fraction, drawn with
-    `seed`) shortens each slot's task size so that their lives drift apart."""
+    together as the reproducer's script does; `seed` shuffles the order in which the
+    slots issue their events each round, and `jitter` (a fraction) shortens each
+    slot's task size by a seeded amount so that their lives drift apart."""
     rng = np.random.default_rng(seed)
     b = builder or Builder()
     path = f"{prefix}{cgroup}"
@@ -85,7 +86,7 @@ def churn(rounds=40, *, limit="2M", task_size="1M", ntasks=3, cpus=2, chunk=32, 
     done = [0] * ntasks
     kills = 0
     while kills < rounds:
-        for s in range(ntasks):
+        for s in rng.permutation(ntasks) if seed else range(ntasks):
             if done[s] >= touches * sizes[s]:
                 b.exit(slots[s])
                 kills += 1

@@ -2540,7 +2540,7 @@ static void test_step_api(void)
 		bi = binfo(f, b);
 		CHECK_EQ(bi.phase, want[i]);
 		CHECK_EQ(bi.idx, idx_after[i]);
-		if (i == 6)   /* vpn 1 went through add_to_swap: the next slot */
+		if (i == 7)   /* vpn 1 went through add_to_swap: the next slot */
 			CHECK_EQ(f->a.private[pfn[1]], 2);
 	}
 	bi = binfo(f, b);
@@ -2555,7 +2555,7 @@ static void test_step_api(void)
 	CHECK_EQ(r.activated, 1);
 	CHECK_EQ(r.pageout, 1);
 	CHECK_EQ(r.pageout_keep, 0);
-	CHECK_EQ(r.scanned, 4 * 2);   /* in the swap cache or mapped: each counts twice */
+	CHECK_EQ(r.scanned, 3 * 2 + 1);   /* mapped or in the swap cache: twice; the culled page leaves first (§3 step 2) */
 	CHECK(f->a.flags[pfn[0]] & PG_buddy);
 	CHECK_EQ(f->a.flags[pfn[1]] & (PG_writeback | PG_lru | PG_active), PG_writeback | PG_lru);
 	CHECK_EQ(f->a.flags[pfn[2]] & (PG_active | PG_lru), PG_active | PG_lru);
@@ -2572,23 +2572,26 @@ static void test_step_api(void)
 	AUDIT(e);
 
 	/*
-	 * A batch holds the lock of the page in hand.  A COW write to it must
-	 * wait; with no I/O that could release it the synchronous fault says so
-	 * (PMC_ESTATE) rather than wait forever, and works once the batch is done.
+	 * A batch holds the lock of the page in hand.  A swap-in of it must wait
+	 * for the lock; with no I/O in flight that could release it, the
+	 * synchronous fault says so (PMC_ESTATE) rather than wait forever, and
+	 * works once the batch is done.  vpn 1, written and clean, is at the tail.
 	 */
 	int c = pmc_fork(e, t);
-	CHECK_RC(e, pmc_shrink_active_list(e, X, 32), 1);
+	CHECK_EQ(slot_of(f, c, 1), 2);
 	int b2 = pmc_isolate(e, X, 1);
 	CHECK_RC(e, b2, b + 1);
 	int32_t locked = binfo(f, b2).pfn[0];
-	CHECK_EQ(locked, pfn[2]);
+	CHECK_EQ(locked, pfn[1]);
 	CHECK_RC(e, pmc_batch_step(e, b2), PMC_SP_ADD_TO_SWAP);
 	CHECK(f->a.flags[locked] & PG_locked);
-	CHECK_RC(e, fault_range(f, c, 2, 1, 1), PMC_ESTATE);
+	int64_t faults = ctrs(f).pgfault;
+	CHECK_RC(e, fault_range(f, c, 1, 1, 1), PMC_ESTATE);
 	CHECK(strstr(pmc_errmsg(e), "unfinished shrink batch") != NULL);
 	AUDIT(e);
-	CHECK_EQ(pfn_of(f, c, 2), locked);
-	CHECK_EQ(pte(f, c, 2) & PTE_WRITE, 0);
+	CHECK_EQ(ctrs(f).pgfault, faults);
+	CHECK_EQ(slot_of(f, c, 1), 2);
+	CHECK_EQ(f->a.count[locked], 2);   /* the cache's and the batch's: the fault let go of its own */
 	/* two batches at once, from the memcg and from the zone */
 	int b3 = pmc_isolate(e, 0, 32);
 	CHECK_RC(e, b3, b + 2);
@@ -2596,9 +2599,9 @@ static void test_step_api(void)
 	r = shrink(f, b3);
 	r = shrink(f, b2);
 	CHECK_EQ(r.isolated, 1);
-	CHECK_RC(e, fault_range(f, c, 2, 1, 1), 1);
+	CHECK_RC(e, fault_range(f, c, 1, 1, 1), 1);
 	AUDIT(e);
-	CHECK(pfn_of(f, c, 2) != locked || ctrs(f).cow_reuse > 0);
+	CHECK_EQ(pte(f, c, 1) & (PTE_PRESENT | PTE_WRITE), PTE_PRESENT | PTE_WRITE);
 	CHECK_RC(e, pmc_exit(e, c), 0);
 	CHECK_RC(e, pmc_exit(e, t), 0);
 	AUDIT(e);
@@ -2609,6 +2612,472 @@ static void test_step_api(void)
 	CHECK_EQ(minfo(f).SwapFree, 62);
 	CHECK_LEAKS(f, 0, 0, 0, 0, 0);
 	fx_free(f);
+}
+
+/*
+ * The Type-2 race of §4.1, walked with the step API in laptop mode (the keep
+ * path of §3 step 8c): reclaim isolates P and passes page_referenced (steps
+ * 1-2); the owner zaps its only pte and the flush drops the gather's reference
+ * (3, 4, 7): P is uncharged; add_to_swap (5); laptop mode keeps the dirty page
+ * without pageout (6); putback skips the memcg list (8).  Without the hook P is
+ * stale swap cache: in the cache, PageAnon, unmapped, uncharged, off every
+ * memcg list, its slot cache-only with no record, memcg counters right; only
+ * global reclaim can free it.  With the seed hook, try_to_free_swap right
+ * after add_to_swap frees it.  Both kernels.
+ */
+static void type2(int kernel, int hook)
+{
+	struct pmc_config cfg = config(64, 16);
+	cfg.kernel = kernel;
+	cfg.hook = hook;
+	struct fx *f = fx_create(cfg);
+	pmc_engine *e = f->e;
+	int X = pmc_memcg_create(e, ROOT);
+	int a = pmc_spawn(e, X);
+	CHECK_RC(e, fault_range(f, a, 0, 1, 1), 1);
+	int32_t p = pfn_of(f, a, 0);
+	CHECK_EQ(pmc_shrink_active_list(e, X, 1), 1);
+	CHECK_RC(e, pmc_set_laptop_mode(e, 1), 0);
+	int b = pmc_isolate(e, X, 1);                               /* step 1 */
+	CHECK_RC(e, b, 0);
+	AUDIT(e);
+	CHECK_RC(e, pmc_batch_step(e, b), PMC_SP_ADD_TO_SWAP);      /* step 2 */
+	AUDIT(e);
+	CHECK(f->a.flags[p] & PCG_USED);
+	CHECK_RC(e, pmc_zap(e, a, NULL, 1, 0, 1), 1);              /* steps 3, 4, 7 */
+	AUDIT(e);
+	CHECK_EQ(f->a.flags[p] & (PCG_USED | PG_locked | PG_swapcache | PG_lru), PG_locked);
+	CHECK_EQ(f->a.count[p], 1);                                 /* the isolation's */
+	CHECK_EQ(usage(f, X), 0);
+	CHECK_EQ(mcg(f, X).memsw.usage, 0);
+	struct pmc_reclaim_result r = shrink(f, b);                 /* steps 5, 6, 8 */
+	CHECK_RC(e, pmc_set_laptop_mode(e, 0), 0);
+	CHECK_EQ(r.isolated, 1);
+	CHECK_EQ(r.scanned, 2);              /* mapped at its trylock: counted twice */
+	CHECK_EQ(r.reclaimed, 0);            /* the hook's frees are not counted (§3 step 6) */
+	CHECK_EQ(r.activated, 0);
+	CHECK_EQ(r.pageout, 0);              /* laptop mode never calls pageout */
+	CHECK_EQ(ctrs(f).swapouts, 1);
+	CHECK_EQ(tinfo(f, a).rss, 0);
+	CHECK_EQ(usage(f, X), 0);
+	CHECK_EQ(mcg(f, X).memsw.usage, 0);
+	if (hook == PMC_HOOK_NONE) {
+		CHECK_EQ(r.hook_calls, 0);
+		CHECK_EQ(r.hook_freed, 0);
+		CHECK_LEAKS(f, 0, 1, 1, 0, 0);
+		CHECK_EQ(f->a.flags[p], PG_uptodate | PG_dirty | PG_lru | PG_swapcache | PG_swapbacked | PG_anon);
+		CHECK_EQ(f->a.count[p], 1);
+		CHECK_EQ(f->a.mapcount[p], 0);
+		CHECK_EQ(f->a.memcg[p], X);      /* pc->mem_cgroup goes stale */
+		int32_t slot = (int32_t)f->a.private[p];
+		CHECK_EQ(slot, 1);
+		CHECK_EQ(f->a.swap_map[slot], enc(kernel, 0, 1));
+		CHECK_EQ(f->a.swap_cgroup[slot], 0);
+		CHECK_EQ(f->a.swap_cache[slot], p);
+		CHECK_EQ(minfo(f).SwapCached, 1);
+		CHECK_EQ(minfo(f).SwapFree, 13);
+		CHECK_EQ(minfo(f).MemFree, 63);
+		CHECK_EQ(minfo(f).Inactive_anon, 1);
+		CHECK_EQ(mcg(f, X).lru[LRU_INACTIVE_ANON], 0);
+		/* memcg reclaim never reaches it */
+		CHECK_RC(e, pmc_reclaim(e, X, 32, &r), 0);
+		AUDIT(e);
+		CHECK_EQ(r.scanned, 0);
+		int bx = pmc_isolate(e, X, 32);
+		CHECK_EQ(binfo(f, bx).nr, 0);
+		shrink(f, bx);
+		CHECK_LEAKS(f, 0, 1, 1, 0, 0);
+		/* global reclaim does: pageout -> swap_writepage drops the unused slot, putback frees the page */
+		int bz = pmc_isolate(e, 0, 32);
+		CHECK_EQ(binfo(f, bz).nr, 1);
+		CHECK_EQ(binfo(f, bz).pfn[0], p);
+		r = shrink(f, bz);
+		CHECK_EQ(r.pageout, 1);
+		CHECK_EQ(ctrs(f).writepage_freed_swap, 1);
+		CHECK_EQ(ctrs(f).pswpout, 0);
+	} else {
+		CHECK_EQ(r.hook_calls, 1);
+		CHECK_EQ(r.hook_freed, 1);
+		CHECK_EQ(ctrs(f).hook_calls, 1);
+		CHECK_EQ(ctrs(f).hook_freed, 1);
+	}
+	CHECK_LEAKS(f, 0, 0, 0, 0, 0);
+	CHECK(f->a.flags[p] & PG_buddy);
+	CHECK_EQ(minfo(f).SwapCached, 0);
+	CHECK_EQ(minfo(f).SwapFree, 14);
+	CHECK_EQ(minfo(f).MemFree, 64);
+	CHECK_EQ(f->a.swap_map[1], 0);
+	CHECK_RC(e, pmc_exit(e, a), 0);
+	fx_free(f);
+}
+
+static void test_type2_race(void)
+{
+	for (int kernel = PMC_KERNEL_2_6_30; kernel <= PMC_KERNEL_2_6_31; kernel++) {
+		type2(kernel, PMC_HOOK_NONE);
+		type2(kernel, PMC_HOOK_SEED);
+	}
+}
+
+/* --- replay: traces built by hand ---------------------------------------------- */
+
+struct trace {
+	struct pmc_event ev[512];
+	int n;
+};
+
+static void ev_add(struct trace *t, int op, int cpu, int flags, uint32_t task, int64_t vpn, int64_t count)
+{
+	CHECK(t->n < 512);
+	struct pmc_event *v = &t->ev[t->n++];
+	memset(v, 0, sizeof *v);
+	v->op = (uint8_t)op;
+	v->cpu = (uint8_t)cpu;
+	v->flags = (uint16_t)flags;
+	v->task = task;
+	v->vpn = vpn;
+	v->count = count;
+}
+
+/* mkdir: count = the name's length, then ceil(len / 16) name events carrying its bytes in vpn and count */
+static void ev_mkdir(struct trace *t, uint32_t cg, int64_t parent, const char *name)
+{
+	int64_t len = (int64_t)strlen(name);
+	ev_add(t, PMC_OP_MKDIR, 0, 0, cg, parent, len);
+	for (int64_t off = 0; off < len; off += 16) {
+		char chunk[16] = { 0 };
+		memcpy(chunk, name + off, (size_t)(len - off < 16 ? len - off : 16));
+		ev_add(t, PMC_OP_NAME, 0, 0, 0, 0, 0);
+		memcpy(&t->ev[t->n - 1].vpn, chunk, 8);
+		memcpy(&t->ev[t->n - 1].count, chunk + 8, 8);
+	}
+}
+
+/* Two cgroups (one a child with a 17-byte name), three tasks on two CPUs, every kind of event. */
+static void small_trace(struct trace *t)
+{
+	t->n = 0;
+	ev_mkdir(t, 1, 0, "a");
+	ev_add(t, PMC_OP_WRITE, 0, PMC_FILE_LIMIT, 1, 0, 64 * PG);
+	ev_mkdir(t, 2, 1, "a-longer-name-17b");
+	ev_add(t, PMC_OP_SPAWN, 0, 0, 0, 1, 0);
+	ev_add(t, PMC_OP_SPAWN, 1, 0, 1, 2, 0);
+	ev_add(t, PMC_OP_FAULT, 0, 1, 0, 0, 100);        /* over cgroup 1's limit: memcg reclaim swaps */
+	ev_add(t, PMC_OP_FAULT, 1, 1, 1, 0, 50);
+	ev_add(t, PMC_OP_FORK, 0, 0, 0, 2, 0);
+	ev_add(t, PMC_OP_FAULT, 1, 1, 2, 0, 20);         /* COW */
+	ev_add(t, PMC_OP_MUNMAP, 0, 0, 0, 10, 20);
+	ev_add(t, PMC_OP_MLOCK, 1, 0, 1, 60, 4);
+	ev_add(t, PMC_OP_MOVE, 0, 0, 1, 1, 0);
+	ev_add(t, PMC_OP_RECLAIM, 0, 0, 1, 0, 32);       /* memcg reclaim of cgroup 1 */
+	ev_add(t, PMC_OP_RECLAIM, 1, 1, 0, 0, 32);       /* global reclaim */
+	ev_add(t, PMC_OP_FAULT, 0, 0, 0, 0, 100);        /* read it all back */
+	ev_add(t, PMC_OP_EXIT, 1, 0, 2, 0, 0);
+	ev_add(t, PMC_OP_EXIT, 0, 0, 0, 0, 0);
+	ev_add(t, PMC_OP_EXIT, 1, 0, 1, 0, 0);
+	ev_add(t, PMC_OP_RMDIR, 0, 0, 2, 0, 0);
+	ev_add(t, PMC_OP_RMDIR, 0, 0, 1, 0, 0);
+}
+
+struct replay_out {
+	struct pmc_replay_stats st;
+	struct pmc_sample samples[16];
+	int64_t cg_usage[16 * 2 * 3];
+	int64_t nsamples;
+	int32_t task_pid[3], cg_id[3];
+};
+
+/* begin, validate, run (sampling every 4 events), finish, stats and maps, end */
+static void replay_all(struct fx *f, const struct trace *t, int cpus, int sched, uint64_t seed, struct replay_out *o)
+{
+	pmc_engine *e = f->e;
+	memset(o, 0, sizeof *o);
+	CHECK_RC(e, pmc_replay_begin(e, cpus, sched, seed), 0);
+	CHECK_RC(e, pmc_replay_validate(e, t->ev, t->n, 0), 0);
+	o->nsamples = pmc_replay_run(e, t->ev, t->n, 4, o->samples, o->cg_usage, 16, 3);
+	CHECK_RC(e, o->nsamples, o->nsamples < 0 ? 0 : o->nsamples);
+	CHECK_RC(e, pmc_replay_finish(e), 0);
+	CHECK_RC(e, pmc_replay_stats(e, &o->st), 0);
+	CHECK_RC(e, pmc_replay_maps(e, o->task_pid, 3, o->cg_id, 3), 0);
+	AUDIT(e);   /* a replay leaves nothing in flight: quiescent */
+	pmc_replay_end(e);
+	pmc_replay_end(e);   /* twice is harmless */
+	AUDIT(e);
+}
+
+static void test_replay(void)
+{
+	struct fx *f = fx_new(256, 256);
+	pmc_engine *e = f->e;
+	struct trace *t = calloc(1, sizeof *t);
+	struct replay_out *o = calloc(1, sizeof *o);
+	CHECK(t && o);
+	small_trace(t);
+	CHECK_EQ(t->n, 23);
+
+	/* no replay begun; bad settings */
+	struct pmc_replay_stats st;
+	int32_t ids[3];
+	REFUSED(f, pmc_replay_validate(e, t->ev, t->n, 0), PMC_ESTATE);
+	REFUSED(f, pmc_replay_run(e, t->ev, t->n, 0, NULL, NULL, 0, 0), PMC_ESTATE);
+	REFUSED(f, pmc_replay_finish(e), PMC_ESTATE);
+	REFUSED(f, pmc_replay_stats(e, &st), PMC_ESTATE);
+	REFUSED(f, pmc_replay_maps(e, ids, 3, ids, 3), PMC_ESTATE);
+	REFUSED(f, pmc_replay_begin(e, 0, PMC_SCHED_RR, 0), PMC_EINVAL);
+	REFUSED(f, pmc_replay_begin(e, 257, PMC_SCHED_RR, 0), PMC_EINVAL);
+	REFUSED(f, pmc_replay_begin(e, -1, PMC_SCHED_RR, 0), PMC_EINVAL);
+	REFUSED(f, pmc_replay_begin(e, 2, 2, 0), PMC_EINVAL);
+	REFUSED(f, pmc_replay_begin(e, 2, -1, 0), PMC_EINVAL);
+	pmc_replay_end(e);   /* without a replay: a no-op */
+
+	/* during a replay there is no snapshot */
+	CHECK_RC(e, pmc_replay_begin(e, 2, PMC_SCHED_RR, 0), 0);
+	REFUSED(f, pmc_snapshot_size(e), PMC_ESTATE);
+	pmc_replay_end(e);
+
+	replay_all(f, t, 2, PMC_SCHED_RR, 0, o);
+	CHECK_EQ(o->st.events, 20);              /* name events ride along with their mkdir */
+	CHECK_EQ(o->st.max_task, 3);
+	CHECK_EQ(o->st.max_cgroup, 3);
+	CHECK_EQ(o->st.skipped_dead, 0);
+	CHECK_EQ(o->st.refused, 0);
+	CHECK(o->st.steps > o->st.events);
+	CHECK(o->st.interleavings > 0);
+	for (int i = 0; i < 3; i++) {
+		CHECK_EQ(o->task_pid[i], i + 1);
+		CHECK_EQ(o->cg_id[i], i + 1);     /* trace cgroup 0 is the root */
+	}
+	/* samples: every 4 started events while there is room, in time order */
+	CHECK(o->nsamples >= 4 && o->nsamples <= 5);
+	for (int i = 0; i < o->nsamples; i++) {
+		CHECK(o->samples[i].events >= 4 * (i + 1));
+		CHECK(i == 0 || o->samples[i].events > o->samples[i - 1].events);
+		CHECK(i == 0 || o->samples[i].now_ns >= o->samples[i - 1].now_ns);
+		CHECK(o->samples[i].mem_free >= 0 && o->samples[i].mem_free <= 256);
+		CHECK(o->cg_usage[i * 6 + 0] >= 0);
+		CHECK(o->cg_usage[i * 6 + 2] <= 64 * (int64_t)PG);   /* cgroup 1's limit holds */
+		CHECK(o->cg_usage[i * 6 + 3] >= o->cg_usage[i * 6 + 2]);
+	}
+	struct pmc_counters c = ctrs(f);
+	CHECK_EQ(c.forks, 1);
+	CHECK_EQ(c.exits, 3);
+	CHECK_EQ(c.pgfault, 100 + 50 + 20 + 4 + 100);
+	CHECK_EQ(c.mlocked, 4);
+	CHECK_EQ(c.munlocked, 4);
+	CHECK(c.cow_faults > 0);
+	CHECK(c.swapouts > 0);
+	CHECK(c.swapins > 0);
+	CHECK(c.memcg_reclaims > 0);
+	CHECK(c.direct_reclaims > 0);
+	CHECK_EQ(c.oom_kills + c.global_oom_kills, 0);
+	for (int pid = 1; pid <= 3; pid++) {
+		CHECK_EQ(tinfo(f, pid).alive, 0);
+		CHECK_EQ(tinfo(f, pid).oom_killed, 0);
+	}
+	CHECK_EQ(mcg(f, 2).removed, 1);
+	CHECK_EQ(mcg(f, 3).removed, 1);
+	/* what is left are swap-cache pages whose writes were in flight when their ptes went: orphans (§4.4) */
+	int64_t left = 256 - minfo(f).MemFree;
+	CHECK_EQ(minfo(f).SwapCached, left);
+	CHECK_LEAKS(f, 0, 0, 0, 0, left);
+	CHECK_EQ(usage(f, ROOT), left);          /* rmdir moved them up */
+	swap_out(f, ROOT);
+	CHECK_EQ(minfo(f).MemFree, 256);
+	CHECK_EQ(minfo(f).SwapFree, 254);
+	CHECK_EQ(mcg(f, ROOT).memsw.usage, 0);
+	CHECK_LEAKS(f, 0, 0, 0, 0, 0);
+	REFUSED(f, pmc_replay_stats(e, &st), PMC_ESTATE);
+	free(t);
+	free(o);
+	fx_free(f);
+}
+
+/*
+ * pmc_replay_validate checks a trace before any of it is applied (issue 4):
+ * each malformed trace is refused with PMC_EINVAL naming the event, and the
+ * engine is exactly as before.  The valid trace then replays on that engine as
+ * it does on a fresh one.
+ */
+static void test_replay_validation(void)
+{
+	struct fx *f = fx_new(256, 256);
+	pmc_engine *e = f->e;
+	struct trace *good = calloc(1, sizeof *good), *t = calloc(1, sizeof *t);
+	CHECK(good && t);
+	small_trace(good);
+	/* good: 0-1 mkdir a, 2 write, 3-5 mkdir (two name events), 6-7 spawn, 8 fault ... 19 exit, 20-21 rmdir */
+	CHECK_EQ(good->ev[8].op, PMC_OP_FAULT);
+	CHECK_EQ(good->ev[19].op, PMC_OP_EXIT);
+	CHECK_RC(e, fault_range(f, pmc_spawn(e, ROOT), 0, 10, 1), 10);   /* something for REFUSED to watch */
+	struct {
+		int at;                        /* event to change (-1: see below) */
+		struct pmc_event v;
+		int64_t n;                     /* events to validate (0: all) */
+		const char *says;
+	} bad[] = {
+		{ 8, { .op = 0 }, 0, "event 8: unknown op 0" },
+		{ 8, { .op = 13, .task = 0 }, 0, "event 8: unknown op 13" },
+		{ 0, { .op = 255 }, 0, "event 0: unknown op 255" },
+		{ 8, { .op = PMC_OP_FAULT, .flags = 1, .task = 7, .vpn = 0, .count = 1 }, 0, "event 8: task 7 used before it was spawned" },
+		{ 8, { .op = PMC_OP_EXIT, .task = 2 }, 0, "event 8: task 2 used before it was spawned" },
+		{ 8, { .op = PMC_OP_FORK, .task = 0, .vpn = 1 }, 0, "event 8: task 1 already exists" },
+		{ 20, { .op = PMC_OP_FAULT, .task = 2, .count = 1 }, 0, "event 20: task 2 used after its exit" },
+		{ 6, { .op = PMC_OP_SPAWN, .task = 0, .vpn = 9 }, 0, "event 6: cgroup 9 does not exist" },
+		{ 6, { .op = PMC_OP_SPAWN, .task = 0, .vpn = -1 }, 0, "event 6: cgroup -1 does not exist" },
+		{ 8, { .op = PMC_OP_NAME }, 0, "event 8: a name event that does not follow a mkdir" },
+		{ 8, { .op = PMC_OP_FAULT, .flags = 2, .task = 0, .count = 1 }, 0, "event 8: unknown fault flags" },
+		{ 8, { .op = PMC_OP_FAULT, .task = 0, .count = 0 }, 0, "event 8: pages" },
+		{ 8, { .op = PMC_OP_FAULT, .task = 0, .vpn = INT64_MAX, .count = INT64_MAX }, 0, "event 8: pages" },
+		{ 8, { .op = PMC_OP_MUNMAP, .task = 0, .vpn = -1, .count = 1 }, 0, "event 8: pages" },
+		{ 8, { .op = PMC_OP_WRITE, .flags = 99, .task = 1 }, 0, "event 8: unknown control file 99" },
+		{ 8, { .op = PMC_OP_WRITE, .flags = PMC_FILE_LIMIT, .task = 1, .count = -1 }, 0, "event 8: negative" },
+		{ 8, { .op = PMC_OP_RMDIR, .task = 0 }, 0, "event 8: the root cgroup cannot be removed" },
+		{ 8, { .op = PMC_OP_RECLAIM, .task = 1, .count = 0 }, 0, "event 8: reclaim of 0 pages" },
+		{ 8, { .op = PMC_OP_RECLAIM, .flags = 2, .task = 1, .count = 1 }, 0, "event 8: unknown reclaim flags" },
+		{ 8, { .op = PMC_OP_MOVE, .task = 0, .vpn = 7 }, 0, "event 8: cgroup 7 does not exist" },
+		{ 0, { .op = PMC_OP_MKDIR, .task = 1, .vpn = 0, .count = 0 }, 0, "event 0: a cgroup name is 1 to 255 bytes" },
+		{ 0, { .op = PMC_OP_MKDIR, .task = 1, .vpn = 0, .count = 256 }, 0, "event 0: a cgroup name is 1 to 255 bytes" },
+		{ 0, { .op = PMC_OP_MKDIR, .task = 0, .vpn = 0, .count = 1 }, 0, "event 0: cgroup id 0 is taken" },
+		{ 3, { .op = PMC_OP_MKDIR, .task = 1, .vpn = 0, .count = 17 }, 0, "event 3: cgroup id 1 is taken" },
+		{ 1, { .op = PMC_OP_NAME, .vpn = 0x2f }, 0, "event 0: a cgroup name may not hold '/'" },
+		{ 1, { .op = PMC_OP_NAME, .vpn = 0x2e }, 0, "event 0: '.' and '..' are not cgroup names" },
+		{ -1, { .op = 0 }, 5, "event 3: mkdir's name events are missing (truncated trace)" },
+		{ 4, { .op = PMC_OP_SPAWN, .task = 9, .vpn = 0 }, 0, "event 3: mkdir needs 2 name events after it" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		*t = *good;
+		if (bad[i].at >= 0)
+			t->ev[bad[i].at] = bad[i].v;
+		int64_t n = bad[i].n ? bad[i].n : t->n;
+		CHECK_RC(e, pmc_replay_begin(e, 2, PMC_SCHED_RR, 0), 0);
+		REFUSED(f, pmc_replay_validate(e, t->ev, n, 0), PMC_EINVAL);
+		if (strncmp(pmc_errmsg(e), bad[i].says, strlen(bad[i].says)))
+			FAIL_AT(__FILE__, __LINE__, "bad trace %zu: \"%s\", expected \"%s...\"", i, pmc_errmsg(e), bad[i].says);
+		struct pmc_replay_stats st;
+		CHECK_RC(e, pmc_replay_stats(e, &st), 0);
+		CHECK_EQ(st.events, 0);
+		pmc_replay_end(e);
+	}
+	/* an error in a later chunk names the event by its index in the whole trace */
+	*t = *good;
+	t->ev[12].op = 200;
+	CHECK_RC(e, pmc_replay_begin(e, 2, PMC_SCHED_RR, 0), 0);
+	CHECK_RC(e, pmc_replay_validate(e, t->ev, 10, 0), 0);
+	REFUSED(f, pmc_replay_validate(e, t->ev + 10, t->n - 10, 10), PMC_EINVAL);
+	CHECK(!strncmp(pmc_errmsg(e), "event 12: unknown op 200", 24));
+	pmc_replay_end(e);
+
+	/* nothing was applied: the valid trace replays here exactly as on a fresh engine with the same past */
+	struct fx *g = fx_new(256, 256);
+	CHECK_RC(g->e, fault_range(g, pmc_spawn(g->e, ROOT), 0, 10, 1), 10);
+	struct replay_out *o = calloc(2, sizeof *o);
+	CHECK(o != NULL);
+	replay_all(f, good, 2, PMC_SCHED_RR, 0, &o[0]);
+	replay_all(g, good, 2, PMC_SCHED_RR, 0, &o[1]);
+	SAME_ENGINES(f, g);
+	CHECK(!memcmp(&o[0].st, &o[1].st, sizeof o[0].st));
+	CHECK_EQ(o[0].st.events, 20);
+	CHECK_EQ(o[0].task_pid[0], 2);           /* pid 1 was spawned before the replay */
+	free(o);
+	free(t);
+	free(good);
+	fx_free(g);
+	fx_free(f);
+}
+
+static int64_t trace_rnd(uint64_t *x, int64_t n)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return (int64_t)(*x % (uint64_t)n);
+}
+
+/* A workload trace from a seed: cgroups with limits, tasks on two CPUs faulting, unmapping, forking, exiting. */
+static void random_trace(struct trace *t, uint64_t seed)
+{
+	uint64_t x = seed * 0x9E3779B97F4A7C15ull + 7;
+	t->n = 0;
+	ev_mkdir(t, 1, 0, "x");
+	ev_add(t, PMC_OP_WRITE, 0, PMC_FILE_LIMIT, 1, 0, 48 * PG);
+	ev_mkdir(t, 2, 0, "y");
+	ev_add(t, PMC_OP_WRITE, 0, PMC_FILE_LIMIT, 2, 0, 32 * PG);
+	uint32_t live[16];
+	int nlive = 0;
+	uint32_t next = 0;
+	for (int i = 0; i < 6; i++) {
+		ev_add(t, PMC_OP_SPAWN, i % 2, 0, next, 1 + i % 2, 0);
+		live[nlive++] = next++;
+	}
+	while (t->n < 440) {
+		uint32_t task = live[trace_rnd(&x, nlive)];
+		int cpu = (int)trace_rnd(&x, 2), flag = (int)trace_rnd(&x, 2);
+		int64_t vpn = trace_rnd(&x, 96), count = 1 + trace_rnd(&x, 24), what = trace_rnd(&x, 10);
+		switch (what) {
+		case 0: case 1: case 2: case 3:
+			ev_add(t, PMC_OP_FAULT, cpu, flag, task, vpn, count);
+			break;
+		case 4:
+			ev_add(t, PMC_OP_MUNMAP, cpu, 0, task, vpn, count);
+			break;
+		case 5:
+			if (nlive < 16) {
+				ev_add(t, PMC_OP_FORK, cpu, 0, task, next, 0);
+				live[nlive++] = next++;
+			}
+			break;
+		case 6:
+			if (nlive > 3) {
+				ev_add(t, PMC_OP_EXIT, cpu, 0, task, 0, 0);
+				for (int k = 0; k < nlive; k++)
+					if (live[k] == task)
+						live[k] = live[--nlive];
+			}
+			break;
+		case 7:
+			ev_add(t, PMC_OP_RECLAIM, cpu, flag, 1 + (uint32_t)(vpn % 2), 0, count);
+			break;
+		case 8:
+			ev_add(t, PMC_OP_MLOCK, cpu, 0, task, vpn, 1 + count % 3);
+			break;
+		default:
+			ev_add(t, PMC_OP_FAULT, cpu, 1, task, 0, 8);
+			break;
+		}
+	}
+	for (int k = 0; k < nlive; k++)
+		ev_add(t, PMC_OP_EXIT, k % 2, 0, live[k], 0, 0);
+}
+
+/* The same trace, seed and settings on two engines: identical results, page array for page array. */
+static void test_replay_determinism(void)
+{
+	struct trace *t = calloc(1, sizeof *t);
+	struct replay_out *o = calloc(2, sizeof *o);
+	CHECK(t && o);
+	for (int round = 0; round < 4; round++) {
+		random_trace(t, (uint64_t)round + 1);
+		struct pmc_config cfg = config(192, 128);
+		cfg.kernel = round % 2 ? PMC_KERNEL_2_6_31 : PMC_KERNEL_2_6_30;
+		cfg.hook = round / 2 ? PMC_HOOK_SEED : PMC_HOOK_NONE;
+		int sched = round % 2 ? PMC_SCHED_RANDOM : PMC_SCHED_RR;
+		struct fx *f = fx_create(cfg), *g = fx_create(cfg);
+		replay_all(f, t, 2, sched, 42, &o[0]);
+		replay_all(g, t, 2, sched, 42, &o[1]);
+		SAME_ENGINES(f, g);
+		CHECK(!memcmp(&o[0], &o[1], sizeof o[0]));   /* stats, samples, maps */
+		CHECK(o[0].st.interleavings > 0);
+		CHECK(ctrs(f).swapouts > 0);
+		printf("  round %d: %lld events, %lld steps, %lld interleavings, %lld swapouts, %lld OOM kills, "
+		       "%lld stale, %lld hook frees\n", round, (long long)o[0].st.events, (long long)o[0].st.steps,
+		       (long long)o[0].st.interleavings, (long long)ctrs(f).swapouts,
+		       (long long)(ctrs(f).oom_kills + ctrs(f).global_oom_kills), (long long)leaks(f).stale_swapcache,
+		       (long long)ctrs(f).hook_freed);
+		fx_free(f);
+		fx_free(g);
+	}
+	free(o);
+	free(t);
 }
 
 /* pmc_check itself: corrupt one field (C owns the arrays here), expect the invariant named, restore. */
@@ -2915,6 +3384,10 @@ static const struct { const char *name; void (*fn)(void); int known_bug; } tests
 	{ "memcg_swap", test_memcg_swap, 0 },
 	{ "swap_cycle", test_swap_cycle, 0 },
 	{ "step_api", test_step_api, 0 },
+	{ "type2_race", test_type2_race, 0 },
+	{ "replay", test_replay, 0 },
+	{ "replay_validation", test_replay_validation, 0 },
+	{ "replay_determinism", test_replay_determinism, 0 },
 	{ "limit_reclaim", test_limit_reclaim, 0 },
 	{ "audit", test_audit, 0 },
 	{ "enospc", test_enospc, 0 },

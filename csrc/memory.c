@@ -119,19 +119,37 @@ static int fault_fresh_run(pmc_engine *e, struct fault_op *f, struct task *t, ui
 		p[j] = e->free_head;
 		e->free_head = next[p[j]];
 	}
-	/* then one field at a time, so each array is written as a stream */
-	for (int64_t j = 0; j < run; j++)
-		e->a.flags[p[j]] = flags;
-	for (int64_t j = 0; j < run; j++)
-		e->a.count[p[j]] = e->a.mapcount[p[j]] = 1;
-	for (int64_t j = 0; j < run; j++)
-		e->a.private[p[j]] = 0;
-	for (int64_t j = 0; j < run; j++)
-		e->a.anon_vma[p[j]] = t->anon_vma;
-	for (int64_t j = 0; j < run; j++)
-		e->a.vpn[p[j]] = vpn + j;
-	for (int64_t j = 0; j < run; j++)
-		e->a.memcg[p[j]] = t->memcg;
+	/* then one field at a time, so each array is written as a stream (a plain
+	 * slice when the frames are consecutive, as on a fresh machine) */
+	int32_t base = p[0];
+	int contiguous = p[run - 1] == base + run - 1;
+	for (int64_t j = 1; contiguous && j < run; j++)
+		contiguous = p[j] == base + j;
+	if (contiguous) {
+		for (int64_t j = 0; j < run; j++)
+			e->a.flags[base + j] = flags;
+		for (int64_t j = 0; j < run; j++)
+			e->a.count[base + j] = 1;
+		for (int64_t j = 0; j < run; j++)
+			e->a.mapcount[base + j] = 1;
+		memset(&e->a.private[base], 0, (size_t)run * sizeof *e->a.private);
+		for (int64_t j = 0; j < run; j++)
+			e->a.anon_vma[base + j] = t->anon_vma;
+		for (int64_t j = 0; j < run; j++)
+			e->a.vpn[base + j] = vpn + j;
+		for (int64_t j = 0; j < run; j++)
+			e->a.memcg[base + j] = t->memcg;
+	} else {
+		for (int64_t j = 0; j < run; j++) {
+			int32_t pfn = p[j];
+			e->a.flags[pfn] = flags;
+			e->a.count[pfn] = e->a.mapcount[pfn] = 1;
+			e->a.private[pfn] = 0;
+			e->a.anon_vma[pfn] = t->anon_vma;
+			e->a.vpn[pfn] = vpn + j;
+			e->a.memcg[pfn] = t->memcg;
+		}
+	}
 	/* each page added at the head in turn: p[run-1] ... p[0], then the old head */
 	for (int64_t j = 0; j < run; j++) {
 		next[p[j]] = j ? p[j - 1] : zhead;

@@ -34,8 +34,8 @@ def as_batch(vpns):
         raise TypeError(f"vpns must have an integer dtype, got {vpns.dtype}")
     if not vpns.flags.c_contiguous:
         raise ValueError("vpns must be C-contiguous (use np.ascontiguousarray)")
-    if vpns.dtype != np.int64:
-        if vpns.dtype == np.uint64 and vpns.size and vpns.max() > _I64_MAX:
+    if vpns.dtype != np.int64 or not vpns.flags.aligned:   # C reads aligned native int64
+        if vpns.dtype.kind == "u" and vpns.size and vpns.max() > _I64_MAX:
             raise ValueError(f"vpn {int(vpns.max())} out of range")
         vpns = vpns.astype(np.int64)
     return ffi.from_buffer("int64_t[]", vpns), len(vpns), 0, vpns

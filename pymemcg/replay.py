@@ -131,7 +131,7 @@ def replay(eng, trace, cpus=2, sched="rr", seed=None, sample_every=None, progres
             _check(eng, lib.pmc_replay_preload(eng._ptr, ffi.cast("int32_t *", ffi.from_buffer(pids)), len(pids),
                                                ffi.cast("int32_t *", ffi.from_buffer(cgs)), len(cgs)))
         for a, b in _chunks(trace, chunk):
-            part = np.ascontiguousarray(trace[a:b])
+            part = np.require(trace[a:b], requirements=['C', 'A'])
             _check(eng, lib.pmc_replay_validate(eng._ptr, _events_ptr(part), b - a, a))
         _alias_existing_paths(eng, trace, resume)
         st = ffi.new("struct pmc_replay_stats *")
@@ -144,7 +144,7 @@ def replay(eng, trace, cpus=2, sched="rr", seed=None, sample_every=None, progres
         bar = _progress(progress, n)
         t0 = time.perf_counter()
         for a, b in _chunks(trace, chunk):
-            part = np.ascontiguousarray(trace[a:b])
+            part = np.require(trace[a:b], requirements=['C', 'A'])
             room = max_samples - written
             got = _check(eng, lib.pmc_replay_run(
                 eng._ptr, _events_ptr(part), b - a, sample_every,

@@ -463,7 +463,6 @@ static int mem_cgroup_count_children(const pmc_engine *e, int32_t memcg)
 	return n;
 }
 
-/* mem_cgroup_resize_limit: never above the memsw limit; shrink by reclaim, else EBUSY. */
 /* Limits reach the core page aligned (res_counter_memparse_write_strategy) or unlimited. */
 static int limit_arg(pmc_engine *e, uint64_t val)
 {
@@ -472,28 +471,39 @@ static int limit_arg(pmc_engine *e, uint64_t val)
 	return 0;
 }
 
-int pmc_memcg_resize_limit(pmc_engine *e, int memcg, uint64_t val)
+/*
+ * mem_cgroup_resize_limit / mem_cgroup_resize_memsw_limit: the memory limit
+ * never above the mem+swap limit; a limit below usage first reclaims
+ * (without swapping for memsw), retrying while usage falls, then EBUSY.
+ */
+static int resize_limit(pmc_engine *e, int memcg, uint64_t val, int memsw)
 {
 	if (memcg_lookup(e, memcg))
 		return PMC_ENOENT;
+	if (memsw && !e->cfg.swap_account)
+		return pmc_err(e, PMC_ECGINVAL, "swap accounting is off");
 	if (limit_arg(e, val))
 		return PMC_EINVAL;
 	int retry_count = MEM_CGROUP_RECLAIM_RETRIES * mem_cgroup_count_children(e, memcg);
-	uint64_t oldusage = e->memcg[memcg].res.usage;
+	uint64_t oldusage = counter_of(e, memcg, memsw)->usage;
 	int ret = 0;
 	while (retry_count) {
 		struct mem_cgroup *m = &e->memcg[memcg];
-		if (m->memsw.limit < val)
+		if (!memsw && m->memsw.limit < val)
 			return pmc_err(e, PMC_ECGINVAL, "memory limit %llu above the mem+swap limit %llu",
 			               (unsigned long long)val, (unsigned long long)m->memsw.limit);
-		if (m->res.usage <= val) {
-			m->res.limit = val;
+		if (memsw && m->res.limit > val)
+			return pmc_err(e, PMC_ECGINVAL, "mem+swap limit %llu below the memory limit %llu",
+			               (unsigned long long)val, (unsigned long long)m->res.limit);
+		struct pmc_res_counter *rc = counter_of(e, memcg, memsw);
+		if (rc->usage <= val) {
+			rc->limit = val;
 			return 0;
 		}
-		ret = pmc_err(e, PMC_EBUSY, "usage %llu above the new limit %llu and reclaim cannot free enough",
-		              (unsigned long long)m->res.usage, (unsigned long long)val);
-		try_to_free_mem_cgroup_pages(e, memcg, 0);
-		uint64_t curusage = e->memcg[memcg].res.usage;
+		ret = pmc_err(e, PMC_EBUSY, "%s usage %llu above the new limit %llu and reclaim cannot free enough",
+		              memsw ? "mem+swap" : "memory", (unsigned long long)rc->usage, (unsigned long long)val);
+		try_to_free_mem_cgroup_pages(e, memcg, memsw);
+		uint64_t curusage = counter_of(e, memcg, memsw)->usage;
 		if (curusage >= oldusage)
 			retry_count--;
 		else
@@ -502,36 +512,14 @@ int pmc_memcg_resize_limit(pmc_engine *e, int memcg, uint64_t val)
 	return ret;
 }
 
+int pmc_memcg_resize_limit(pmc_engine *e, int memcg, uint64_t val)
+{
+	return resize_limit(e, memcg, val, 0);
+}
+
 int pmc_memcg_resize_memsw_limit(pmc_engine *e, int memcg, uint64_t val)
 {
-	if (memcg_lookup(e, memcg))
-		return PMC_ENOENT;
-	if (!e->cfg.swap_account)
-		return pmc_err(e, PMC_ECGINVAL, "swap accounting is off");
-	if (limit_arg(e, val))
-		return PMC_EINVAL;
-	int retry_count = MEM_CGROUP_RECLAIM_RETRIES * mem_cgroup_count_children(e, memcg);
-	uint64_t oldusage = e->memcg[memcg].memsw.usage;
-	int ret = 0;
-	while (retry_count) {
-		struct mem_cgroup *m = &e->memcg[memcg];
-		if (m->res.limit > val)
-			return pmc_err(e, PMC_ECGINVAL, "mem+swap limit %llu below the memory limit %llu",
-			               (unsigned long long)val, (unsigned long long)m->res.limit);
-		if (m->memsw.usage <= val) {
-			m->memsw.limit = val;
-			return 0;
-		}
-		ret = pmc_err(e, PMC_EBUSY, "mem+swap usage %llu above the new limit %llu",
-		              (unsigned long long)m->memsw.usage, (unsigned long long)val);
-		try_to_free_mem_cgroup_pages(e, memcg, 1);
-		uint64_t curusage = e->memcg[memcg].memsw.usage;
-		if (curusage >= oldusage)
-			retry_count--;
-		else
-			oldusage = curusage;
-	}
-	return ret;
+	return resize_limit(e, memcg, val, 1);
 }
 
 /* mem_cgroup_hierarchy_write: only 0 or 1, never under a hierarchical parent, never with children. */

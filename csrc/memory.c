@@ -376,16 +376,19 @@ int fault_step(pmc_engine *e, struct fault_op *f)
 		if (!e->nr_free && !f->direct.ret && out_of_memory(e, f->pid) == f->pid)
 			fault_killed(e, f);
 		break;
-	case FP_CHARGE: {
+	case FP_CHARGE:
+	case FP_SWAPIN_CHARGE: {
 		enum charge_result r = charge_step(e, &f->charge);
 		if (r == CHARGE_MORE)
 			return OP_MORE;
 		if (r != CHARGE_OK) {
 			fault_charge_failed(e, f, r);
-			break;
+		} else if (f->phase == FP_SWAPIN_CHARGE) {
+			f->phase = FP_SWAPIN_MAP;           /* committed once the pte is set */
+		} else {
+			mem_cgroup_commit_charge(e, f->charge.memcg, f->new_pfn, MEM_CGROUP_CHARGE_TYPE_MAPPED);
+			fault_map_new(e, f, t);
 		}
-		mem_cgroup_commit_charge(e, f->charge.memcg, f->new_pfn, MEM_CGROUP_CHARGE_TYPE_MAPPED);
-		fault_map_new(e, f, t);
 		break;
 	}
 	case FP_SWAPIN: {
@@ -447,17 +450,6 @@ int fault_step(pmc_engine *e, struct fault_op *f)
 			f->phase = FP_SWAPIN_MAP;
 		}
 		break;
-	case FP_SWAPIN_CHARGE: {
-		enum charge_result r = charge_step(e, &f->charge);
-		if (r == CHARGE_MORE)
-			return OP_MORE;
-		if (r != CHARGE_OK) {
-			fault_charge_failed(e, f, r);
-			break;
-		}
-		f->phase = FP_SWAPIN_MAP;
-		break;
-	}
 	case FP_SWAPIN_MAP:
 		fault_map_swap(e, f, t);
 		break;

@@ -56,7 +56,12 @@ static void audit_pte(pmc_engine *e, int32_t pid, int64_t vpn, uint64_t *pte, vo
 static void held_ref(void *ctx, int32_t pfn, int isolated)
 {
 	struct audit *a = ctx;
-	a->refs[pfn]++;
+	if (pfn < 0 || pfn >= a->e->nr_pages) {
+		FAIL(a, "batch: a batch holds pfn %d, which does not exist", pfn);
+		return;
+	}
+	if (isolated != HELD_FROZEN)
+		a->refs[pfn]++;
 	if (isolated)
 		a->isolated[pfn] = 1;
 }
@@ -76,26 +81,29 @@ static void count_references(struct audit *a)
 			     pid, (long long)a->rss, (long long)a->swap, (long long)a->locked, (long long)t->rss,
 			     (long long)t->swap_ptes, (long long)t->locked_ptes);
 		for (int i = 0; i < t->gather_nr; i++)
-			a->refs[t->gather[i]]++;
+			if (t->gather[i] < 0 || t->gather[i] >= e->nr_pages)
+				FAIL(a, "gather: task %d parks pfn %d, which does not exist", pid, t->gather[i]);
+			else
+				a->refs[t->gather[i]]++;
 	}
 	replay_held_refs(e, held_ref, a);
-	for (int32_t id = 0; id < e->nr_batch; id++) {
-		const struct shrink_batch *b = e->batch[id];
-		for (int i = 0; b && i < b->nr; i++)
-			if (b->outcome[i] == PO_NONE || b->outcome[i] == PO_KEEP || b->outcome[i] == PO_ACTIVATE) {
-				a->refs[b->pfn[i]]++;
-				a->isolated[b->pfn[i]] = 1;
-			}
-	}
+	for (int32_t id = 0; id < e->nr_batch; id++)
+		if (e->batch[id])
+			batch_refs(e->batch[id], held_ref, a);
 }
 
 static void check_free_list(struct audit *a)
 {
 	pmc_engine *e = a->e;
 	int64_t n = 0;
-	for (int32_t pfn = e->free_head; pfn != NIL && n <= e->nr_pages; pfn = e->a.lru_next[pfn], n++)
+	for (int32_t pfn = e->free_head; pfn != NIL && n <= e->nr_pages; pfn = e->a.lru_next[pfn], n++) {
+		if (pfn < 0 || pfn >= e->nr_pages) {
+			FAIL(a, "free: the free list reaches pfn %d, which does not exist", pfn);
+			break;
+		}
 		if ((e->a.flags[pfn] & ~PCG_CACHE) != PG_buddy)
 			FAIL(a, "free: page %d on the free list has flags %#x", pfn, e->a.flags[pfn]);
+	}
 	if (n != e->nr_free)
 		FAIL(a, "free: free list holds %lld pages, nr_free says %lld", (long long)n, (long long)e->nr_free);
 }
@@ -108,6 +116,10 @@ static void check_lists(struct audit *a, const char *what, int32_t owner, const 
 		int64_t n = 0;
 		int32_t last = NIL;
 		for (int32_t pfn = head[l]; pfn != NIL && n <= e->nr_pages; last = pfn, pfn = next[pfn], n++) {
+			if (pfn < 0 || pfn >= e->nr_pages) {
+				FAIL(a, "%s: list %d of %d reaches pfn %d, which does not exist", what, l, owner, pfn);
+				break;
+			}
 			if (prev[pfn] != last)
 				FAIL(a, "%s: page %d on list %d of %d has a broken back link", what, pfn, l, owner);
 			if (!PageTest(e, pfn, PG_lru) || (int)page_lru(e, pfn) != l)
@@ -200,7 +212,13 @@ static void check_swap(struct audit *a)
 		FAIL(a, "swap_map: the header slot 0 is %#x, not SWAP_MAP_BAD", e->a.swap_map[0]);
 	for (int32_t off = 1; off < e->nr_swap; off++) {
 		uint16_t v = e->a.swap_map[off];
-		int cached = e->a.swap_cache[off] != NIL;
+		int32_t cpfn = e->a.swap_cache[off];
+		if ((cpfn != NIL && (cpfn < 0 || cpfn >= e->nr_pages)) || e->a.swap_cgroup[off] >= e->nr_memcg) {
+			FAIL(a, "swap: slot %d names page %d and memcg %d, which do not exist", off, cpfn,
+			     e->a.swap_cgroup[off]);
+			continue;
+		}
+		int cached = cpfn != NIL;
 		if (cached && !PageTest(e, e->a.swap_cache[off], PG_swapcache))
 			FAIL(a, "swapcache: slot %d's cache page %d is not PG_swapcache", off, e->a.swap_cache[off]);
 		/* 2.6.30 counts the cache in the count; 2.6.31 keeps it in a bit. Saturated counts are sticky. */

@@ -266,7 +266,9 @@ struct fault_op {
 	int32_t after_direct;        /* where direct reclaim returns to           */
 	int32_t cow;                 /* FP_ALLOC makes a COW copy                 */
 	int32_t new_pfn;
+	int32_t cow_old;             /* do_wp_page's reference on the page it copies */
 	int32_t swap_pfn;
+	int32_t swap_locked;         /* this fault holds swap_pfn's page lock */
 	int32_t swap_off;
 	int32_t ra_next, ra_end;     /* the readahead window still to read        */
 	int32_t charge_memcg;        /* the memcg a swap-in charged, or 0         */
@@ -414,8 +416,11 @@ void do_exit(pmc_engine *e, int32_t pid);
 void exit_mm_done(pmc_engine *e, int32_t pid);
 
 /* replay.c */
+/* isolated: 0 a reference, 1 a reference off every list, HELD_FROZEN off every list with its count frozen to 0 */
+#define HELD_FROZEN 2
 typedef void (*held_fn)(void *ctx, int32_t pfn, int isolated);
 void replay_held_refs(const pmc_engine *e, held_fn fn, void *ctx);
+void batch_refs(const struct shrink_batch *b, held_fn fn, void *ctx);
 
 /* lru.c (continued) */
 void mark_page_accessed(pmc_engine *e, int32_t pfn);

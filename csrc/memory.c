@@ -28,7 +28,7 @@ void fault_op_init(struct fault_op *f, int32_t pid, const int64_t *vpns, int64_t
 	f->vpns = vpns;
 	f->n = n;
 	f->start = start;
-	f->new_pfn = f->swap_pfn = NIL;
+	f->new_pfn = f->swap_pfn = f->cow_old = NIL;
 }
 
 static inline int64_t cur_vpn(const struct fault_op *f)
@@ -55,7 +55,7 @@ static void start_direct_reclaim(pmc_engine *e, struct fault_op *f, int back_to)
 
 static void fault_killed(pmc_engine *e, struct fault_op *f)
 {
-	(void)e;
+	fault_release(e, f);
 	f->phase = FP_DONE;
 }
 
@@ -212,6 +212,8 @@ static int fault_next(pmc_engine *e, struct fault_op *f, struct task *t)
 			unlock_page(e, old);
 			if (!reuse) {
 				f->cow = 1;
+				f->cow_old = old;
+				e->a.count[old]++;          /* page_cache_get(old_page) while it is copied */
 				fault_alloc(e, f, t);
 				return OP_MORE;
 			}
@@ -244,6 +246,7 @@ static void fault_map_new(pmc_engine *e, struct fault_op *f, struct task *t)
 	if (*pte != f->orig_pte) {
 		mem_cgroup_uncharge_page(e, pfn);
 		put_page(e, pfn);
+		fault_release(e, f);
 		f->phase = FP_NEXT;
 		return;
 	}
@@ -251,11 +254,13 @@ static void fault_map_new(pmc_engine *e, struct fault_op *f, struct task *t)
 	uint64_t locked = *pte & PTE_LOCKED;
 	*pte = mk_pte(pfn, PTE_PRESENT | PTE_WRITE | PTE_DIRTY | PTE_YOUNG) | locked;
 	if (f->cow) {
-		int32_t old = pte_pfn(f->orig_pte);
+		int32_t old = f->cow_old;
 		page_remove_rmap(e, old);
 		if (locked)                          /* do_wp_page's clear_page_mlock */
 			munlock_vma_page(e, old, f->pid);
-		put_page(e, old);
+		put_page(e, old);                    /* the pte's reference */
+		put_page(e, old);                    /* and the one taken to copy it */
+		f->cow_old = NIL;
 		e->ctr.cow_faults++;
 	} else {
 		t->rss++;
@@ -270,6 +275,7 @@ static void fault_map_swap(pmc_engine *e, struct fault_op *f, struct task *t)
 	int32_t pfn = f->swap_pfn, off = f->swap_off;
 	uint64_t *pte = pte_offset(t, cur_vpn(f));
 	f->swap_pfn = NIL;
+	f->swap_locked = 0;                         /* unlocked below on every path */
 	if (*pte != f->orig_pte) {                 /* someone else dealt with this pte */
 		if (f->charge_memcg)
 			mem_cgroup_cancel_charge(e, f->charge_memcg);
@@ -304,15 +310,7 @@ static void fault_map_swap(pmc_engine *e, struct fault_op *f, struct task *t)
 /* After a charge that did not succeed: drop what the step held; stop if this task was the OOM victim. */
 static void fault_charge_failed(pmc_engine *e, struct fault_op *f, enum charge_result r)
 {
-	if (f->new_pfn != NIL) {
-		put_page(e, f->new_pfn);
-		f->new_pfn = NIL;
-	}
-	if (f->swap_pfn != NIL) {
-		unlock_page(e, f->swap_pfn);
-		put_page(e, f->swap_pfn);
-		f->swap_pfn = NIL;
-	}
+	fault_release(e, f);
 	if (r == CHARGE_OOM_SELF)
 		fault_killed(e, f);
 	else
@@ -326,15 +324,17 @@ static void fault_charge_failed(pmc_engine *e, struct fault_op *f, enum charge_r
  */
 void fault_release(pmc_engine *e, struct fault_op *f)
 {
-	int holds_lock = f->phase == FP_SWAPIN_CHARGE || f->phase == FP_SWAPIN_MAP;
 	if (f->new_pfn != NIL)
 		put_page(e, f->new_pfn);
+	if (f->cow_old != NIL)
+		put_page(e, f->cow_old);
 	if (f->swap_pfn != NIL) {
-		if (holds_lock)
+		if (f->swap_locked)
 			unlock_page(e, f->swap_pfn);
 		put_page(e, f->swap_pfn);
 	}
-	f->new_pfn = f->swap_pfn = NIL;
+	f->swap_locked = 0;
+	f->new_pfn = f->swap_pfn = f->cow_old = NIL;
 }
 
 /*
@@ -355,8 +355,8 @@ static int fault_memdie(pmc_engine *e, struct fault_op *f)
 int fault_step(pmc_engine *e, struct fault_op *f)
 {
 	struct task *t = &e->task[f->pid];
-	if (t->state != TASK_ALIVE || (t->memdie && fault_memdie(e, f)))
-		f->phase = FP_DONE;
+	if (f->phase != FP_DONE && (t->state != TASK_ALIVE || (t->memdie && fault_memdie(e, f))))
+		fault_killed(e, f);
 	switch (f->phase) {
 	case FP_DONE:
 		return OP_DONE;
@@ -441,6 +441,7 @@ int fault_step(pmc_engine *e, struct fault_op *f)
 	case FP_SWAPIN_LOCK:
 		if (!trylock_page(e, f->swap_pfn))
 			return OP_BLOCKED;             /* lock_page: the read is in flight */
+		f->swap_locked = 1;
 		mark_page_accessed(e, f->swap_pfn);
 		f->charge_memcg = mem_cgroup_try_charge_swapin(e, f->swap_pfn, t->memcg);
 		if (f->charge_memcg) {

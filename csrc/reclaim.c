@@ -111,10 +111,12 @@ void reclaim_init(pmc_engine *e, struct reclaim_state *rs, enum reclaim_kind kin
 		e->ctr.memcg_reclaims++;
 }
 
-static void start_batch(pmc_engine *e, struct reclaim_state *rs, int64_t max_scan)
+/* One batch of shrink_inactive_list; fresh (a new shrink_list call) or the next of its do-while. */
+static void start_batch(pmc_engine *e, struct reclaim_state *rs, int64_t max_scan, int fresh)
 {
 	rs->batch_max_scan = max_scan;
-	rs->batch_scanned = 0;
+	if (fresh)
+		rs->batch_scanned = 0;
 	int nr = rs->swap_cluster_max < SWAP_CLUSTER_MAX ? (int)rs->swap_cluster_max : SWAP_CLUSTER_MAX;
 	shrink_batch_init(e, &rs->batch, &rs->sc, nr);
 	rs->phase = RP_BATCH;
@@ -147,7 +149,7 @@ static void zone_step(pmc_engine *e, struct reclaim_state *rs)
 		tick(e, COST_PAGE_LRU_NS * nr_to_scan);
 		return;
 	}
-	start_batch(e, rs, nr_to_scan);          /* shrink_inactive_list */
+	start_batch(e, rs, nr_to_scan, 1);       /* shrink_inactive_list */
 }
 
 /* The end of one priority of do_try_to_free_pages / balance_pgdat. */
@@ -233,7 +235,7 @@ int reclaim_step(pmc_engine *e, struct reclaim_state *rs)
 		rs->hook_freed += rs->batch.hook_freed;
 		rs->batch_scanned += rs->batch.nr_isolate_scanned;
 		if (rs->batch.nr_taken && rs->batch_scanned < rs->batch_max_scan)
-			start_batch(e, rs, rs->batch_max_scan);
+			start_batch(e, rs, rs->batch_max_scan, 0);
 		else
 			rs->phase = RP_ZONE;
 		return 1;

@@ -109,13 +109,17 @@ int pmc_replay_begin(pmc_engine *e, int cpus, int sched, uint64_t seed)
 
 /* --- what operations in flight hold (for the audit) -------------------------------- */
 
-static void batch_refs(const struct shrink_batch *b, held_fn fn, void *ctx)
+/* The pages a batch holds isolated (the one __remove_mapping froze holds no reference). */
+void batch_refs(const struct shrink_batch *b, held_fn fn, void *ctx)
 {
 	if (b->phase == SP_ISOLATE || b->phase == SP_DONE)
 		return;
-	for (int i = 0; i < b->nr; i++)
-		if (b->outcome[i] == PO_NONE || b->outcome[i] == PO_KEEP || b->outcome[i] == PO_ACTIVATE)
+	for (int i = 0; i < b->nr; i++) {
+		if (i == b->idx && b->phase == SP_LABEL && b->label == L_FREE)
+			fn(ctx, b->pfn[i], HELD_FROZEN);
+		else if (b->outcome[i] == PO_NONE || b->outcome[i] == PO_KEEP || b->outcome[i] == PO_ACTIVATE)
 			fn(ctx, b->pfn[i], 1);
+	}
 }
 
 static void reclaim_refs(const struct reclaim_state *rs, held_fn fn, void *ctx)
@@ -136,6 +140,8 @@ static void fault_refs(const struct fault_op *f, held_fn fn, void *ctx)
 		return;
 	if (f->new_pfn != NIL)
 		fn(ctx, f->new_pfn, 1);             /* allocated, on no list yet */
+	if (f->cow_old != NIL)
+		fn(ctx, f->cow_old, 0);
 	if (f->swap_pfn != NIL)
 		fn(ctx, f->swap_pfn, 0);
 	if (f->phase == FP_DIRECT)

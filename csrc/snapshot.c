@@ -13,6 +13,7 @@
 
 struct snap_head {
 	uint64_t magic;
+	uint64_t checksum;                     /* FNV-1a of everything after the header */
 	int64_t nr_pages, nr_swap_cfg;
 	int32_t nr_memcg, nr_task, nr_batch, kernel;
 	int64_t nr_ptes;                       /* (vpn, pte) pairs of all live tasks */
@@ -56,6 +57,15 @@ struct snap_engine {
 	memcpy((dst)->zone_nr_scan, (src)->zone_nr_scan, sizeof (src)->zone_nr_scan); \
 	(dst)->laptop_mode = (src)->laptop_mode; (dst)->ctr = (src)->ctr; \
 } while (0)
+
+static uint64_t fnv1a(const void *buf, size_t n)
+{
+	const unsigned char *p = buf;
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h;
+}
 
 struct pte_pair {
 	int64_t vpn;
@@ -158,6 +168,7 @@ int pmc_snapshot(pmc_engine *e, void *buf, int64_t size)
 			memcpy(p, e->batch[id], sizeof(struct shrink_batch));
 			p += sizeof(struct shrink_batch);
 		}
+	h->checksum = fnv1a(h + 1, (size_t)(size - (int64_t)sizeof *h));
 	return 0;
 }
 
@@ -175,6 +186,8 @@ int pmc_restore(pmc_engine *e, const void *buf, int64_t size)
 	memcpy(&h, p, sizeof h);
 	if (h.magic != SNAP_MAGIC)
 		return pmc_err(e, PMC_EINVAL, "not a pymemcg snapshot");
+	if (h.checksum != fnv1a(p + sizeof h, (size_t)(size - (int64_t)sizeof h)))
+		return pmc_err(e, PMC_EINVAL, "snapshot is corrupt (checksum mismatch)");
 	if (h.nr_pages != e->nr_pages || h.nr_swap_cfg != e->cfg.nr_swap || h.kernel != e->cfg.kernel)
 		return pmc_err(e, PMC_EINVAL, "snapshot of another machine (RAM, swap or kernel differ)");
 	if (e->nr_task != 1 || e->nr_memcg != 2 || e->nr_batch)
@@ -202,13 +215,18 @@ int pmc_restore(pmc_engine *e, const void *buf, int64_t size)
 	p += (size_t)h.nr_memcg * sizeof *memcg;
 	memcpy(task, p, (size_t)h.nr_task * sizeof *task);
 	p += (size_t)h.nr_task * sizeof *task;
+	for (int32_t pid = 0; pid < h.nr_task; pid++) {   /* pointers never travel */
+		task[pid].pgd = NULL;
+		task[pid].leaf_cache = NULL;
+		task[pid].gather = NULL;
+		if (task[pid].state < TASK_UNUSED || task[pid].state > TASK_DEAD || task[pid].memcg < 0 ||
+		    task[pid].memcg >= h.nr_memcg)
+			goto corrupt;
+	}
 	const int64_t *counts = (const int64_t *)p;
 	p += (size_t)h.nr_task * sizeof(int64_t);
 	for (int32_t pid = 1; pid < h.nr_task; pid++) {
 		struct task *t = &task[pid];
-		t->pgd = NULL;
-		t->leaf_cache = NULL;
-		t->gather = NULL;
 		if (t->state != TASK_ALIVE)
 			continue;
 		if (!(t->gather = malloc(FREE_PTE_NR * sizeof(int32_t))))
@@ -219,6 +237,8 @@ int pmc_restore(pmc_engine *e, const void *buf, int64_t size)
 				goto corrupt;
 			memcpy(&pp, p, sizeof pp);
 			p += sizeof pp;
+			if (pp.vpn < 0 || pp.vpn >= TASK_VPN_LIMIT)
+				goto corrupt;
 			uint64_t *pte = pte_alloc(t, pp.vpn);
 			if (!pte)
 				goto nomem;
@@ -243,6 +263,8 @@ int pmc_restore(pmc_engine *e, const void *buf, int64_t size)
 			p += sizeof(struct shrink_batch);
 		}
 
+	if (se.free_head < NIL || se.free_head >= e->nr_pages || se.nr_free < 0 || se.nr_free > e->nr_pages)
+		goto corrupt;
 	free(e->memcg);
 	for (int32_t pid = 1; pid < e->nr_task; pid++)
 		free(e->task[pid].gather);

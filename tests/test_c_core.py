@@ -18,17 +18,6 @@ SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-o
 CFLAGS = ["-std=c11", "-O1", "-g", *SANITIZE, "-Wall", "-Wextra", "-Werror", "-Icsrc"]
 RUN_TIMEOUT = 600
 
-# Engine bugs that test_core.c pins down; each runs as a strict xfail, so a fix
-# shows up as XPASS(strict) and the test moves to test_core.c's default list.
-KNOWN_BUGS = {
-    "range_overflow": "pmc_vpns_check formats start + n with a signed add that overflows "
-                      "(engine.c; e.g. t.fault(range(2**63 - 1, 2**63)))",
-    "unaligned_limit": "a limit that is not page-aligned makes mem_cgroup_try_charge retry forever "
-                       "(check_under_limit says usage < limit, res_counter_charge refuses the page)",
-}
-KNOWN_BUG_TIMEOUT = 5
-
-
 def _core_sources():
     return sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(CSRC, "*.c")))
 
@@ -77,18 +66,6 @@ def test_c_core_under_sanitizers(test_core):
     assert int(last.split()[0]) > 0, _show(p)
     assert "ERROR: LeakSanitizer" not in p.stderr, _show(p)
     assert "runtime error" not in p.stderr, _show(p)
-
-
-@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=why))
-                                  for name, why in KNOWN_BUGS.items()])
-def test_c_core_known_bug(test_core, name):
-    try:
-        p = _run(test_core, name, timeout=KNOWN_BUG_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"{name}: did not finish in {KNOWN_BUG_TIMEOUT}s", pytrace=False)
-    if p.returncode:
-        pytest.fail(f"{name}:\n{_show(p)}", pytrace=False)
-    assert p.stdout.strip().splitlines()[-1] == "1 passed, 0 failed", _show(p)
 
 
 @pytest.mark.parametrize("source", _core_sources())

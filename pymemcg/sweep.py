@@ -23,7 +23,6 @@ import difflib
 import hashlib
 import importlib
 import inspect
-import io
 import itertools
 import json
 import math
@@ -626,6 +625,10 @@ def _is_dask_client(obj):
 
 def _mp_context():
     methods = multiprocessing.get_all_start_methods()
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    if main_file and not os.path.exists(main_file) and "fork" in methods:
+        # a script read from stdin ("<stdin>"): spawn and forkserver would try to run it again
+        return multiprocessing.get_context("fork")
     if "forkserver" in methods:
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(["pymemcg.sweep"])
@@ -700,7 +703,7 @@ class _Local:
             for f, (cell, attempt, ex, oneoff) in inflight.items():
                 f.cancel()
                 if oneoff:
-                    ex.shutdown(wait=False, cancel_futures=True)
+                    _stop_pool(ex)
 
     @staticmethod
     def _submit(ex, cell):
@@ -708,7 +711,23 @@ class _Local:
 
     def close(self, interrupted=False):
         if self.own:
-            self.ex.shutdown(wait=not interrupted, cancel_futures=True)
+            if interrupted:
+                _stop_pool(self.ex)
+            else:
+                self.ex.shutdown(wait=True)
+
+
+def _stop_pool(ex):
+    """Stop a process pool now: cancel what waits, end the cells that run (an interrupted
+    sweep drops them; they run again on resume).  A plain shutdown(wait=False) would leave
+    them running, and Python waits for them at exit."""
+    procs = list((getattr(ex, "_processes", None) or {}).values())
+    ex.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        try:
+            p.terminate()
+        except Exception:
+            pass
 
 
 class _Dask:
@@ -780,6 +799,10 @@ class _Dask:
                                   pure=False, **kw)
 
     def run(self, cells, retries, emit):
+        with self.client.as_current():  # as_completed looks the client up
+            self._run(cells, retries, emit)
+
+    def _run(self, cells, retries, emit):
         from distributed import as_completed
         token = uuid.uuid4().hex[:8]
         meta = {}
@@ -794,16 +817,9 @@ class _Dask:
         try:
             for f in ac:
                 cell, attempt, exclude = meta.pop(f.key)
-                if f.status == "finished":
-                    try:
-                        row = f.result()
-                    except Exception as e:  # lost between finishing and fetching
-                        row = _error_row(cell, f"{type(e).__name__}: {e}")
-                else:
-                    try:
-                        exc = f.exception()
-                    except (Exception, asyncio.CancelledError, CancelledError) as e:  # cancelled
-                        exc = e
+                try:
+                    row = f.result()  # waits if Dask is recomputing a result lost with its worker
+                except (Exception, asyncio.CancelledError, CancelledError) as exc:
                     err = f"{type(exc).__name__}: {exc}"
                     if type(exc).__name__ == "KilledWorker":
                         err = f"worker lost: {err}"

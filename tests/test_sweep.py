@@ -49,8 +49,9 @@ def corrupt_file(tmp_path):
 @pytest.fixture(scope="module")
 def dask_client():
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                                  silence_logs=50) as cluster, distributed.Client(cluster) as client:
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address="127.0.0.1:0", silence_logs=50) as cluster, \
+            distributed.Client(cluster) as client:
         yield client
 
 
@@ -176,7 +177,8 @@ def test_lost_worker_is_retried_on_the_local_pool(trace_file, tmp_path):
     rows = {(r["trace"].split("(")[0], r["hook"]): r for r in rep.rows}
     for hook in ("none", "seed"):
         a, b = rows[("churn10.npy", hook)], rows[("test_sweep:crash_once", hook)]
-        assert a["counters.pgfault"] == b["counters.pgfault"] and a["leaks.stale_swapcache"] == b["leaks.stale_swapcache"]
+        for field in ("counters.pgfault", "counters.pswpout", "leaks.stale_swapcache"):
+            assert a[field] == b[field], field
 
 
 def test_cell_that_always_kills_its_worker_fails_alone(trace_file):
@@ -378,3 +380,13 @@ def test_python_api_rejects_bad_arguments(trace_file):
         run(GRID, [trace_file], executor=42)
     with pytest.raises(sweep.ConfigError, match="workers must be in"):
         run(GRID, [trace_file], workers=0)
+
+
+def test_sweep_help_names_every_option(capsys):
+    with pytest.raises(SystemExit) as ex:
+        main(["sweep", "--help"])
+    assert ex.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: pymemcg sweep")
+    for opt in ("CONFIG.toml", "--scheduler", "--upload", "--workers", "--results", "--no-progress", "--json"):
+        assert opt in out, opt

@@ -126,6 +126,12 @@ int pmc_engine_create(const struct pmc_config *cfg, const struct pmc_arrays *arr
 		e->a.swap_cache[off] = NIL;
 	swap_info_init(e);
 	setup_watermarks(e);
+	if (pt_pool_init(e)) {
+		pt_pool_destroy(e);
+		free(e);
+		snprintf(err, errlen, "cannot allocate the page-table pool");
+		return PMC_EALLOC;
+	}
 	e->hooks = cfg->hook == PMC_HOOK_SEED ? &hooks_seed : &hooks_none;
 	e->laptop_mode = cfg->laptop_mode != 0;
 
@@ -134,6 +140,7 @@ int pmc_engine_create(const struct pmc_config *cfg, const struct pmc_arrays *arr
 	if (!e->task || !e->memcg) {
 		free(e->task);
 		free(e->memcg);
+		pt_pool_destroy(e);
 		free(e);
 		snprintf(err, errlen, "cannot allocate the engine");
 		return PMC_EALLOC;
@@ -155,12 +162,13 @@ void pmc_engine_destroy(pmc_engine *e)
 	if (!e)
 		return;
 	for (int32_t pid = 1; pid < e->nr_task; pid++) {
-		free_pgtables(&e->task[pid]);
+		free_pgtables(e, &e->task[pid]);
 		free(e->task[pid].gather);
 	}
 	free(e->task);
 	free(e->memcg);
 	pmc_replay_end(e);
+	pt_pool_destroy(e);
 	for (int32_t b = 0; b < e->nr_batch; b++)
 		free(e->batch[b]);
 	free(e->batch);

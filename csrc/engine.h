@@ -343,6 +343,12 @@ struct pmc_engine {
 
 	struct replay *replay;      /* the replay in progress, if any */
 
+	/* page-table pages made ready at start-up (a quicklist), one per 512 frames */
+	char *pt_block;
+	int64_t pt_block_pages;
+	void **pt_free;
+	int64_t pt_nfree;
+
 	/* shrink batches of the step API, by id; NULL once shrunk */
 	struct shrink_batch **batch;
 	int32_t nr_batch, cap_batch;
@@ -380,10 +386,12 @@ void mem_cgroup_del_lru_list(pmc_engine *e, int32_t pfn, enum pmc_lru lru);
 /* pgtable.c */
 uint64_t *pte_offset(struct task *t, int64_t vpn);            /* NULL if no pte page */
 uint64_t pte_read(const struct task *t, int64_t vpn);         /* 0 if none, no caching */
-uint64_t *pte_alloc(struct task *t, int64_t vpn);             /* NULL if out of host memory */
+uint64_t *pte_alloc(pmc_engine *e, struct task *t, int64_t vpn); /* NULL if out of host memory */
 typedef void (*pte_visit_fn)(pmc_engine *e, int32_t pid, int64_t vpn, uint64_t *pte, void *ctx);
 void walk_ptes(pmc_engine *e, int32_t pid, pte_visit_fn fn, void *ctx);
-void free_pgtables(struct task *t);
+void free_pgtables(pmc_engine *e, struct task *t);
+int pt_pool_init(pmc_engine *e);
+void pt_pool_destroy(pmc_engine *e);
 uint64_t *next_pte(struct task *t, int64_t from, int64_t *vpn);
 
 /* rmap.c */

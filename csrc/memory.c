@@ -114,31 +114,48 @@ static int fault_fresh_run(pmc_engine *e, struct fault_op *f, struct task *t, ui
 	int32_t zhead = e->lru_head[LRU_ACTIVE_ANON], mhead = m->lru_head[LRU_ACTIVE_ANON];
 	const uint32_t flags = PG_uptodate | PG_lru | PG_active | PG_swapbacked | PG_anon | PCG_USED | PCG_LINKED;
 	int32_t p[512];
-	/* the frames, in the order the free list hands them out */
-	for (int64_t j = 0; j < run; j++) {
-		p[j] = e->free_head;
-		e->free_head = next[p[j]];
+	/*
+	 * The frames, in the order the free list hands them out.  On a fresh
+	 * machine they are consecutive: checking that is a stream of independent
+	 * loads, where following the list would be a chain of dependent ones.
+	 */
+	int32_t base = e->free_head;
+	int contiguous = base + run <= e->nr_pages;
+	if (contiguous) {
+		int32_t bad = 0;
+		for (int64_t j = 0; j + 1 < run; j++)
+			bad |= next[base + j] ^ (base + (int32_t)j + 1);
+		contiguous = !bad;
+	}
+	if (contiguous) {
+		e->free_head = next[base + run - 1];
+	} else {
+		for (int64_t j = 0; j < run; j++) {
+			p[j] = e->free_head;
+			e->free_head = next[p[j]];
+		}
 	}
 	/* then one field at a time, so each array is written as a stream (a plain
 	 * slice when the frames are consecutive, as on a fresh machine) */
-	int32_t base = p[0];
-	int contiguous = p[run - 1] == base + run - 1;
-	for (int64_t j = 1; contiguous && j < run; j++)
-		contiguous = p[j] == base + j;
 	if (contiguous) {
+		uint32_t *restrict fl = e->a.flags + base;
+		int32_t *restrict cnt = e->a.count + base, *restrict map = e->a.mapcount + base;
+		int32_t *restrict av = e->a.anon_vma + base, *restrict mc = e->a.memcg + base;
+		int64_t *restrict vp = e->a.vpn + base;
+		const int32_t anon_vma = t->anon_vma, memcg = t->memcg;
 		for (int64_t j = 0; j < run; j++)
-			e->a.flags[base + j] = flags;
+			fl[j] = flags;
 		for (int64_t j = 0; j < run; j++)
-			e->a.count[base + j] = 1;
+			cnt[j] = 1;
 		for (int64_t j = 0; j < run; j++)
-			e->a.mapcount[base + j] = 1;
+			map[j] = 1;
 		memset(&e->a.private[base], 0, (size_t)run * sizeof *e->a.private);
 		for (int64_t j = 0; j < run; j++)
-			e->a.anon_vma[base + j] = t->anon_vma;
+			av[j] = anon_vma;
 		for (int64_t j = 0; j < run; j++)
-			e->a.vpn[base + j] = vpn + j;
+			vp[j] = vpn + j;
 		for (int64_t j = 0; j < run; j++)
-			e->a.memcg[base + j] = t->memcg;
+			mc[j] = memcg;
 	} else {
 		for (int64_t j = 0; j < run; j++) {
 			int32_t pfn = p[j];
@@ -151,23 +168,36 @@ static int fault_fresh_run(pmc_engine *e, struct fault_op *f, struct task *t, ui
 		}
 	}
 	/* each page added at the head in turn: p[run-1] ... p[0], then the old head */
-	for (int64_t j = 0; j < run; j++) {
-		next[p[j]] = j ? p[j - 1] : zhead;
-		prev[p[j]] = j + 1 < run ? p[j + 1] : NIL;
-		mnext[p[j]] = j ? p[j - 1] : mhead;
-		mprev[p[j]] = j + 1 < run ? p[j + 1] : NIL;
+	if (contiguous) {
+		int32_t *restrict n1 = next + base, *restrict p1 = prev + base, *restrict n2 = mnext + base,
+			*restrict p2 = mprev + base;
+		for (int64_t j = 1; j < run; j++) {
+			n1[j] = n2[j] = base + (int32_t)j - 1;
+			p1[j - 1] = p2[j - 1] = base + (int32_t)j;
+		}
+		n1[0] = zhead;
+		n2[0] = mhead;
+		p1[run - 1] = p2[run - 1] = NIL;
+	} else {
+		for (int64_t j = 0; j < run; j++) {
+			next[p[j]] = j ? p[j - 1] : zhead;
+			prev[p[j]] = j + 1 < run ? p[j + 1] : NIL;
+			mnext[p[j]] = j ? p[j - 1] : mhead;
+			mprev[p[j]] = j + 1 < run ? p[j + 1] : NIL;
+		}
 	}
+	int32_t first = contiguous ? base : p[0], last = contiguous ? base + (int32_t)run - 1 : p[run - 1];
 	if (zhead != NIL)
-		prev[zhead] = p[0];
+		prev[zhead] = first;
 	else
-		e->lru_tail[LRU_ACTIVE_ANON] = p[0];
+		e->lru_tail[LRU_ACTIVE_ANON] = first;
 	if (mhead != NIL)
-		mprev[mhead] = p[0];
+		mprev[mhead] = first;
 	else
-		m->lru_tail[LRU_ACTIVE_ANON] = p[0];
-	zhead = mhead = p[run - 1];
+		m->lru_tail[LRU_ACTIVE_ANON] = first;
+	zhead = mhead = last;
 	for (int64_t j = 0; j < run; j++)
-		pte[j] = mk_pte(p[j], PTE_PRESENT | PTE_WRITE | PTE_DIRTY | PTE_YOUNG);
+		pte[j] = mk_pte(contiguous ? base + (int32_t)j : p[j], PTE_PRESENT | PTE_WRITE | PTE_DIRTY | PTE_YOUNG);
 	e->lru_head[LRU_ACTIVE_ANON] = zhead;
 	m->lru_head[LRU_ACTIVE_ANON] = mhead;
 	e->lru_count[LRU_ACTIVE_ANON] += run;
@@ -191,7 +221,7 @@ static int fault_next(pmc_engine *e, struct fault_op *f, struct task *t)
 		f->phase = FP_DONE;
 		return OP_DONE;
 	}
-	uint64_t *pte = pte_alloc(t, cur_vpn(f));
+	uint64_t *pte = pte_alloc(e, t, cur_vpn(f));
 	if (!pte) {
 		f->error = pmc_err(e, PMC_EALLOC, "cannot allocate a page table");
 		f->phase = FP_DONE;
@@ -582,7 +612,7 @@ static void copy_one_pte(pmc_engine *e, int32_t pid, int64_t vpn, uint64_t *pte,
 	if (fc->failed || !(*pte & (PTE_PRESENT | PTE_SWAP)))
 		return;
 	struct task *c = &e->task[fc->child];
-	uint64_t *cpte = pte_alloc(c, vpn);
+	uint64_t *cpte = pte_alloc(e, c, vpn);
 	if (!cpte) {
 		fc->failed = 1;
 		return;

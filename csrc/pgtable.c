@@ -4,10 +4,15 @@
  * first needed, so a mapped virtual page costs 8 bytes plus its share of a
  * 4 KiB pte page.
  *
+ * Table pages come from a pool made ready at engine start-up, one per 512
+ * frames (the kernel's quicklists), so a fault does not pay the host for
+ * first touching them; past the pool they are calloc'd.
+ *
  * Simplification: pte pages stay allocated until the task exits
  * (free_pgtables); the kernel frees them at munmap too.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine.h"
 
@@ -18,6 +23,48 @@
 struct ptdir {
 	void *slot[PT_ENTRIES];
 };
+
+#define PT_PAGE 4096
+_Static_assert(sizeof(struct ptdir) == PT_PAGE && PT_ENTRIES * sizeof(uint64_t) == PT_PAGE, "table pages are 4 KiB");
+
+int pt_pool_init(pmc_engine *e)
+{
+	e->pt_block_pages = e->nr_pages / PT_ENTRIES + 8;
+	e->pt_block = aligned_alloc(PT_PAGE, (size_t)e->pt_block_pages * PT_PAGE);
+	e->pt_free = malloc((size_t)e->pt_block_pages * sizeof *e->pt_free);
+	if (!e->pt_block || !e->pt_free)
+		return -1;
+	memset(e->pt_block, 0, (size_t)e->pt_block_pages * PT_PAGE);
+	for (int64_t i = 0; i < e->pt_block_pages; i++)
+		e->pt_free[i] = e->pt_block + (e->pt_block_pages - 1 - i) * PT_PAGE;
+	e->pt_nfree = e->pt_block_pages;
+	return 0;
+}
+
+void pt_pool_destroy(pmc_engine *e)
+{
+	free(e->pt_block);
+	free(e->pt_free);
+}
+
+/* A zeroed table page, from the pool when it has one. */
+static void *pt_page_alloc(pmc_engine *e)
+{
+	if (e->pt_nfree)
+		return e->pt_free[--e->pt_nfree];
+	return calloc(1, PT_PAGE);
+}
+
+static void pt_page_free(pmc_engine *e, void *page)
+{
+	char *p = page;
+	if (p >= e->pt_block && p < e->pt_block + e->pt_block_pages * PT_PAGE) {
+		memset(p, 0, PT_PAGE);
+		e->pt_free[e->pt_nfree++] = p;
+	} else {
+		free(p);
+	}
+}
 
 static inline unsigned pt_index(int64_t vpn, int level)
 {
@@ -51,18 +98,15 @@ uint64_t *pte_offset(struct task *t, int64_t vpn)
 	return &leaf[vpn & (PT_ENTRIES - 1)];
 }
 
-uint64_t *pte_alloc(struct task *t, int64_t vpn)
+uint64_t *pte_alloc(pmc_engine *e, struct task *t, int64_t vpn)
 {
 	uint64_t *pte = pte_offset(t, vpn);
 	if (pte)
 		return pte;
 	void **slot = &t->pgd;
 	for (int level = PT_LEVELS - 1; level >= 0; level--) {
-		if (!*slot) {
-			*slot = calloc(1, level ? sizeof(struct ptdir) : PT_ENTRIES * sizeof(uint64_t));
-			if (!*slot)
-				return NULL;
-		}
+		if (!*slot && !(*slot = pt_page_alloc(e)))
+			return NULL;
 		if (level)
 			slot = &((struct ptdir *)*slot)->slot[pt_index(vpn, level)];
 	}
@@ -93,21 +137,21 @@ void walk_ptes(pmc_engine *e, int32_t pid, pte_visit_fn fn, void *ctx)
 		walk_level(e, pid, e->task[pid].pgd, PT_LEVELS - 1, 0, fn, ctx);
 }
 
-static void free_level(void *table, int level)
+static void free_level(pmc_engine *e, void *table, int level)
 {
 	if (level) {
 		struct ptdir *dir = table;
 		for (int i = 0; i < PT_ENTRIES; i++)
 			if (dir->slot[i])
-				free_level(dir->slot[i], level - 1);
+				free_level(e, dir->slot[i], level - 1);
 	}
-	free(table);
+	pt_page_free(e, table);
 }
 
-void free_pgtables(struct task *t)
+void free_pgtables(pmc_engine *e, struct task *t)
 {
 	if (t->pgd)
-		free_level(t->pgd, PT_LEVELS - 1);
+		free_level(e, t->pgd, PT_LEVELS - 1);
 	t->pgd = NULL;
 	t->leaf_cache = NULL;
 	t->leaf_cache_idx = -1;

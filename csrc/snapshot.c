@@ -239,7 +239,7 @@ int pmc_restore(pmc_engine *e, const void *buf, int64_t size)
 			p += sizeof pp;
 			if (pp.vpn < 0 || pp.vpn >= TASK_VPN_LIMIT)
 				goto corrupt;
-			uint64_t *pte = pte_alloc(t, pp.vpn);
+			uint64_t *pte = pte_alloc(e, t, pp.vpn);
 			if (!pte)
 				goto nomem;
 			*pte = pp.pte;
@@ -282,7 +282,7 @@ int pmc_restore(pmc_engine *e, const void *buf, int64_t size)
 
 corrupt:
 	for (int32_t pid = 1; pid < h.nr_task; pid++) {
-		free_pgtables(&task[pid]);
+		free_pgtables(e, &task[pid]);
 		free(task[pid].gather);
 	}
 	for (int32_t id = 0; batch && id < h.nr_batch; id++)
@@ -293,7 +293,7 @@ corrupt:
 	return pmc_err(e, PMC_EINVAL, "snapshot is corrupt");
 nomem:
 	for (int32_t pid = 1; task && pid < h.nr_task; pid++) {
-		free_pgtables(&task[pid]);
+		free_pgtables(e, &task[pid]);
 		free(task[pid].gather);
 	}
 	free(memcg);

@@ -88,7 +88,7 @@ int pmc_spawn(pmc_engine *e, int memcg)
 void exit_mm_done(pmc_engine *e, int32_t pid)
 {
 	struct task *t = &e->task[pid];
-	free_pgtables(t);
+	free_pgtables(e, t);
 	anon_vma_unlink(e, pid);
 	e->memcg[t->memcg].nr_tasks--;
 	free(t->gather);

@@ -27,7 +27,7 @@ def _flags():
     if os.environ.get("PYMEMCG_SANITIZE") == "1":
         san = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"]
         return ["-std=c11", "-O1", "-g", "-Wall", "-Wextra"] + san, san
-    return ["-std=c11", "-O2", "-Wall", "-Wextra"], []
+    return ["-std=c11", "-O3", "-Wall", "-Wextra"], []
 
 
 ffibuilder = FFI()

@@ -71,7 +71,7 @@ def test_c_core_under_sanitizers(test_core):
 @pytest.mark.parametrize("source", _core_sources())
 def test_c_core_compiles_without_warnings(tmp_path, source):
     gcc = _gcc()
-    cmd = [gcc, "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-Icsrc", "-c", source,
+    cmd = [gcc, "-std=c11", "-O3", "-Wall", "-Wextra", "-Werror", "-Icsrc", "-c", source,
            "-o", str(tmp_path / "out.o")]
     p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if p.returncode:

@@ -195,6 +195,10 @@ def _write_csv(trace, f):
     ops = trace["op"]
     for i, ev in enumerate(trace):
         op = int(ev["op"])
+        if not 1 <= op <= len(OPS):
+            err = TraceError(f"event {i}: unknown op {op}")
+            err.index = i
+            raise err
         if op == OP["name"]:
             continue
         w.writerow((OPS[op - 1], int(ev["cpu"]), int(ev["task"]), int(ev["vpn"]), int(ev["count"]),
@@ -206,14 +210,19 @@ def load(path, mmap=True):
     """Read a trace written by save (.npy memory-mapped unless mmap=False, or .csv)."""
     path = os.fspath(path)
     if path.endswith(".csv"):
-        with open(path, newline="") as f:
-            return _read_csv(f, path)
+        try:
+            with open(path, newline="", encoding="utf-8") as f:
+                return _read_csv(f, path)
+        except UnicodeDecodeError as e:
+            raise TraceError(f"{path}: not UTF-8 text ({e})") from None
     if not path.endswith(".npy"):
         raise TraceError(f"{path}: trace files end in .npy or .csv")
     try:
         arr = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
-        raise TraceError(f"{path}: not a readable .npy trace ({e})") from None
+    except FileNotFoundError:
+        raise
+    except Exception as e:          # numpy's header parser raises many kinds (ValueError, SyntaxError, ...)
+        raise TraceError(f"{path}: not a readable .npy trace ({type(e).__name__}: {e})") from None
     if arr.dtype != TRACE_DTYPE or arr.ndim != 1:
         raise TraceError(f"{path}: holds {arr.dtype} {arr.shape}, not a 1-D trace of {TRACE_DTYPE}")
     return arr

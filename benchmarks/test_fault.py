@@ -5,9 +5,7 @@ the floor; the end-of-session summary prints the ratio.
 
 Also: memory per frame (<= 64 bytes) and per mapped virtual page.
 """
-import ctypes
 import gc
-import os
 
 import numpy as np
 import pytest
@@ -108,28 +106,6 @@ def test_streaming_floor(benchmark, per_page):
 
 # --- memory --------------------------------------------------------------------
 
-class _Mallinfo2(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in (
-        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
-
-
-def _heap_bytes():
-    """Bytes malloc has handed out (glibc mallinfo2), else the resident set size; None if neither."""
-    try:
-        fn = ctypes.CDLL(None).mallinfo2
-    except (OSError, AttributeError):
-        fn = None
-    if fn is not None:
-        fn.restype = _Mallinfo2
-        m = fn()
-        return m.uordblks + m.hblkhd
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:
-        return None
-
-
 def test_memory_per_frame_and_vpn(record_memory):
     eng = pymemcg.Engine(ram=RAM, swap="64M")
     per_frame = sum(eng.pages[name].itemsize for name in eng.pages.keys())
@@ -141,23 +117,21 @@ def test_memory_per_frame_and_vpn(record_memory):
     assert per_frame <= 64
     assert per_slot <= 8
 
-    # A mapped vpn costs its pte (8 bytes) plus a share of the page-table pages above it;
-    # the page arrays were allocated with the engine, so the heap grows by page tables only.
-    if _heap_bytes() is None:
-        pytest.skip("no way to measure the heap here (needs glibc mallinfo2 or /proc)")
+    # A mapped vpn costs its pte (8 bytes) plus a share of the page-table pages above it
+    # (meminfo's PageTables; the pages come from a pool made ready with the engine).
     dense = eng.spawn()
-    before = _heap_bytes()
+    before = eng.meminfo()["PageTables"]
     dense.fault(range(NR_PAGES))
-    per_vpn_dense = (_heap_bytes() - before) / NR_PAGES
+    per_vpn_dense = (eng.meminfo()["PageTables"] - before) / NR_PAGES
     record_memory("bytes per mapped vpn (dense)", round(per_vpn_dense, 3))
-    assert 8 <= per_vpn_dense <= 9   # the pte, 1/512 of a pmd page, malloc's headers
+    assert 8 <= per_vpn_dense <= 8.1   # the pte, 1/512 of a pmd page
 
     # One vpn per pte page is the worst case: a whole 4 KiB pte page for 8 bytes of it.
     sparse = eng.spawn()
     n = 1024
-    before = _heap_bytes()
+    before = eng.meminfo()["PageTables"]
     sparse.fault(np.arange(n, dtype=np.int64) * 512)
-    per_vpn_sparse = (_heap_bytes() - before) / n
+    per_vpn_sparse = (eng.meminfo()["PageTables"] - before) / n
     record_memory("bytes per mapped vpn (1 per 512)", round(per_vpn_sparse, 1))
     assert per_vpn_sparse >= 4096
     eng.check()

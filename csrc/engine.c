@@ -200,5 +200,6 @@ int pmc_meminfo(const pmc_engine *e, struct pmc_meminfo *out)
 	out->Unevictable = e->lru_count[LRU_UNEVICTABLE];
 	out->Mlocked = e->nr_mlock;
 	out->AnonPages = e->nr_anon_pages;
+	out->PageTables = e->nr_pt_pages;
 	return 0;
 }

@@ -348,6 +348,7 @@ struct pmc_engine {
 	int64_t pt_block_pages;
 	void **pt_free;
 	int64_t pt_nfree;
+	int64_t nr_pt_pages;        /* NR_PAGETABLE: table pages in use */
 
 	/* shrink batches of the step API, by id; NULL once shrunk */
 	struct shrink_batch **batch;

@@ -50,6 +50,7 @@ void pt_pool_destroy(pmc_engine *e)
 /* A zeroed table page, from the pool when it has one. */
 static void *pt_page_alloc(pmc_engine *e)
 {
+	e->nr_pt_pages++;
 	if (e->pt_nfree)
 		return e->pt_free[--e->pt_nfree];
 	return calloc(1, PT_PAGE);
@@ -58,6 +59,7 @@ static void *pt_page_alloc(pmc_engine *e)
 static void pt_page_free(pmc_engine *e, void *page)
 {
 	char *p = page;
+	e->nr_pt_pages--;
 	if (p >= e->pt_block && p < e->pt_block + e->pt_block_pages * PT_PAGE) {
 		memset(p, 0, PT_PAGE);
 		e->pt_free[e->pt_nfree++] = p;

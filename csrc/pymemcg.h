@@ -162,6 +162,7 @@ struct pmc_meminfo {
 	int64_t Unevictable;
 	int64_t Mlocked;
 	int64_t AnonPages;
+	int64_t PageTables;
 };
 
 /* Engine-wide event counters; Python turns every field into a dict entry. */

@@ -219,8 +219,6 @@ def load(path, mmap=True):
         raise TraceError(f"{path}: trace files end in .npy or .csv")
     try:
         arr = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-    except FileNotFoundError:
-        raise
     except Exception as e:          # numpy's header parser raises many kinds (ValueError, SyntaxError, ...)
         raise TraceError(f"{path}: not a readable .npy trace ({type(e).__name__}: {e})") from None
     if arr.dtype != TRACE_DTYPE or arr.ndim != 1:

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 import pymemcg
-from pymemcg import (PCG_LINKED, PCG_USED, PG_active, PG_anon, PG_buddy, PG_locked, PG_lru,
-                     PG_swapcache, PTE_PRESENT, PTE_SHIFT, PTE_SWAP)
+from pages import flags, pfn_of, slot_of
+from pymemcg import PCG_LINKED, PCG_USED, PG_active, PG_anon, PG_buddy, PG_locked, PG_lru, PG_swapcache
 
 P = pymemcg.PAGE_SIZE
 KERNELS = ("2.6.30", "2.6.31")
@@ -37,22 +37,6 @@ def leaks(type1=0, type2=0, entries=None, memsw=0, orphan=0):
 
 def pages(nbytes):
     return nbytes // P
-
-
-def pfn_of(t, vpn):
-    pte = t.pte(vpn)
-    assert pte & PTE_PRESENT, f"vpn {vpn} is not present (pte {pte:#x})"
-    return pte >> PTE_SHIFT
-
-
-def slot_of(t, vpn):
-    pte = t.pte(vpn)
-    assert pte & PTE_SWAP, f"vpn {vpn} holds no swap entry (pte {pte:#x})"
-    return pte >> PTE_SHIFT
-
-
-def flags(eng, pfn):
-    return int(eng.pages.flags[pfn])
 
 
 def delta(before, after):

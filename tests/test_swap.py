@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 import pymemcg
+from pages import flags, pfn_of, slot_of
 from pymemcg import (PCG_LINKED, PCG_USED, PG_active, PG_anon, PG_dirty, PG_locked, PG_lru, PG_swapcache,
-                     PG_writeback, PTE_PRESENT, PTE_SHIFT, PTE_SWAP)
+                     PG_writeback)
 
 P = pymemcg.PAGE_SIZE
 KERNELS = ("2.6.30", "2.6.31")
@@ -24,22 +25,6 @@ def enc(kernel, users, cache):
     if kernel == "2.6.30":
         return users + (1 if cache else 0)
     return users | (HAS_CACHE if cache else 0)
-
-
-def pfn_of(t, vpn):
-    pte = t.pte(vpn)
-    assert pte & PTE_PRESENT, f"vpn {vpn} is not present (pte {pte:#x})"
-    return pte >> PTE_SHIFT
-
-
-def slot_of(t, vpn):
-    pte = t.pte(vpn)
-    assert pte & PTE_SWAP, f"vpn {vpn} holds no swap entry (pte {pte:#x})"
-    return pte >> PTE_SHIFT
-
-
-def flags(eng, pfn):
-    return int(eng.pages.flags[pfn])
 
 
 def cache_page(eng, slot):

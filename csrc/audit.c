@@ -238,20 +238,25 @@ static void check_swap(struct audit *a)
 		     (long long)e->inuse_pages, (long long)e->nr_swap_pages, (long long)e->total_swap_pages);
 }
 
-/* I1 and I2: counters equal the charged pages (and swap records) below them. */
+/*
+ * I1 and I2: counters equal the charged pages (and swap records) below them,
+ * counting the charges replay operations hold uncommitted.
+ */
 static void check_memcgs(struct audit *a)
 {
 	pmc_engine *e = a->e;
 	int64_t *hier = calloc((size_t)e->nr_memcg, sizeof *hier);
 	int64_t *hier_rec = calloc((size_t)e->nr_memcg, sizeof *hier_rec);
 	int32_t *tasks = calloc((size_t)e->nr_memcg, sizeof *tasks);
-	if (!hier || !hier_rec || !tasks) {
+	int64_t *pending = calloc((size_t)e->nr_memcg, sizeof *pending);
+	if (!hier || !hier_rec || !tasks || !pending) {
 		FAIL(a, "audit: out of host memory");
 		goto out;
 	}
+	replay_held_charges(e, pending);
 	for (int32_t m = 1; m < e->nr_memcg; m++)
 		for (int32_t c = m; c; c = e->memcg[c].counter_parent) {
-			hier[c] += a->charged[m];
+			hier[c] += a->charged[m] + pending[m];
 			hier_rec[c] += a->records[m];
 		}
 	for (int32_t pid = 1; pid < e->nr_task; pid++)
@@ -281,6 +286,7 @@ out:
 	free(hier);
 	free(hier_rec);
 	free(tasks);
+	free(pending);
 }
 
 static int audit_begin(pmc_engine *e, struct audit *a)

@@ -414,6 +414,7 @@ void munlock_vma_page(pmc_engine *e, int32_t pfn, int32_t unlocking_pid);
 void fault_op_init(struct fault_op *f, int32_t pid, const int64_t *vpns, int64_t n, int64_t start, int write, int lock);
 int fault_step(pmc_engine *e, struct fault_op *f);
 void fault_release(pmc_engine *e, struct fault_op *f);
+int64_t fault_would_wait(pmc_engine *e, const struct fault_op *f);
 void zap_op_init(struct zap_op *z, int32_t pid, const int64_t *vpns, int64_t n, int64_t start, int flush, int exit);
 int zap_step(pmc_engine *e, struct zap_op *z);
 void tlb_flush_mmu(pmc_engine *e, struct task *t);
@@ -429,6 +430,7 @@ void exit_mm_done(pmc_engine *e, int32_t pid);
 #define HELD_FROZEN 2
 typedef void (*held_fn)(void *ctx, int32_t pfn, int isolated);
 void replay_held_refs(const pmc_engine *e, held_fn fn, void *ctx);
+void replay_held_charges(const pmc_engine *e, int64_t *pending);
 void batch_refs(const struct shrink_batch *b, held_fn fn, void *ctx);
 
 /* lru.c (continued) */

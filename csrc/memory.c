@@ -53,10 +53,13 @@ static void start_direct_reclaim(pmc_engine *e, struct fault_op *f, int back_to)
 	f->phase = FP_DIRECT;
 }
 
+/* The task was killed: drop what the fault holds, then an OOM victim dies (TIF_MEMDIE). */
 static void fault_killed(pmc_engine *e, struct fault_op *f)
 {
 	fault_release(e, f);
 	f->phase = FP_DONE;
+	if (e->task[f->pid].state == TASK_ALIVE && e->task[f->pid].memdie)
+		do_exit(e, f->pid);
 }
 
 static void fault_map_new(pmc_engine *e, struct fault_op *f, struct task *t);
@@ -227,6 +230,10 @@ static int fault_next(pmc_engine *e, struct fault_op *f, struct task *t)
 		f->phase = FP_DONE;
 		return OP_DONE;
 	}
+	/* mlock_vma_page of a present page runs under its lock (__mlock_vma_pages_range) */
+	if ((*pte & PTE_PRESENT) && (f->lock || (*pte & PTE_LOCKED)) &&
+	    !PageTest(e, pte_pfn(*pte), PG_mlocked) && PageTest(e, pte_pfn(*pte), PG_locked))
+		return OP_BLOCKED;
 	if (f->lock && !(*pte & PTE_LOCKED)) {
 		*pte |= PTE_LOCKED;
 		t->locked_ptes++;
@@ -260,6 +267,64 @@ static int fault_next(pmc_engine *e, struct fault_op *f, struct task *t)
 		fault_alloc(e, f, t);
 	}
 	return OP_MORE;
+}
+
+/* Would the fault of this pte wait for a lock only an open shrink batch can release? */
+static int waits_for_batch(const pmc_engine *e, const struct fault_op *f, uint64_t pte)
+{
+	int32_t pfn;
+	if (pte & PTE_PRESENT) {
+		pfn = pte_pfn(pte);
+		int wp = f->write && !(pte & PTE_WRITE);                     /* do_wp_page */
+		int mlock = (f->lock || (pte & PTE_LOCKED)) && !PageTest(e, pfn, PG_mlocked);
+		if (!wp && !mlock)
+			return 0;
+	} else if (pte & PTE_SWAP) {
+		pfn = e->a.swap_cache[pte_pfn(pte)];                        /* do_swap_page's lock_page */
+		if (pfn == NIL)
+			return 0;
+	} else {
+		return 0;
+	}
+	/* locked with valid contents: no read holds the lock (a read unlocks as it completes, end_io) */
+	return (e->a.flags[pfn] & (PG_locked | PG_uptodate)) == (PG_locked | PG_uptodate);
+}
+
+/*
+ * fault_would_wait: the vpn of the first page of a fault batch that would
+ * wait for a page lock held by an open shrink batch, or -1.  These are the
+ * places fault_next and FP_SWAPIN_LOCK return OP_BLOCKED, less the locks of
+ * reads in flight (locked but not yet uptodate; the read's completion
+ * unlocks them).  The synchronous API asks before it starts, since nothing
+ * can release a batch's lock while it waits: a refused call then changes
+ * nothing.  A batch's lock cannot move during the call, and a pte the call
+ * itself changes only leads to pages no batch holds, so the state at the
+ * start decides.
+ */
+int64_t fault_would_wait(pmc_engine *e, const struct fault_op *f)
+{
+	int open = 0;
+	for (int32_t id = 0; id < e->nr_batch && !open; id++)
+		open = e->batch[id] != NULL;
+	if (!open)
+		return -1;
+	struct task *t = &e->task[f->pid];
+	if (f->vpns) {
+		for (int64_t i = 0; i < f->n; i++) {
+			const uint64_t *pte = pte_offset(t, f->vpns[i]);
+			if (pte && waits_for_batch(e, f, *pte))
+				return f->vpns[i];
+		}
+		return -1;
+	}
+	int64_t vpn = f->start;                         /* a range: only its non-empty ptes */
+	const uint64_t *pte;
+	while ((pte = next_pte(t, vpn, &vpn)) && vpn < f->start + f->n) {
+		if (waits_for_batch(e, f, *pte))
+			return vpn;
+		vpn++;
+	}
+	return -1;
 }
 
 /*
@@ -369,23 +434,18 @@ void fault_release(pmc_engine *e, struct fault_op *f)
 
 /*
  * An OOM victim (TIF_MEMDIE) whose fault was running on a replay CPU dies at
- * the next point where the fault holds no reclaim in progress: what the step
- * held is dropped, then the task exits.
+ * the next point where the fault holds no reclaim in progress.
  */
-static int fault_memdie(pmc_engine *e, struct fault_op *f)
+static int fault_may_die(const struct fault_op *f)
 {
-	if (f->phase == FP_DIRECT || ((f->phase == FP_CHARGE || f->phase == FP_SWAPIN_CHARGE) && f->charge.phase != CH_TRY))
-		return 0;
-	fault_release(e, f);
-	do_exit(e, f->pid);
-	f->phase = FP_DONE;
-	return 1;
+	return f->phase != FP_DIRECT &&
+	       !((f->phase == FP_CHARGE || f->phase == FP_SWAPIN_CHARGE) && f->charge.phase != CH_TRY);
 }
 
 int fault_step(pmc_engine *e, struct fault_op *f)
 {
 	struct task *t = &e->task[f->pid];
-	if (f->phase != FP_DONE && (t->state != TASK_ALIVE || (t->memdie && fault_memdie(e, f))))
+	if (f->phase != FP_DONE && (t->state != TASK_ALIVE || (t->memdie && fault_may_die(f))))
 		fault_killed(e, f);
 	switch (f->phase) {
 	case FP_DONE:

@@ -6,7 +6,8 @@
  * kernel uses total_vm, which for these tasks is the same anon footprint,
  * with adjustments for children, nice, uptime and oom_adj that the engine
  * does not model).  Ties go to the lowest pid, the first in task-list order.
- * The victim exits at once; the kernel gives it TIF_MEMDIE and it exits soon.
+ * A victim that is not running exits at once; the kernel gives it TIF_MEMDIE
+ * and it exits soon.
  */
 #include "engine.h"
 
@@ -24,8 +25,9 @@ static int task_in_mem_cgroup(const pmc_engine *e, const struct task *t, int32_t
  * select_bad_process + oom_kill_process: the largest task under mem (0: the
  * whole machine).  A victim already on its way out (TIF_MEMDIE, or exiting)
  * makes the killer wait and is returned again.  A victim whose operation is
- * running on another replay CPU dies when that operation stops; any other
- * dies at once.  Returns the victim's pid, or 0 if there is none.
+ * running (the caller's own, or one on another replay CPU) dies when that
+ * operation stops; any other dies at once.  Returns the victim's pid, or 0 if
+ * there is none.
  */
 static int32_t oom_kill(pmc_engine *e, int32_t mem, int32_t current)
 {
@@ -51,7 +53,11 @@ static int32_t oom_kill(pmc_engine *e, int32_t mem, int32_t current)
 		e->ctr.oom_kills++;
 	else
 		e->ctr.global_oom_kills++;
-	if (chosen == current || !t->busy)
+	/*
+	 * The charging task itself gets TIF_MEMDIE: its fault first drops what it
+	 * holds (the new page, VM_FAULT_OOM) and then it dies (fault_killed).
+	 */
+	if (chosen != current && !t->busy)
 		do_exit(e, chosen);
 	else
 		t->memdie = 1;

@@ -167,6 +167,22 @@ void replay_held_refs(const pmc_engine *e, held_fn fn, void *ctx)
 	}
 }
 
+/*
+ * Add to pending[memcg] the page charges operations in flight hold but have
+ * not committed to a page: a swap-in charged before its pte is set.
+ */
+void replay_held_charges(const pmc_engine *e, int64_t *pending)
+{
+	const struct replay *r = e->replay;
+	if (!r)
+		return;
+	for (int i = 0; i <= r->ncpus; i++) {
+		const struct actor *a = &r->actor[i];
+		if (a->job == ACT_FAULT && a->u.fault.phase == FP_SWAPIN_MAP && a->u.fault.charge_memcg)
+			pending[a->u.fault.charge_memcg]++;
+	}
+}
+
 /* --- validation ------------------------------------------------------------------ */
 
 static int grow_tasks(pmc_engine *e, struct replay *r, int64_t id)

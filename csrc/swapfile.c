@@ -215,10 +215,17 @@ static inline int candidate(const pmc_engine *e, int32_t off)
  * scan_swap_map: allocate sequentially within a cluster of SWAPFILE_CLUSTER
  * slots; when the cluster is used up, look for the first wholly free one,
  * else take the first free slot after cluster_next, wrapping to lowest_bit.
+ *
+ * Simplification (2.6.31): a cache-only slot whose page cannot be reclaimed
+ * sends the kernel back to 'scan', which can wrap and meet it again for
+ * ever; the kernel gets out because it cond_resched()s and the page's
+ * writeback or lock holder finishes on another CPU.  Nothing else runs
+ * during an engine call, so meeting the first such slot a second time means
+ * the scan would never end: it fails (no_page), and add_to_swap with it.
  */
 static int32_t scan_swap_map(pmc_engine *e)
 {
-	int32_t offset = e->cluster_next, scan_base = offset;
+	int32_t offset = e->cluster_next, scan_base = offset, unreclaimable = 0;
 	if (!e->cluster_nr--) {
 		if (e->total_swap_pages - e->inuse_pages < SWAPFILE_CLUSTER) {
 			e->cluster_nr = SWAPFILE_CLUSTER - 1;
@@ -247,6 +254,10 @@ checks:
 	if (e->swap_ops->reusable(e, offset)) {
 		if (__try_to_reclaim_swap(e, offset))
 			goto checks;
+		if (offset == unreclaimable)
+			return 0;                   /* a full cycle: see above */
+		if (!unreclaimable)
+			unreclaimable = offset;
 		goto scan;
 	}
 	if (e->a.swap_map[offset])

@@ -110,18 +110,23 @@ void do_exit(pmc_engine *e, int32_t pid)
 
 /*
  * Run a fault machine to its end.  Waiting for a page lock means waiting for
- * the read that holds it; a lock nobody will release (a shrink batch the
- * caller left half done) is an error rather than a hang.
+ * the read that holds it.  A lock nobody will release (a shrink batch the
+ * caller left half done) would be a hang: such a call is refused before it
+ * starts (fault_would_wait), so a refused call changes nothing.
  */
 static int64_t run_fault(pmc_engine *e, struct fault_op *f)
 {
+	int64_t vpn = fault_would_wait(e, f);
+	if (vpn >= 0)
+		return pmc_err(e, PMC_ESTATE, "task %d would wait for the lock of the page at vpn %lld, held by an "
+		               "unfinished shrink batch (finish the batch first); nothing was done", f->pid, (long long)vpn);
 	int r;
 	while ((r = fault_step(e, f)) != OP_DONE)
 		if (r == OP_BLOCKED && !io_wait_one(e, -1)) {
-			fault_release(e, f);
+			fault_release(e, f);           /* unreachable unless fault_would_wait is wrong */
 			e->ctr.pgfault += f->touched;
-			return pmc_err(e, PMC_ESTATE, "task %d waits for a page locked by an unfinished shrink batch "
-			               "(finish the batch first); %lld pages were touched", f->pid, (long long)f->touched);
+			return pmc_err(e, PMC_EINVARIANT, "task %d waits for a page lock that nothing will release",
+			               f->pid);
 		}
 	e->ctr.pgfault += f->touched;
 	wakeup_kswapd(e);

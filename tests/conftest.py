@@ -26,6 +26,13 @@ def _check_every_engine(monkeypatch):
             eng.check()
 
 
+@pytest.fixture
+def debug_check(monkeypatch):
+    """Engines made in the test run their full check after every operation (PYMEMCG_DEBUG_CHECK);
+    the property tests use it: ``pytestmark = pytest.mark.usefixtures("debug_check")``."""
+    monkeypatch.setenv("PYMEMCG_DEBUG_CHECK", "1")
+
+
 def snapshot(eng):
     """Everything observable about an engine, for "a refused call changes nothing" checks."""
     state = {name: np.array(eng.pages[name]) for name in eng.pages.keys()}

@@ -47,51 +47,50 @@ def bootstrap_ci(samples, stat=np.mean, n=10_000, seed=0, level=0.95):
 
 def overhead(pages=1 << 20, rounds=50, segment=4000, cpus=2, seed=0, progress=None, piece=250):
     """Replay a reclaim-heavy segment with no exits (workloads.steady) from one warmed
-    engine, with hook="none" and "seed" alternately, `rounds` times.  Returns a dict:
-    overhead_pct (median of the per-round time ratios, minus 1: the median shrugs off the
-    rounds a busy machine slowed), ci95 (bootstrap of that median, percent),
-    ns_per_page_none/seed (reclaim-segment time per scanned page), ns_per_swapout_*,
-    hook_calls, hook_freed, identical_state, and the raw per-round times.  Within a round
-    the two engines replay the segment in pieces of `piece` events, taking turns."""
+    engine, with hook="none" and "seed", `rounds` times.  Within a round the two engines
+    replay the segment in pieces of `piece` events, taking turns, so each piece gives a
+    paired ratio (seed time / none time) measured moments apart.  Returns a dict:
+    overhead_pct (the median over rounds of each round's median piece ratio, minus 1: the
+    medians shrug off the pieces and rounds a busy machine slowed), ci95 (bootstrap over
+    rounds of that median, percent), total_ratio_pct (the median over rounds of the ratio of
+    whole-round times, for comparison), ns_per_page_none/seed (reclaim-segment time per
+    scanned page), ns_per_swapout_*, hook_calls, hook_freed, identical_state, and the raw
+    per-round times."""
     trace, warm = workloads.steady(pages, cpus=cpus, passes=1, seed=seed)
     seg = trace[warm:warm + segment]
     ram = pages * PAGE_SIZE * 3 // 2
     base = Engine(ram, ram, seed=seed)
     base.replay(trace[:warm], cpus=cpus, sample_every=0, progress=False)
     before = base.counters()
-    times = {"none": [], "seed": []}
+    pieces = [seg[i:i + piece] for i in range(0, len(seg), piece)]
+    times = np.zeros((rounds, len(pieces), 2))        # [round, piece, (none, seed)]
     work = {}
     identical = True
     bar = _bar(progress, rounds)
-    pieces = [seg[i:i + piece] for i in range(0, len(seg), piece)]
     for r in range(rounds):
-        engines = {h: base.copy(hook=h) for h in ("none", "seed")}
-        spent = {"none": 0.0, "seed": 0.0}
-        # A and B take turns piece by piece, so that a busy moment of the machine
-        # lands on both rather than on one whole run
+        engines = [base.copy(hook=h) for h in ("none", "seed")]
         for k, part in enumerate(pieces):
-            for h in (("none", "seed") if (r + k) % 2 == 0 else ("seed", "none")):
-                spent[h] += engines[h].replay(part, cpus=cpus, sample_every=0, progress=False, resume=True).seconds
-        for h in spent:
-            times[h].append(spent[h])
-        identical &= _same_state(engines["none"], engines["seed"])
+            for h in ((0, 1) if (r + k) % 2 == 0 else (1, 0)):
+                times[r, k, h] = engines[h].replay(part, cpus=cpus, sample_every=0, progress=False,
+                                                   resume=True).seconds
+        identical &= _same_state(*engines)
         if r == 0:
-            work = {h: _delta(engines[h].counters(), before) for h in ("none", "seed")}
+            work = {h: _delta(engines[i].counters(), before) for i, h in enumerate(("none", "seed"))}
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
-    t_none, t_seed = np.array(times["none"]), np.array(times["seed"])
-    ratios = t_seed / t_none
-    lo, hi = bootstrap_ci(ratios, stat=np.median)
+    per_round = np.median(times[:, :, 1] / times[:, :, 0], axis=1)
+    lo, hi = bootstrap_ci(per_round, stat=np.median)
+    t_none, t_seed = times[:, :, 0].sum(axis=1), times[:, :, 1].sum(axis=1)
     scanned = work["none"]["pgscan"]
     swapouts = work["none"]["swapouts"]
     return {
         "workload": f"steady: {pages} pages in 16 memcgs at 75% limits, {len(seg)} events, {cpus} CPUs",
         "rounds": rounds,
-        "overhead_pct": float((np.median(ratios) - 1) * 100),
+        "overhead_pct": float((np.median(per_round) - 1) * 100),
         "ci95": [(lo - 1) * 100, (hi - 1) * 100],
-        "mean_ratio": float(ratios.mean()),
+        "total_ratio_pct": float((np.median(t_seed / t_none) - 1) * 100),
         "ns_per_page_none": float(np.median(t_none) * 1e9 / scanned),
         "ns_per_page_seed": float(np.median(t_seed) * 1e9 / scanned),
         "ns_per_swapout_none": float(np.median(t_none) * 1e9 / max(swapouts, 1)),

@@ -1273,22 +1273,7 @@ class Model:
     def isolate(self, mid, nr):
         if not 1 <= nr <= 32:
             raise ValueError("nr must be 1 to 32")
-        taken = []
-        if mid:
-            mc = self.memcgs[mid]
-            lst = mc.lru[LRU_INACTIVE_ANON]
-            scan = 0
-            for pfn in list(reversed(lst)):
-                if scan >= nr:
-                    break
-                p = self.pages[pfn]
-                if not p.has(PG.USED) or not p.has(PG.lru):
-                    continue
-                scan += 1
-                taken.append(p)
-        else:
-            lst = self.zone[LRU_INACTIVE_ANON]
-            taken = [self.pages[pfn] for pfn in list(reversed(lst))[:nr]]
+        taken = self._take_from_tail(mid, LRU_INACTIVE_ANON, nr)
         for p in taken:
             assert p.count > 0 and not p.has(PG.active)
             p.count += 1
@@ -1476,21 +1461,22 @@ class Model:
 
     # ---------------------------------------------------------- shrink_active_list (2.6.30 vmscan.c)
 
-    def shrink_active_list(self, mid, nr):
+    def _take_from_tail(self, mid, lru, nr):
+        """The first nr pages from the tail of a zone list, or of memcg mid's list skipping
+        pages that are no longer charged or on the LRU (mem_cgroup_isolate_pages)."""
+        if not mid:
+            return [self.pages[pfn] for pfn in list(reversed(self.zone[lru]))[:nr]]
         taken = []
-        if mid:
-            mc = self.memcgs[mid]
-            scan = 0
-            for pfn in list(reversed(mc.lru[LRU_ACTIVE_ANON])):
-                if scan >= nr:
-                    break
-                p = self.pages[pfn]
-                if not p.has(PG.USED) or not p.has(PG.lru):
-                    continue
-                scan += 1
+        for pfn in reversed(self.memcgs[mid].lru[lru]):
+            if len(taken) >= nr:
+                break
+            p = self.pages[pfn]
+            if p.has(PG.USED) and p.has(PG.lru):
                 taken.append(p)
-        else:
-            taken = [self.pages[pfn] for pfn in list(reversed(self.zone[LRU_ACTIVE_ANON]))[:nr]]
+        return taken
+
+    def shrink_active_list(self, mid, nr):
+        taken = self._take_from_tail(mid, LRU_ACTIVE_ANON, nr)
         for p in taken:
             p.count += 1
             self.lru_del(p)

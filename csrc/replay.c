@@ -58,6 +58,7 @@ struct replay {
 	int64_t next_sample;
 	int64_t nsamples;
 	int32_t freed;               /* an operation ended since the last dispatch attempt */
+	int32_t any_blocked;         /* some actor's blocked is set (saves clearing them all every step) */
 };
 
 static uint64_t splitmix64(uint64_t *s)
@@ -607,11 +608,16 @@ static void kswapd_wake(pmc_engine *e, struct replay *r)
 static int schedule_one(pmc_engine *e, struct replay *r)
 {
 	int n = r->ncpus + 1, pick = -1;
-	for (int k = 1; k <= n; k++) {
-		int i = (r->last + k) % n;
-		struct actor *a = &r->actor[i];
-		if (a->job && !a->blocked && (pick < 0 || a->vtime < r->actor[pick].vtime))
+	int64_t best = 0;
+	/* from the one after the last actor, wrapping without a division per actor */
+	for (int k = 0, i = r->last; k < n; k++) {
+		if (++i == n)
+			i = 0;
+		const struct actor *a = &r->actor[i];
+		if (a->job && !a->blocked && (pick < 0 || a->vtime < best)) {
 			pick = i;
+			best = a->vtime;
+		}
 	}
 	if (pick < 0) {
 		int busy = 0;
@@ -623,6 +629,7 @@ static int schedule_one(pmc_engine *e, struct replay *r)
 			return pmc_err(e, PMC_ESTATE, "replay deadlock: every operation waits for a page lock");
 		for (int i = 0; i < n; i++)
 			r->actor[i].blocked = 0;
+		r->any_blocked = 0;
 		return 1;
 	}
 	struct actor *a = &r->actor[pick];
@@ -640,11 +647,14 @@ static int schedule_one(pmc_engine *e, struct replay *r)
 	if (r->sched == PMC_SCHED_RANDOM)
 		cost = cost / 2 + (int64_t)(splitmix64(&r->rng) % (uint64_t)(cost + 1));
 	a->vtime = start + cost;
-	if (s == OP_BLOCKED)
+	if (s == OP_BLOCKED) {
 		a->vtime = start;
-	else                                       /* progress may have released a lock */
+		r->any_blocked = 1;
+	} else if (r->any_blocked) {               /* progress may have released a lock */
 		for (int i = 0; i < n; i++)
 			r->actor[i].blocked = 0;
+		r->any_blocked = 0;
+	}
 	r->st.steps++;
 	kswapd_wake(e, r);
 	return 1;
@@ -698,6 +708,15 @@ static int task_held(const uint32_t *held, int nheld, const uint32_t *t, int nt)
 static int dispatch_window(pmc_engine *e, struct replay *r, const struct pmc_event *ev, int64_t n,
                            int64_t *head, uint8_t *started)
 {
+	/*
+	 * Every CPU busy: nothing can start, and the window is already slid past
+	 * what started (the slide below ends every call), so there is nothing to do.
+	 */
+	int idle = 0;
+	for (int c = 0; c < r->ncpus && !idle; c++)
+		idle = !r->actor[c].job;
+	if (!idle)
+		return 0;
 	uint8_t cpu_held[256];
 	uint32_t held[2 * WINDOW];
 	int nheld = 0, dispatched = 0, cpus_held = 0;

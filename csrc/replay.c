@@ -440,13 +440,19 @@ static void apply_write(pmc_engine *e, struct replay *r, const struct pmc_event 
 		r->st.refused++;
 }
 
+/* The CPU an event runs on (no division when there is one CPU). */
+static inline int event_cpu(const struct replay *r, const struct pmc_event *v)
+{
+	return r->ncpus == 1 ? 0 : v->cpu % r->ncpus;
+}
+
 /*
  * Start one event on its CPU.  Returns the events consumed (a mkdir takes its
  * name events along), or 0 when the CPU or the task is still busy.
  */
 static int dispatch(pmc_engine *e, struct replay *r, const struct pmc_event *v)
 {
-	struct actor *a = &r->actor[v->cpu % r->ncpus];
+	struct actor *a = &r->actor[event_cpu(r, v)];
 	if (a->job)
 		return 0;
 	if (a->vtime < e->now)
@@ -704,9 +710,9 @@ static int task_held(const uint32_t *held, int nheld, const uint32_t *t, int nt)
  * also waits for every earlier event of its task, and nothing passes a
  * cgroup change.  Returns the events started.
  */
-#define WINDOW 64
+#define WINDOW 64                /* the bits of the started mask */
 static int dispatch_window(pmc_engine *e, struct replay *r, const struct pmc_event *ev, int64_t n,
-                           int64_t *head, uint8_t *started)
+                           int64_t *head, uint64_t *started)
 {
 	/*
 	 * Every CPU busy: nothing can start, and the window is already slid past
@@ -724,9 +730,9 @@ static int dispatch_window(pmc_engine *e, struct replay *r, const struct pmc_eve
 	memset(cpu_held, 0, (size_t)r->ncpus);
 	for (int64_t i = *head; i < end && cpus_held < r->ncpus; i++) {
 		const struct pmc_event *v = &ev[i];
-		if (started[i - *head] || v->op == PMC_OP_NAME)
+		if ((*started >> (i - *head) & 1) || v->op == PMC_OP_NAME)
 			continue;
-		int cpu = v->cpu % r->ncpus;
+		int cpu = event_cpu(r, v);
 		uint32_t t[2];
 		int nt = event_tasks(v, t);
 		int can = !cpu_held[cpu] && !r->actor[cpu].job && !task_held(held, nheld, t, nt);
@@ -741,7 +747,7 @@ static int dispatch_window(pmc_engine *e, struct replay *r, const struct pmc_eve
 			return PMC_EINVARIANT;
 		if (consumed) {
 			for (int k = 0; k < consumed && i + k < end; k++)
-				started[i + k - *head] = 1;
+				*started |= 1ull << (i + k - *head);
 			dispatched++;
 		}
 		if (is_barrier(v->op))
@@ -756,11 +762,10 @@ static int dispatch_window(pmc_engine *e, struct replay *r, const struct pmc_eve
 	}
 	/* slide the window past what has started */
 	int64_t k = 0;
-	while (*head + k < end && (started[k] || ev[*head + k].op == PMC_OP_NAME))
+	while (*head + k < end && ((*started >> k & 1) || ev[*head + k].op == PMC_OP_NAME))
 		k++;
 	if (k) {
-		memmove(started, started + k, WINDOW - k);
-		memset(started + WINDOW - k, 0, k);
+		*started = k < WINDOW ? *started >> k : 0;
 		*head += k;
 	}
 	return dispatched;
@@ -779,12 +784,12 @@ int64_t pmc_replay_run(pmc_engine *e, const struct pmc_event *ev, int64_t n, int
 	if (!r)
 		return pmc_err(e, PMC_ESTATE, "no replay begun");
 	int64_t written = 0, head = 0;
-	uint8_t started[WINDOW] = { 0 };
+	uint64_t started = 0;            /* bit k: event head + k has started */
 	if (!r->next_sample)
 		r->next_sample = sample_every;
 	r->freed = 1;
 	while (head < n) {
-		int started_now = r->freed ? (r->freed = 0, dispatch_window(e, r, ev, n, &head, started)) : 0;
+		int started_now = r->freed ? (r->freed = 0, dispatch_window(e, r, ev, n, &head, &started)) : 0;
 		if (started_now < 0)
 			return started_now;
 		if (started_now) {

@@ -611,20 +611,39 @@ static void kswapd_wake(pmc_engine *e, struct replay *r)
  * [0.5, 1.5), so that seeds give different interleavings.  Returns 0 when
  * nothing is busy.
  */
-static int schedule_one(pmc_engine *e, struct replay *r)
+static inline int runnable(const struct actor *a)
 {
-	int n = r->ncpus + 1, pick = -1;
+	return a->job && !a->blocked;
+}
+
+/* The busy, unblocked actor furthest behind; ties go to the first after the last picked. -1: none. */
+static inline int pick_actor(const struct replay *r, int n)
+{
+	const struct actor *act = r->actor;
+	if (n == 2) {                              /* one CPU and kswapd: the same rule, unrolled */
+		int ok0 = runnable(&act[0]), ok1 = runnable(&act[1]);
+		if (ok0 && ok1)
+			return act[0].vtime == act[1].vtime ? 1 - r->last : act[1].vtime < act[0].vtime;
+		return ok0 ? 0 : ok1 ? 1 : -1;
+	}
+	int pick = -1;
 	int64_t best = 0;
 	/* from the one after the last actor, wrapping without a division per actor */
 	for (int k = 0, i = r->last; k < n; k++) {
 		if (++i == n)
 			i = 0;
-		const struct actor *a = &r->actor[i];
-		if (a->job && !a->blocked && (pick < 0 || a->vtime < best)) {
+		const struct actor *a = &act[i];
+		if (runnable(a) && (pick < 0 || a->vtime < best)) {
 			pick = i;
 			best = a->vtime;
 		}
 	}
+	return pick;
+}
+
+static int schedule_one(pmc_engine *e, struct replay *r)
+{
+	int n = r->ncpus + 1, pick = pick_actor(r, n);
 	if (pick < 0) {
 		int busy = 0;
 		for (int i = 0; i < n; i++)

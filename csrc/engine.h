@@ -11,6 +11,8 @@
 #define NIL (-1)
 #define TASK_VPN_BITS 36                    /* 48-bit user address space, as x86-64 */
 #define TASK_VPN_LIMIT (1ll << TASK_VPN_BITS)
+#define PT_BITS 9                           /* 512 entries per page-table page */
+#define PT_ENTRIES (1 << PT_BITS)
 #define FREE_PTE_NR 506                     /* pages one mmu_gather parks */
 #define MEM_CGROUP_RECLAIM_RETRIES 5
 #define RESOURCE_MAX ((uint64_t)INT64_MAX)  /* res_counter "unlimited" */
@@ -385,9 +387,21 @@ void mem_cgroup_add_lru_list(pmc_engine *e, int32_t pfn, enum pmc_lru lru);
 void mem_cgroup_del_lru_list(pmc_engine *e, int32_t pfn, enum pmc_lru lru);
 
 /* pgtable.c */
-uint64_t *pte_offset(struct task *t, int64_t vpn);            /* NULL if no pte page */
+uint64_t *pte_offset_walk(struct task *t, int64_t vpn);       /* pte_offset past the leaf cache */
 uint64_t pte_read(const struct task *t, int64_t vpn);         /* 0 if none, no caching */
-uint64_t *pte_alloc(pmc_engine *e, struct task *t, int64_t vpn); /* NULL if out of host memory */
+uint64_t *pte_alloc_walk(pmc_engine *e, struct task *t, int64_t vpn);
+/* pte_offset's leaf-cache hit inline: sequential batches look up the same pte page in a row */
+static inline uint64_t *pte_offset(struct task *t, int64_t vpn)   /* NULL if no pte page */
+{
+	if (t->leaf_cache && t->leaf_cache_idx == vpn >> PT_BITS)
+		return &t->leaf_cache[vpn & (PT_ENTRIES - 1)];
+	return pte_offset_walk(t, vpn);
+}
+static inline uint64_t *pte_alloc(pmc_engine *e, struct task *t, int64_t vpn) /* NULL if out of host memory */
+{
+	uint64_t *pte = pte_offset(t, vpn);
+	return pte ? pte : pte_alloc_walk(e, t, vpn);
+}
 typedef void (*pte_visit_fn)(pmc_engine *e, int32_t pid, int64_t vpn, uint64_t *pte, void *ctx);
 void walk_ptes(pmc_engine *e, int32_t pid, pte_visit_fn fn, void *ctx);
 void free_pgtables(pmc_engine *e, struct task *t);
@@ -477,7 +491,6 @@ int32_t read_swap_cache_async(pmc_engine *e, int32_t off);
 int bdi_write_congested(const pmc_engine *e);
 void io_complete_due(pmc_engine *e);
 void advance_time(pmc_engine *e, int64_t t);
-void tick(pmc_engine *e, int64_t ns);
 int io_wait_one(pmc_engine *e, int rw);
 void congestion_wait(pmc_engine *e);
 void swap_writepage(pmc_engine *e, int32_t pfn);
@@ -509,6 +522,25 @@ extern const struct reclaim_hooks hooks_none, hooks_seed;
 /* oom_kill.c */
 int32_t mem_cgroup_out_of_memory(pmc_engine *e, int32_t mem_over_limit, int32_t current);
 int32_t out_of_memory(pmc_engine *e, int32_t current);
+
+/* page_io.c's queue state, and tick: inline, as every page-step of every path ticks */
+static inline int io_pending(const pmc_engine *e)
+{
+	return e->io.head != e->io.tail;
+}
+
+static inline const struct io_req *io_oldest(const pmc_engine *e)
+{
+	return &e->io.ring[e->io.head];
+}
+
+/* One page-step of work, ns of simulated time. */
+static inline void tick(pmc_engine *e, int64_t ns)
+{
+	e->now += ns;
+	if (io_pending(e) && io_oldest(e)->complete_at <= e->now)
+		io_complete_due(e);
+}
 
 /* the page state, spelled like the kernel's helpers */
 #define PF(e, pfn) ((e)->a.flags[pfn])

@@ -58,16 +58,6 @@ static void end_io(pmc_engine *e, const struct io_req *rq)
 	clear_congested(e, rq->rw);
 }
 
-static int io_pending(const pmc_engine *e)
-{
-	return e->io.head != e->io.tail;
-}
-
-static const struct io_req *io_oldest(const pmc_engine *e)
-{
-	return &e->io.ring[e->io.head];
-}
-
 /* Complete every request due by now. */
 void io_complete_due(pmc_engine *e)
 {
@@ -84,14 +74,6 @@ void advance_time(pmc_engine *e, int64_t t)
 	if (t > e->now)
 		e->now = t;
 	io_complete_due(e);
-}
-
-/* One page-step of work, ns of simulated time. */
-void tick(pmc_engine *e, int64_t ns)
-{
-	e->now += ns;
-	if (io_pending(e) && io_oldest(e)->complete_at <= e->now)
-		io_complete_due(e);
 }
 
 /* Wait for the oldest request of one direction (or of any, rw < 0); 0 if none is in flight. */

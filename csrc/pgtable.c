@@ -16,8 +16,6 @@
 
 #include "engine.h"
 
-#define PT_BITS 9
-#define PT_ENTRIES (1 << PT_BITS)
 #define PT_LEVELS 4
 
 struct ptdir {
@@ -87,11 +85,10 @@ uint64_t pte_read(const struct task *t, int64_t vpn)
 	return leaf ? leaf[vpn & (PT_ENTRIES - 1)] : 0;
 }
 
-uint64_t *pte_offset(struct task *t, int64_t vpn)
+/* pte_offset (engine.h) when the leaf cache does not hold vpn's pte page. */
+uint64_t *pte_offset_walk(struct task *t, int64_t vpn)
 {
 	int64_t idx = vpn >> PT_BITS;
-	if (t->leaf_cache && t->leaf_cache_idx == idx)
-		return &t->leaf_cache[vpn & (PT_ENTRIES - 1)];
 	uint64_t *leaf = leaf_of(t, vpn);
 	if (!leaf)
 		return NULL;
@@ -100,11 +97,9 @@ uint64_t *pte_offset(struct task *t, int64_t vpn)
 	return &leaf[vpn & (PT_ENTRIES - 1)];
 }
 
-uint64_t *pte_alloc(pmc_engine *e, struct task *t, int64_t vpn)
+/* pte_alloc (engine.h) when vpn has no pte page yet: make the missing tables. */
+uint64_t *pte_alloc_walk(pmc_engine *e, struct task *t, int64_t vpn)
 {
-	uint64_t *pte = pte_offset(t, vpn);
-	if (pte)
-		return pte;
 	void **slot = &t->pgd;
 	for (int level = PT_LEVELS - 1; level >= 0; level--) {
 		if (!*slot && !(*slot = pt_page_alloc(e)))

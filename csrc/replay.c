@@ -58,6 +58,7 @@ struct replay {
 	int64_t next_sample;
 	int64_t nsamples;
 	int32_t freed;               /* an operation ended since the last dispatch attempt */
+	int32_t any_blocked;         /* some actor's blocked is set (saves clearing them all every step) */
 };
 
 static uint64_t splitmix64(uint64_t *s)
@@ -455,13 +456,19 @@ static void apply_write(pmc_engine *e, struct replay *r, const struct pmc_event 
 		r->st.refused++;
 }
 
+/* The CPU an event runs on (no division when there is one CPU). */
+static inline int event_cpu(const struct replay *r, const struct pmc_event *v)
+{
+	return r->ncpus == 1 ? 0 : v->cpu % r->ncpus;
+}
+
 /*
  * Start one event on its CPU.  Returns the events consumed (a mkdir takes its
  * name events along), or 0 when the CPU or the task is still busy.
  */
 static int dispatch(pmc_engine *e, struct replay *r, const struct pmc_event *v)
 {
-	struct actor *a = &r->actor[v->cpu % r->ncpus];
+	struct actor *a = &r->actor[event_cpu(r, v)];
 	if (a->job)
 		return 0;
 	if (a->vtime < e->now)
@@ -620,15 +627,39 @@ static void kswapd_wake(pmc_engine *e, struct replay *r)
  * [0.5, 1.5), so that seeds give different interleavings.  Returns 0 when
  * nothing is busy.
  */
+static inline int runnable(const struct actor *a)
+{
+	return a->job && !a->blocked;
+}
+
+/* The busy, unblocked actor furthest behind; ties go to the first after the last picked. -1: none. */
+static inline int pick_actor(const struct replay *r, int n)
+{
+	const struct actor *act = r->actor;
+	if (n == 2) {                              /* one CPU and kswapd: the same rule, unrolled */
+		int ok0 = runnable(&act[0]), ok1 = runnable(&act[1]);
+		if (ok0 && ok1)
+			return act[0].vtime == act[1].vtime ? 1 - r->last : act[1].vtime < act[0].vtime;
+		return ok0 ? 0 : ok1 ? 1 : -1;
+	}
+	int pick = -1;
+	int64_t best = 0;
+	/* from the one after the last actor, wrapping without a division per actor */
+	for (int k = 0, i = r->last; k < n; k++) {
+		if (++i == n)
+			i = 0;
+		const struct actor *a = &act[i];
+		if (runnable(a) && (pick < 0 || a->vtime < best)) {
+			pick = i;
+			best = a->vtime;
+		}
+	}
+	return pick;
+}
+
 static int schedule_one(pmc_engine *e, struct replay *r)
 {
-	int n = r->ncpus + 1, pick = -1;
-	for (int k = 1; k <= n; k++) {
-		int i = (r->last + k) % n;
-		struct actor *a = &r->actor[i];
-		if (a->job && !a->blocked && (pick < 0 || a->vtime < r->actor[pick].vtime))
-			pick = i;
-	}
+	int n = r->ncpus + 1, pick = pick_actor(r, n);
 	if (pick < 0) {
 		int busy = 0;
 		for (int i = 0; i < n; i++)
@@ -639,6 +670,7 @@ static int schedule_one(pmc_engine *e, struct replay *r)
 			return pmc_err(e, PMC_ESTATE, "replay deadlock: every operation waits for a page lock");
 		for (int i = 0; i < n; i++)
 			r->actor[i].blocked = 0;
+		r->any_blocked = 0;
 		return 1;
 	}
 	struct actor *a = &r->actor[pick];
@@ -656,11 +688,14 @@ static int schedule_one(pmc_engine *e, struct replay *r)
 	if (r->sched == PMC_SCHED_RANDOM)
 		cost = cost / 2 + (int64_t)(splitmix64(&r->rng) % (uint64_t)(cost + 1));
 	a->vtime = start + cost;
-	if (s == OP_BLOCKED)
+	if (s == OP_BLOCKED) {
 		a->vtime = start;
-	else                                       /* progress may have released a lock */
+		r->any_blocked = 1;
+	} else if (r->any_blocked) {               /* progress may have released a lock */
 		for (int i = 0; i < n; i++)
 			r->actor[i].blocked = 0;
+		r->any_blocked = 0;
+	}
 	r->st.steps++;
 	kswapd_wake(e, r);
 	return 1;
@@ -710,10 +745,19 @@ static int task_held(const uint32_t *held, int nheld, const uint32_t *t, int nt)
  * also waits for every earlier event of its task, and nothing passes a
  * cgroup change.  Returns the events started.
  */
-#define WINDOW 64
+#define WINDOW 64                /* the bits of the started mask */
 static int dispatch_window(pmc_engine *e, struct replay *r, const struct pmc_event *ev, int64_t n,
-                           int64_t *head, uint8_t *started)
+                           int64_t *head, uint64_t *started)
 {
+	/*
+	 * Every CPU busy: nothing can start, and the window is already slid past
+	 * what started (the slide below ends every call), so there is nothing to do.
+	 */
+	int idle = 0;
+	for (int c = 0; c < r->ncpus && !idle; c++)
+		idle = !r->actor[c].job;
+	if (!idle)
+		return 0;
 	uint8_t cpu_held[256];
 	uint32_t held[2 * WINDOW];
 	int nheld = 0, dispatched = 0, cpus_held = 0;
@@ -721,9 +765,9 @@ static int dispatch_window(pmc_engine *e, struct replay *r, const struct pmc_eve
 	memset(cpu_held, 0, (size_t)r->ncpus);
 	for (int64_t i = *head; i < end && cpus_held < r->ncpus; i++) {
 		const struct pmc_event *v = &ev[i];
-		if (started[i - *head] || v->op == PMC_OP_NAME)
+		if ((*started >> (i - *head) & 1) || v->op == PMC_OP_NAME)
 			continue;
-		int cpu = v->cpu % r->ncpus;
+		int cpu = event_cpu(r, v);
 		uint32_t t[2];
 		int nt = event_tasks(v, t);
 		int can = !cpu_held[cpu] && !r->actor[cpu].job && !task_held(held, nheld, t, nt);
@@ -738,7 +782,7 @@ static int dispatch_window(pmc_engine *e, struct replay *r, const struct pmc_eve
 			return PMC_EINVARIANT;
 		if (consumed) {
 			for (int k = 0; k < consumed && i + k < end; k++)
-				started[i + k - *head] = 1;
+				*started |= 1ull << (i + k - *head);
 			dispatched++;
 		}
 		if (is_barrier(v->op))
@@ -753,11 +797,10 @@ static int dispatch_window(pmc_engine *e, struct replay *r, const struct pmc_eve
 	}
 	/* slide the window past what has started */
 	int64_t k = 0;
-	while (*head + k < end && (started[k] || ev[*head + k].op == PMC_OP_NAME))
+	while (*head + k < end && ((*started >> k & 1) || ev[*head + k].op == PMC_OP_NAME))
 		k++;
 	if (k) {
-		memmove(started, started + k, WINDOW - k);
-		memset(started + WINDOW - k, 0, k);
+		*started = k < WINDOW ? *started >> k : 0;
 		*head += k;
 	}
 	return dispatched;
@@ -776,12 +819,12 @@ int64_t pmc_replay_run(pmc_engine *e, const struct pmc_event *ev, int64_t n, int
 	if (!r)
 		return pmc_err(e, PMC_ESTATE, "no replay begun");
 	int64_t written = 0, head = 0;
-	uint8_t started[WINDOW] = { 0 };
+	uint64_t started = 0;            /* bit k: event head + k has started */
 	if (!r->next_sample)
 		r->next_sample = sample_every;
 	r->freed = 1;
 	while (head < n) {
-		int started_now = r->freed ? (r->freed = 0, dispatch_window(e, r, ev, n, &head, started)) : 0;
+		int started_now = r->freed ? (r->freed = 0, dispatch_window(e, r, ev, n, &head, &started)) : 0;
 		if (started_now < 0)
 			return started_now;
 		if (started_now) {

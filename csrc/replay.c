@@ -209,10 +209,14 @@ static int grow_tasks(pmc_engine *e, struct replay *r, int64_t id)
 
 /*
  * Continue a trace replayed before: its task and cgroup ids keep the pids
- * and memcgs they had (as pmc_replay_maps returned them).  Tasks that died
- * and cgroups removed since count as gone.
+ * and memcgs they had, and the trace's own view of which ids exist (as
+ * pmc_replay_maps returned them): a task the OOM killer took is still one
+ * the trace may name (its events are skipped), one the trace exited is not.
+ * Without the states (NULL: an engine saved before they were kept), tasks
+ * that died and cgroups removed since count as gone.
  */
-int pmc_replay_preload(pmc_engine *e, const int32_t *task_pid, int64_t ntask, const int32_t *cg_id, int64_t ncg)
+int pmc_replay_preload(pmc_engine *e, const int32_t *task_pid, const uint8_t *task_state, int64_t ntask,
+                       const int32_t *cg_id, const uint8_t *cg_state, int64_t ncg)
 {
 	struct replay *r = e->replay;
 	if (!r)
@@ -223,18 +227,20 @@ int pmc_replay_preload(pmc_engine *e, const int32_t *task_pid, int64_t ntask, co
 		return PMC_EALLOC;
 	for (int64_t t = 0; t < ntask; t++) {
 		int32_t pid = task_pid[t];
-		if (pid > 0 && pid >= e->nr_task)
-			return pmc_err(e, PMC_EINVAL, "trace task %lld maps to pid %d, which does not exist", (long long)t, pid);
+		if (pid < 0 || pid >= e->nr_task || (task_state && task_state[t] > V_GONE))
+			return pmc_err(e, PMC_EINVAL, "trace task %lld: pid %d, state %d", (long long)t, pid,
+			               task_state ? task_state[t] : -1);
 		r->task_pid[t] = pid;
-		r->vtask[t] = pid > 0 && e->task[pid].state == TASK_ALIVE ? V_LIVE : pid ? V_GONE : V_UNKNOWN;
+		r->vtask[t] = task_state ? task_state[t] : pid > 0 && e->task[pid].state == TASK_ALIVE ? V_LIVE
+		                                         : pid ? V_GONE : V_UNKNOWN;
 	}
 	r->st.max_task = ntask;
 	for (int64_t c = 1; c < ncg; c++) {
-		if (cg_id[c] < 0 || cg_id[c] >= e->nr_memcg)
-			return pmc_err(e, PMC_EINVAL, "trace cgroup %lld maps to memcg %d, which does not exist", (long long)c,
-			               cg_id[c]);
+		if (cg_id[c] < 0 || cg_id[c] >= e->nr_memcg || (cg_state && cg_state[c] > V_GONE))
+			return pmc_err(e, PMC_EINVAL, "trace cgroup %lld: memcg %d, state %d", (long long)c, cg_id[c],
+			               cg_state ? cg_state[c] : -1);
 		r->cg_id[c] = cg_id[c];
-		r->vcg[c] = memcg_valid(e, cg_id[c]) ? V_LIVE : cg_id[c] ? V_GONE : V_UNKNOWN;
+		r->vcg[c] = cg_state ? cg_state[c] : memcg_valid(e, cg_id[c]) ? V_LIVE : cg_id[c] ? V_GONE : V_UNKNOWN;
 	}
 	r->st.max_cgroup = ncg;
 	return 0;
@@ -875,14 +881,19 @@ int pmc_replay_stats(const pmc_engine *e, struct pmc_replay_stats *out)
 }
 
 /* The engine pids and memcg ids of the trace's tasks and cgroups (-1 / 0: never made). */
-int pmc_replay_maps(const pmc_engine *e, int32_t *task_pid, int64_t ntask, int32_t *cg_id, int64_t ncg)
+int pmc_replay_maps(const pmc_engine *e, int32_t *task_pid, uint8_t *task_state, int64_t ntask, int32_t *cg_id,
+                    uint8_t *cg_state, int64_t ncg)
 {
 	const struct replay *r = e->replay;
 	if (!r)
 		return PMC_ESTATE;
-	for (int64_t t = 0; t < ntask; t++)
+	for (int64_t t = 0; t < ntask; t++) {
 		task_pid[t] = t < r->vtask_cap ? r->task_pid[t] : 0;
-	for (int64_t c = 0; c < ncg; c++)
+		task_state[t] = t < r->vtask_cap ? r->vtask[t] : V_UNKNOWN;
+	}
+	for (int64_t c = 0; c < ncg; c++) {
 		cg_id[c] = c <= MAX_MEMCG ? r->cg_id[c] : 0;
+		cg_state[c] = c <= MAX_MEMCG ? r->vcg[c] : V_UNKNOWN;
+	}
 	return 0;
 }

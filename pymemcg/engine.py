@@ -44,6 +44,8 @@ def load(path):
             trace = None
             if "trace_tasks" in z.files:
                 trace = {"tasks": z["trace_tasks"], "cgroups": z["trace_cgroups"], "paths": meta["trace_paths"]}
+                if "trace_task_state" in z.files:
+                    trace["states"] = (z["trace_task_state"], z["trace_cgroup_state"])
             return Engine._from_state(meta["settings"], arrays, z["state"], meta["cgroups"], trace)
     except (KeyError, OSError, EOFError, ValueError, json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"{path}: not a saved pymemcg engine ({e})") from None
@@ -329,6 +331,8 @@ class Engine:
             eng._trace_tasks = np.array(trace["tasks"], np.int32)
             eng._trace_cgroups = np.array(trace["cgroups"], np.int32)
             eng._trace_cgroup_paths = list(trace["paths"])
+            if trace.get("states") is not None:
+                eng._trace_states = tuple(np.array(a, np.uint8) for a in trace["states"])
         return eng
 
     def _cgroup_table(self):
@@ -338,7 +342,8 @@ class Engine:
         """What a later replay(resume=True) needs of the last replay's trace ids."""
         if not hasattr(self, "_trace_tasks"):
             return None
-        return {"tasks": self._trace_tasks, "cgroups": self._trace_cgroups, "paths": self._trace_cgroup_paths}
+        return {"tasks": self._trace_tasks, "cgroups": self._trace_cgroups, "paths": self._trace_cgroup_paths,
+                "states": getattr(self, "_trace_states", None)}
 
     def copy(self, **changes):
         """An identical, independent engine (for A/B runs from one warmed state).
@@ -356,6 +361,8 @@ class Engine:
         meta = json.dumps({"format": "pymemcg-engine", "version": 1, "settings": self._settings,
                            "cgroups": self._cgroup_table(), "trace_paths": maps and maps["paths"]})
         extra = {"trace_tasks": maps["tasks"], "trace_cgroups": maps["cgroups"]} if maps else {}
+        if maps and maps["states"] is not None:
+            extra.update(trace_task_state=maps["states"][0], trace_cgroup_state=maps["states"][1])
         with open(path, "wb") as f:
             np.savez(f, meta=np.frombuffer(meta.encode(), np.uint8), state=self._snapshot(),
                      **{f"array_{k}": v for k, v in self._np.items()}, **extra)

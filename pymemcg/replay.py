@@ -126,10 +126,7 @@ def replay(eng, trace, cpus=2, sched="rr", seed=None, sample_every=None, progres
     _check(eng, lib.pmc_replay_begin(eng._ptr, cpus, SCHEDULERS[sched], seed))
     try:
         if resume:
-            pids = np.ascontiguousarray(getattr(eng, "_trace_tasks", np.zeros(0, np.int32)), np.int32)
-            cgs = np.ascontiguousarray(getattr(eng, "_trace_cgroups", np.zeros(1, np.int32)), np.int32)
-            _check(eng, lib.pmc_replay_preload(eng._ptr, ffi.cast("int32_t *", ffi.from_buffer(pids)), len(pids),
-                                               ffi.cast("int32_t *", ffi.from_buffer(cgs)), len(cgs)))
+            _preload(eng)
         for a, b in _chunks(trace, chunk):
             part = np.require(trace[a:b], requirements=['C', 'A'])
             _check(eng, lib.pmc_replay_validate(eng._ptr, _events_ptr(part), b - a, a))
@@ -165,6 +162,20 @@ def replay(eng, trace, cpus=2, sched="rr", seed=None, sample_every=None, progres
     series = {f: samples[f][:written].copy() for f in SAMPLE_FIELDS}
     series["swap_used_bytes"] = series["swap_used"] * PAGE_SIZE
     return ReplayResult(eng, stats["events"], seconds, stats, series, cg_usage[:written].copy(), paths)
+
+
+def _preload(eng):
+    """Hand the previous replay's trace ids back to the C side (replay(resume=True))."""
+    pids = np.ascontiguousarray(getattr(eng, "_trace_tasks", np.zeros(0, np.int32)), np.int32)
+    cgs = np.ascontiguousarray(getattr(eng, "_trace_cgroups", np.zeros(1, np.int32)), np.int32)
+    states = getattr(eng, "_trace_states", None)       # None: an engine saved without them
+    tst, cst = (ffi.NULL, ffi.NULL) if states is None else \
+        (ffi.from_buffer("uint8_t[]", np.ascontiguousarray(states[0], np.uint8)),
+         ffi.from_buffer("uint8_t[]", np.ascontiguousarray(states[1], np.uint8)))
+    if states is not None and (len(states[0]) != len(pids) or len(states[1]) != len(cgs)):
+        raise ValueError("the engine's trace maps are inconsistent")
+    _check(eng, lib.pmc_replay_preload(eng._ptr, ffi.cast("int32_t *", ffi.from_buffer(pids)), tst, len(pids),
+                                       ffi.cast("int32_t *", ffi.from_buffer(cgs)), cst, len(cgs)))
 
 
 def _progress(progress, total):
@@ -210,12 +221,15 @@ def _alias_existing_paths(eng, trace, resume):
 
 def _register(eng, trace, ntask, ncg, resume):
     """Give the trace's cgroups their paths in the engine and return the paths by trace id."""
-    task_pid = np.zeros(max(ntask, 1), np.int32)
-    cg_id = np.zeros(ncg, np.int32)
-    lib.pmc_replay_maps(eng._ptr, ffi.cast("int32_t *", ffi.from_buffer(task_pid)), ntask,
-                        ffi.cast("int32_t *", ffi.from_buffer(cg_id)), ncg)
+    task_pid, task_state = np.zeros(max(ntask, 1), np.int32), np.zeros(max(ntask, 1), np.uint8)
+    cg_id, cg_state = np.zeros(ncg, np.int32), np.zeros(ncg, np.uint8)
+    lib.pmc_replay_maps(eng._ptr, ffi.cast("int32_t *", ffi.from_buffer(task_pid)),
+                        ffi.cast("uint8_t *", ffi.from_buffer(task_state)), ntask,
+                        ffi.cast("int32_t *", ffi.from_buffer(cg_id)), ffi.cast("uint8_t *", ffi.from_buffer(cg_state)),
+                        ncg)
     eng._trace_tasks = task_pid[:ntask]
     eng._trace_cgroups = cg_id
+    eng._trace_states = (task_state[:ntask], cg_state)
     paths, made = _trace_paths(eng, trace, ncg, resume)
     eng._trace_cgroup_paths = paths
     from .cgroup import Cgroup

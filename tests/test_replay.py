@@ -507,6 +507,37 @@ def test_resume_keeps_the_trace_ids(unchanged):
     assert eng.trace_task(50) is not None and not eng.trace_task(50).alive
 
 
+def oom_then_more():
+    """Task 0 is OOM-killed by its 16-page memcg in the first part; the trace, which cannot
+    know that, goes on using it in the second part and then exits it."""
+    b = Builder()
+    b.mkdir("small", limit="64K")
+    t = b.spawn("small")
+    b.fault(t, 0, 40)
+    first = len(b.build())
+    b.fault(t, 0, 4)
+    b.exit(t)
+    return b.build(), first
+
+
+def test_resume_skips_an_oom_killed_task_like_one_replay_does(tmp_path):
+    trace, first = oom_then_more()
+    whole = pymemcg.Engine(ram="4M", swap=0)
+    r = whole.replay(trace, cpus=1, sample_every=0)
+    assert r.counters["oom_kills"] == 1 and r.stats["skipped_dead"] == 2
+    split = pymemcg.Engine(ram="4M", swap=0)
+    split.replay(trace[:first], cpus=1, sample_every=0)
+    assert not split.trace_task(0).alive
+    split.save(tmp_path / "e.npz")
+    for eng in (split, split.copy(), pymemcg.load(tmp_path / "e.npz")):
+        r2 = eng.replay(trace[first:], cpus=1, sample_every=0, resume=True)
+        assert r2.stats["skipped_dead"] == 2
+        assert eng.counters() == whole.counters()
+        # and once the trace has exited the task, naming it again is an error
+        with pytest.raises(pymemcg.TraceError, match="after its exit"):
+            eng.replay(raw("fault", task=0, count=1), cpus=1, resume=True)
+
+
 def test_resumed_replay_reports_the_usage_of_earlier_cgroups():
     eng = warmed()
     res = eng.replay(resumed_segment(), cpus=2, sample_every=1, resume=True)

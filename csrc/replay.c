@@ -58,6 +58,8 @@ struct replay {
 	int64_t next_sample;
 	int64_t nsamples;
 	int32_t freed;               /* an operation ended since the last dispatch attempt */
+	int64_t head;                /* the first event of the trace not yet started */
+	uint64_t started;            /* bit k: event head + k has started */
 	int32_t any_blocked;         /* some actor's blocked is set (saves clearing them all every step) */
 };
 
@@ -102,6 +104,7 @@ int pmc_replay_begin(pmc_engine *e, int cpus, int sched, uint64_t seed)
 	r->sched = sched;
 	r->rng = seed;
 	r->last = cpus;
+	r->freed = 1;
 	r->vcg[0] = V_LIVE;
 	r->cg_id[0] = pmc_root_memcg(e);
 	e->replay = r;
@@ -707,12 +710,6 @@ static int schedule_one(pmc_engine *e, struct replay *r)
 	return 1;
 }
 
-/*
- * Run a chunk of a validated trace.  Operations still running at its end go on
- * with the next chunk (or pmc_replay_finish).  Samples are taken every
- * sample_every dispatched events while room remains; returns how many were
- * written.
- */
 /* Control-file writes, mkdir and rmdir change cgroups: nothing is dispatched past them. */
 static int is_barrier(uint8_t op)
 {
@@ -813,23 +810,32 @@ static int dispatch_window(pmc_engine *e, struct replay *r, const struct pmc_eve
 }
 
 /*
- * Run a chunk of a validated trace.  Every event of the chunk is started
- * before this returns; operations still running go on with the next chunk
- * (or pmc_replay_finish).  Samples are taken every sample_every started
- * events while room remains; returns how many were written.
+ * Run events [base, base + n) of a validated trace; base must be the first
+ * event not yet started (pmc_replay_head).  A call that is not the last
+ * (final == 0) returns while the window and a mkdir's names at its end would
+ * still fit in the chunk, so the next chunk, starting at the new head, shows
+ * the scheduler exactly what one call over the whole trace would: how a trace
+ * is cut into chunks never changes the replay.  Operations still running go
+ * on in the next call (or pmc_replay_finish).  Samples are taken every
+ * sample_every started events while room remains; returns how many were
+ * written.
  */
-int64_t pmc_replay_run(pmc_engine *e, const struct pmc_event *ev, int64_t n, int64_t sample_every,
-                       struct pmc_sample *samples, int64_t *cg_usage, int64_t max_samples, int64_t ncg)
+#define LOOKAHEAD (WINDOW + (NAME_MAX + NAME_CHUNK - 1) / NAME_CHUNK)
+int64_t pmc_replay_run(pmc_engine *e, const struct pmc_event *ev, int64_t base, int64_t n, int final,
+                       int64_t sample_every, struct pmc_sample *samples, int64_t *cg_usage, int64_t max_samples,
+                       int64_t ncg)
 {
 	struct replay *r = e->replay;
 	if (!r)
 		return pmc_err(e, PMC_ESTATE, "no replay begun");
+	if (base != r->head || n < 0)
+		return pmc_err(e, PMC_EINVAL, "a chunk must start at event %lld, the first not started, not %lld",
+		               (long long)r->head, (long long)base);
 	int64_t written = 0, head = 0;
-	uint64_t started = 0;            /* bit k: event head + k has started */
+	uint64_t started = r->started;
 	if (!r->next_sample)
 		r->next_sample = sample_every;
-	r->freed = 1;
-	while (head < n) {
+	while (head < n && (final || head + LOOKAHEAD <= n)) {
 		int started_now = r->freed ? (r->freed = 0, dispatch_window(e, r, ev, n, &head, &started)) : 0;
 		if (started_now < 0)
 			return started_now;
@@ -849,9 +855,16 @@ int64_t pmc_replay_run(pmc_engine *e, const struct pmc_event *ev, int64_t n, int
 		if (rc < 0)
 			return rc;
 		if (!rc)
-			return pmc_err(e, PMC_ESTATE, "replay stalled at event %lld with every CPU idle", (long long)head);
+			return pmc_err(e, PMC_ESTATE, "replay stalled at event %lld with every CPU idle", (long long)(base + head));
 	}
+	r->head = base + head;
+	r->started = started;
 	return written;
+}
+
+int64_t pmc_replay_head(const pmc_engine *e)
+{
+	return e->replay ? e->replay->head : PMC_ESTATE;
 }
 
 /*

@@ -140,16 +140,23 @@ def replay(eng, trace, cpus=2, sched="rr", seed=None, sample_every=None, progres
         written = 0
         bar = _progress(progress, n)
         t0 = time.perf_counter()
-        for a, b in _chunks(trace, chunk):
-            part = np.require(trace[a:b], requirements=['C', 'A'])
+        head, step = 0, chunk
+        while head < n:
+            # each chunk starts at the first event not started yet; the C side stops short
+            # of a chunk's end (but for the last), so chunking never changes the replay
+            end = min(head + step, n)
+            part = np.require(trace[head:end], requirements=['C', 'A'])
             room = max_samples - written
             got = _check(eng, lib.pmc_replay_run(
-                eng._ptr, _events_ptr(part), b - a, sample_every,
+                eng._ptr, _events_ptr(part), head, end - head, end == n, sample_every,
                 ffi.cast("struct pmc_sample *", ffi.from_buffer(samples[written:])) if room else ffi.NULL,
                 ffi.cast("int64_t *", ffi.from_buffer(cg_usage[written:])) if room else ffi.NULL, room, ncg))
             written += got
+            new_head = lib.pmc_replay_head(eng._ptr)
             if bar is not None:
-                bar.update(b - a)
+                bar.update(new_head - head)
+            step = chunk if new_head > head else 2 * step      # a chunk shorter than the window
+            head = new_head
         _check(eng, lib.pmc_replay_finish(eng._ptr))
         seconds = time.perf_counter() - t0
         if bar is not None:

@@ -2790,6 +2790,7 @@ struct replay_out {
 	int64_t cg_usage[16 * 2 * 3];
 	int64_t nsamples;
 	int32_t task_pid[3], cg_id[3];
+	uint8_t task_state[3], cg_state[3];
 };
 
 /* begin, validate, run (sampling every 4 events), finish, stats and maps, end */
@@ -2799,11 +2800,11 @@ static void replay_all(struct fx *f, const struct trace *t, int cpus, int sched,
 	memset(o, 0, sizeof *o);
 	CHECK_RC(e, pmc_replay_begin(e, cpus, sched, seed), 0);
 	CHECK_RC(e, pmc_replay_validate(e, t->ev, t->n, 0), 0);
-	o->nsamples = pmc_replay_run(e, t->ev, t->n, 4, o->samples, o->cg_usage, 16, 3);
+	o->nsamples = pmc_replay_run(e, t->ev, 0, t->n, 1, 4, o->samples, o->cg_usage, 16, 3);
 	CHECK_RC(e, o->nsamples, o->nsamples < 0 ? 0 : o->nsamples);
 	CHECK_RC(e, pmc_replay_finish(e), 0);
 	CHECK_RC(e, pmc_replay_stats(e, &o->st), 0);
-	CHECK_RC(e, pmc_replay_maps(e, o->task_pid, 3, o->cg_id, 3), 0);
+	CHECK_RC(e, pmc_replay_maps(e, o->task_pid, o->task_state, 3, o->cg_id, o->cg_state, 3), 0);
 	AUDIT(e);   /* a replay leaves nothing in flight: quiescent */
 	pmc_replay_end(e);
 	pmc_replay_end(e);   /* twice is harmless */
@@ -2823,11 +2824,12 @@ static void test_replay(void)
 	/* no replay begun; bad settings */
 	struct pmc_replay_stats st;
 	int32_t ids[3];
+	uint8_t states[3];
 	REFUSED(f, pmc_replay_validate(e, t->ev, t->n, 0), PMC_ESTATE);
-	REFUSED(f, pmc_replay_run(e, t->ev, t->n, 0, NULL, NULL, 0, 0), PMC_ESTATE);
+	REFUSED(f, pmc_replay_run(e, t->ev, 0, t->n, 1, 0, NULL, NULL, 0, 0), PMC_ESTATE);
 	REFUSED(f, pmc_replay_finish(e), PMC_ESTATE);
 	REFUSED(f, pmc_replay_stats(e, &st), PMC_ESTATE);
-	REFUSED(f, pmc_replay_maps(e, ids, 3, ids, 3), PMC_ESTATE);
+	REFUSED(f, pmc_replay_maps(e, ids, states, 3, ids, states, 3), PMC_ESTATE);
 	REFUSED(f, pmc_replay_begin(e, 0, PMC_SCHED_RR, 0), PMC_EINVAL);
 	REFUSED(f, pmc_replay_begin(e, 257, PMC_SCHED_RR, 0), PMC_EINVAL);
 	REFUSED(f, pmc_replay_begin(e, -1, PMC_SCHED_RR, 0), PMC_EINVAL);

@@ -857,6 +857,21 @@ OPEN_BUGS = {
          ("isolate", dict(where="a", nr=1, mode="reclaim", reclaim_nr=5)),
          ("fault", dict(i=0, vpns=range(3, 7), write=True)),
          ("isolate", dict(where="a", nr=1, mode="reclaim", reclaim_nr=2))]),
+    # Limit writes do not reclaim hierarchically.  2.6.30's mem_cgroup_resize_limit (and
+    # _memsw_limit) reclaim with mem_cgroup_hierarchical_reclaim(memcg, noswap, shrink=true):
+    # one victim per round, round robin over the subtree, skipping memcgs with nothing charged
+    # locally (KS §2.14) -- that is why the retry budget is MEM_CGROUP_RECLAIM_RETRIES times the
+    # number of memcgs in the subtree.  memcontrol.c resize_limit calls
+    # try_to_free_mem_cgroup_pages(memcg) on the memcg itself, so with use_hierarchy the pages
+    # charged to its children are never scanned.  Here a task of a/b (use_hierarchy on "a") has
+    # 4 pages and "a"'s limit is written to 2 pages: 2.6.30 swaps a/b's pages out and the write
+    # succeeds; the engine scans "a"'s empty lists 10 times and answers EBUSY.  Fix: reclaim
+    # through hrec with a shrink flag (return after the first victim reclaimed).
+    "resize_limit_not_hierarchical": (
+        dict(_BASE, swap="64K", hierarchy=True),
+        [("new_task", dict(where="a/b", i=0, fork=False)),
+         ("fault", dict(i=0, vpns=range(0, 4), write=True)),
+         ("control", dict(op="limit", where="a", k=-2, minus=0, form="bytes", which="failcnt"))]),
 }
 
 

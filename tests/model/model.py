@@ -80,6 +80,11 @@ ENGINE_BUGS = frozenset({
     # swap_cluster_max; 2.6.30 (DS "Reclaim": the drivers follow 2.6.30's shrink_zone) compares
     # sc->nr_reclaimed + this zone's, i.e. the pages reclaimed since do_try_to_free_pages began
     "shrink_zone_bailout",
+    # memcontrol.c resize_limit reclaims with try_to_free_mem_cgroup_pages(memcg) itself; 2.6.30's
+    # mem_cgroup_resize_limit / _memsw_limit call mem_cgroup_hierarchical_reclaim(memcg, noswap,
+    # shrink=true): one victim of the subtree, chosen round robin, per round (DS "Reclaim":
+    # limit writes reclaim "as 2.6.30 does")
+    "resize_limit_not_hierarchical",
 })
 
 
@@ -1756,10 +1761,11 @@ class Model:
                     return self.memcgs[mid]
             root.last_scanned_child = 0
 
-    def hierarchical_reclaim(self, root, noswap, swap_cluster_max):
+    def hierarchical_reclaim(self, root, noswap, swap_cluster_max, shrink=False):
         """mem_cgroup_hierarchical_reclaim (KS §2.14, DS "Reclaim"): reclaim from the
         subtree's memcgs in turn, skipping those with nothing charged locally, until root is
-        under its limit (returns 1 + pages) or root has been visited twice (returns pages)."""
+        under its limit (returns 1 + pages) or root has been visited twice (returns pages).
+        shrink (2.6.30's limit writes): return after the first memcg it reclaimed from."""
         self.start_clock()
         loop = 0
         total = 0
@@ -1769,7 +1775,10 @@ class Model:
                 loop += 1
             if not victim.rss and not victim.cache:
                 continue
-            total += self.try_to_free_mem_cgroup_pages(victim, noswap, swap_cluster_max)
+            ret = self.try_to_free_mem_cgroup_pages(victim, noswap, swap_cluster_max)
+            if shrink:
+                return ret
+            total += ret
             if self.check_under_limit(root):
                 return 1 + total
         return total
@@ -1955,7 +1964,10 @@ class Model:
                 counter.limit = val
                 return
             self.start_clock()
-            self.try_to_free_mem_cgroup_pages(mc, memsw, SWAP_CLUSTER_MAX)
+            if "resize_limit_not_hierarchical" in self.engine_bugs:
+                self.try_to_free_mem_cgroup_pages(mc, memsw, SWAP_CLUSTER_MAX)
+            else:
+                self.hierarchical_reclaim(mc, memsw, SWAP_CLUSTER_MAX, shrink=True)
             if counter.usage >= oldusage:
                 retries -= 1
             else:

@@ -14,8 +14,13 @@ touching state, so the harness can skip the call on both sides):
   after MEM_CGROUP_RECLAIM_RETRIES fruitless rounds, the memcg OOM killer (KS §2.1, §2.14,
   DS "Reclaim"); eng.reclaim(cgroup, nr) runs one hierarchical reclaim; a limit write below
   the usage reclaims, then answers EBUSY (mem_cgroup_resize_limit, DS "Reclaim");
-* no kswapd, no direct (global) reclaim, no global OOM and no eng.reclaim(None): an allocation
-  that would leave fewer free frames than ``pages_low + 1`` is Unmodeled;
+* eng.reclaim(None, nr), one global direct reclaim pass over the zone's lists (the same
+  do_try_to_free_pages, with the zone's accumulated targets and get_scan_ratio's pages_high
+  rule), is modeled;
+* no kswapd, no direct reclaim inside an allocation and no global OOM: an allocation that would
+  leave fewer free frames than ``pages_low + 1`` is Unmodeled (so kswapd is never woken);
+* known engine deviations from KS/DS are reproduced by default (ENGINE_BUGS, each with an
+  xfail scenario in the test module); ``engine_bugs`` lists the ones a model follows;
 * a swap-in charge that ends in the memcg OOM killer is Unmodeled (the 2.6.30 do_swap_page
   error path is not described by KS); one that reclaims and then succeeds is modeled;
 * a memcg OOM that finds no task to kill is Unmodeled;
@@ -300,7 +305,8 @@ COUNTER_NAMES = ("pgfault", "pgmajfault", "pgalloc", "pgfree", "anon_faults", "c
                  "pageout_keep", "pageout_activate", "pageout_success", "pageout_clean",
                  "writepage_freed_swap", "hook_calls", "hook_freed", "swap_reuse",
                  "free_swap_trylock_failed", "forks", "exits", "tlb_flushes", "charge_failures",
-                 "oom_kills", "mlocked", "munlocked", "congestion_waits", "memcg_reclaims")
+                 "oom_kills", "mlocked", "munlocked", "congestion_waits", "memcg_reclaims",
+                 "direct_reclaims")
 
 
 # ------------------------------------------------------------------ the model
@@ -308,7 +314,7 @@ COUNTER_NAMES = ("pgfault", "pgmajfault", "pgalloc", "pgfree", "anon_faults", "c
 
 class Model:
     def __init__(self, nr_pages, nr_swap, *, kernel="2.6.30", hook="none", swap_account=True,
-                 laptop_mode=False, pages_low):
+                 laptop_mode=False, pages_low, pages_high=None):
         assert kernel in ("2.6.30", "2.6.31") and hook in ("none", "seed")
         self.kernel = kernel
         self.k31 = kernel == "2.6.31"
@@ -316,6 +322,7 @@ class Model:
         self.swap_account = bool(swap_account)
         self.laptop_mode = bool(laptop_mode)
         self.pages_low = pages_low
+        self.pages_high = pages_high if pages_high is not None else pages_low
         self.pages = [Page(p) for p in range(nr_pages)]
         self.free = list(range(nr_pages))       # LIFO: free[0] is handed out next (DS "Machine")
         self.zone = [[] for _ in range(NR_LRU)]
@@ -349,6 +356,7 @@ class Model:
         self.last_elapsed = None                # the clock at the end of a timed call
         self.zone_rstat = ReclaimStat()
         self.engine_bugs = set(ENGINE_BUGS)     # follow these engine deviations (see ENGINE_BUGS)
+        self.zone_nr_scan = [0] * 4             # zone->lru[l].nr_scan (global reclaim)
         self.root = Memcg(1, None)
         self.memcgs = {1: self.root}
         self.next_memcg = 2
@@ -377,6 +385,7 @@ class Model:
         m.writes = list(self.writes)
         m.write_due = list(self.write_due)
         m.zone_rstat = self.zone_rstat.copy()
+        m.zone_nr_scan = list(self.zone_nr_scan)
         m.memcgs = {k: v.copy() for k, v in self.memcgs.items()}
         m.root = m.memcgs[1]
         m.tasks = {k: v.copy() for k, v in self.tasks.items()}
@@ -1783,16 +1792,24 @@ class Model:
                 return 1 + total
         return total
 
+    def _lists(self, mc):
+        """The lists a reclaim scans: the memcg's, or the zone's (global reclaim)."""
+        return mc.lru if mc is not None else self.zone
+
     def get_scan_ratio(self, mc, may_swap, swappiness):
         """get_scan_ratio (KS §2.14): anon's share of the scan pressure, in percent.  The
-        integer arithmetic is 2.6.30's (vmscan.c, KS §7), as the engine has it: halve
+        integer arithmetic is 2.6.30's (vmscan.c, KS §7), as the engine has it: global reclaim
+        scans only anon when file + free pages are at most pages_high; halve
         recent_scanned/rotated once scanned exceeds a quarter of the lists, then
         ap = (swappiness + 1) * (scanned + 1) / (rotated + 1), fp likewise with 200 - swappiness
         and the (empty) file half, percent = 100 * ap / (ap + fp + 1)."""
         if not may_swap or self.nr_swap_pages <= 0:
             return 0
-        anon = len(mc.lru[LRU_ACTIVE_ANON]) + len(mc.lru[LRU_INACTIVE_ANON])
-        rs = mc.rstat
+        lists = self._lists(mc)
+        anon = len(lists[LRU_ACTIVE_ANON]) + len(lists[LRU_INACTIVE_ANON])
+        if mc is None and 0 + len(self.free) <= self.pages_high:
+            return 100
+        rs = mc.rstat if mc is not None else self.zone_rstat
         if rs.scanned > anon // 4:
             rs.scanned //= 2
             rs.rotated //= 2
@@ -1800,12 +1817,13 @@ class Model:
         fp = (200 - swappiness + 1) * 1 // 1
         return 100 * ap // (ap + fp + 1)
 
-    @staticmethod
-    def inactive_anon_is_low(mc):
-        """mem_cgroup_inactive_anon_is_low: inactive * ratio < active, ratio = sqrt(10 * GB)
-        of the memcg's anon pages, at least 1."""
-        inactive, active = len(mc.lru[LRU_INACTIVE_ANON]), len(mc.lru[LRU_ACTIVE_ANON])
-        gb = (inactive + active) >> 18
+    def inactive_anon_is_low(self, mc):
+        """inactive * ratio < active.  The memcg's ratio is sqrt(10 * GB) of its anon pages,
+        at least 1 (mem_cgroup_inactive_anon_is_low); the zone's is fixed at set-up, sqrt(10 *
+        GB) of RAM (setup_per_zone_inactive_ratio)."""
+        lists = self._lists(mc)
+        inactive, active = len(lists[LRU_INACTIVE_ANON]), len(lists[LRU_ACTIVE_ANON])
+        gb = ((inactive + active) if mc is not None else len(self.pages)) >> 18
         ratio = 1
         if gb:
             ratio = 0
@@ -1814,15 +1832,24 @@ class Model:
         return inactive * ratio < active
 
     def try_to_free_mem_cgroup_pages(self, mc, noswap, swap_cluster_max):
-        """try_to_free_mem_cgroup_pages -> do_try_to_free_pages -> shrink_zone for one memcg
-        (KS §2.14; DS "Reclaim": priorities 12..0, nr[] targets from get_scan_ratio, batches
-        of swap_cluster_max (at most 32), congestion_wait after priority 9 when pages were
-        scanned, may_writepage after 1.5 * swap_cluster_max scanned, progress reported only
-        for a whole swap_cluster_max).  Time: 100 ns for each priority's set-up and end, the
-        batches' stop points, 50 ns per page for shrink_active_list in shrink_list (DS
-        "Time"; the engine's reclaim_step)."""
+        """try_to_free_mem_cgroup_pages (KS §2.14): do_try_to_free_pages on the memcg's lists."""
         self.counters["memcg_reclaims"] += 1
+        return self.do_try_to_free_pages(mc, noswap, swap_cluster_max)
+
+    def do_try_to_free_pages(self, mc, noswap, swap_cluster_max):
+        """do_try_to_free_pages -> shrink_zone, for one memcg or (mc None) the zone (KS §2.14;
+        DS "Reclaim": priorities 12..0, nr[] targets from get_scan_ratio, the zone
+        accumulating small global targets, batches of swap_cluster_max (at most 32),
+        congestion_wait after priority 9 when pages were scanned, may_writepage after 1.5 *
+        swap_cluster_max scanned; memcg reclaim reports progress only for a whole
+        swap_cluster_max).  Time: 100 ns for each priority's set-up and end, the batches' stop
+        points, 50 ns per page for shrink_active_list in shrink_list (DS "Time"; the engine's
+        reclaim_step)."""
         scm = swap_cluster_max if swap_cluster_max > 0 else SWAP_CLUSTER_MAX
+        mid = mc.id if mc is not None else 0
+        lists = self._lists(mc)
+        # the memcg's swappiness, the root's being vm_swappiness (60, as every memcg's default)
+        swappiness = mc.swappiness if mc is not None else 60
         may_writepage = not self.laptop_mode
         may_swap = not noswap
         total_scanned = 0
@@ -1830,15 +1857,25 @@ class Model:
         for priority in range(DEF_PRIORITY, -1, -1):
             nr_scanned = 0
             # shrink_zone's targets
-            percent = self.get_scan_ratio(mc, may_swap, mc.swappiness)
+            percent = self.get_scan_ratio(mc, may_swap, swappiness)
             nr = [0] * 4
             for lru in range(4):
                 file = lru >= LRU_INACTIVE_FILE
-                scan = len(mc.lru[lru])
+                scan = len(lists[lru])
                 if priority:
                     scan >>= priority
                     scan = scan * (100 - percent if file else percent) // 100
-                nr[lru] = scan
+                if mc is None:
+                    # global reclaim: small targets add up in the zone until they reach
+                    # swap_cluster_max (zone->lru[l].nr_scan)
+                    self.zone_nr_scan[lru] += scan
+                    nr[lru] = self.zone_nr_scan[lru]
+                    if nr[lru] >= scm:
+                        self.zone_nr_scan[lru] = 0
+                    else:
+                        nr[lru] = 0
+                else:
+                    nr[lru] = scan
             zone_start = nr_reclaimed
             self.tick(COST_RECLAIM_NS)
             # shrink_zone's loop: each pass takes up to swap_cluster_max from each list
@@ -1863,13 +1900,13 @@ class Model:
                 if l >= LRU_INACTIVE_FILE:
                     continue                    # no page cache
                 if l == LRU_ACTIVE_ANON and self.inactive_anon_is_low(mc):
-                    self.shrink_active_list(mc.id, nr_to_scan)
+                    self.shrink_active_list(mid, nr_to_scan)
                     self.tick(COST_PAGE_LRU_NS * nr_to_scan)
                     continue
                 # shrink_inactive_list: batches until nr_to_scan pages were taken
                 taken_total = 0
                 while True:
-                    b = self._isolate_batch(mc.id, min(scm, SWAP_CLUSTER_MAX), may_writepage)
+                    b = self._isolate_batch(mid, min(scm, SWAP_CLUSTER_MAX), may_writepage)
                     self._finish_batch(b)
                     nr_scanned += b.res["scanned"]
                     nr_reclaimed += b.res["reclaimed"]
@@ -1878,7 +1915,7 @@ class Model:
                         break
             # the end of shrink_zone and of the priority (do_try_to_free_pages)
             if self.inactive_anon_is_low(mc):
-                self.shrink_active_list(mc.id, SWAP_CLUSTER_MAX)
+                self.shrink_active_list(mid, SWAP_CLUSTER_MAX)
             total_scanned += nr_scanned
             if nr_reclaimed >= scm:
                 self.tick(COST_RECLAIM_NS)
@@ -1888,18 +1925,24 @@ class Model:
             if nr_scanned and priority < DEF_PRIORITY - 2:
                 self.congestion_wait()
             self.tick(COST_RECLAIM_NS)
-        return 0                                # memcg reclaim: no progress unless a whole scm
+        # priority 0 done: global reclaim reports what it reclaimed; memcg reclaim reports
+        # progress only through the goto out above
+        return nr_reclaimed if mc is None else 0
 
     def reclaim(self, mid, nr):
         """eng.reclaim(cgroup, nr) for a cgroup (API.md): one mem_cgroup_hierarchical_reclaim
         of its subtree that may swap, with swap_cluster_max = nr.  Returns the engine's result
         (counter deltas)."""
-        if not mid:
-            raise Unmodeled("global direct reclaim")
         if nr < 1:
             raise ValueError("nr must be positive")
         before = dict(self.counters)
-        self.hierarchical_reclaim(self.memcgs[mid], False, nr)
+        self.start_clock()
+        if mid:
+            self.hierarchical_reclaim(self.memcgs[mid], False, nr)
+        else:
+            # global direct reclaim (do_try_to_free_pages over the zone)
+            self.counters["direct_reclaims"] += 1
+            self.do_try_to_free_pages(None, False, nr)
         d = {k: self.counters[k] - before[k] for k in self.counters}
         return {"isolated": 0, "scanned": d["pgscan"], "reclaimed": d["pgsteal"], "hook_calls": d["hook_calls"],
                 "hook_freed": d["hook_freed"], "activated": d["pgactivate"],

@@ -17,8 +17,9 @@ touching state, so the harness can skip the call on both sides):
 * eng.reclaim(None, nr), one global direct reclaim pass over the zone's lists (the same
   do_try_to_free_pages, with the zone's accumulated targets and get_scan_ratio's pages_high
   rule), is modeled;
-* no kswapd, no direct reclaim inside an allocation and no global OOM: an allocation that would
-  leave fewer free frames than ``pages_low + 1`` is Unmodeled (so kswapd is never woken);
+* kswapd (balance_pgdat, run at the end of a fault or mlock call that leaves free memory below
+  pages_low, DS "Reclaim"), direct reclaim when a fault finds no free frame, and the global
+  OOM killer when that reclaim frees nothing (DS "Tasks") are modeled;
 * known engine deviations from KS/DS are reproduced by default (ENGINE_BUGS, each with an
   xfail scenario in the test module); ``engine_bugs`` lists the ones a model follows;
 * a swap-in charge that ends in the memcg OOM killer is Unmodeled (the 2.6.30 do_swap_page
@@ -306,7 +307,7 @@ COUNTER_NAMES = ("pgfault", "pgmajfault", "pgalloc", "pgfree", "anon_faults", "c
                  "writepage_freed_swap", "hook_calls", "hook_freed", "swap_reuse",
                  "free_swap_trylock_failed", "forks", "exits", "tlb_flushes", "charge_failures",
                  "oom_kills", "mlocked", "munlocked", "congestion_waits", "memcg_reclaims",
-                 "direct_reclaims")
+                 "direct_reclaims", "kswapd_runs", "global_oom_kills")
 
 
 # ------------------------------------------------------------------ the model
@@ -508,9 +509,8 @@ class Model:
     # ---------------------------------------------------------- page allocator
 
     def alloc_page(self):
-        """Take the frame on top of the free list.  Reclaim/kswapd/OOM are out of scope."""
-        if len(self.free) - 1 <= self.pages_low:
-            raise Unmodeled("allocation would go below the low watermark (kswapd/direct reclaim)")
+        """Take the frame on top of the free list (there is one: see fault_alloc)."""
+        assert self.free
         pfn = self.free.pop(0)
         p = self.pages[pfn]
         assert p.flags == PG.buddy and p.count == 0
@@ -1172,8 +1172,9 @@ class Model:
             try:
                 self._fault_one(t, vpn, write)
             except _OOMSelf:
-                return done
+                break
             done += 1
+        self.wakeup_kswapd()
         return done
 
     def mlock(self, pid, vpns):
@@ -1186,8 +1187,9 @@ class Model:
             try:
                 self._fault_one(t, vpn, True)
             except _OOMSelf:
-                return done
+                break
             done += 1
+        self.wakeup_kswapd()
         return done
 
     # Time in faults (needed only while the clock runs, i.e. after a reclaim in this call):
@@ -1256,8 +1258,51 @@ class Model:
         self.tick(COST_FAULT_NS)
         raise _Retry()
 
+    def fault_alloc(self, t, cow_old=None):
+        """A frame for a fault.  The allocator hands out frames down to the last one (DS
+        "Reclaim": kswapd runs at the end of the fault call); with none free the fault runs
+        direct reclaim, and if that freed nothing and no frame is free, the global OOM killer
+        (DS "Tasks").  Time: the step that found no frame, the reclaim, the end of the
+        reclaim's step, each COST_FAULT_NS."""
+        while not self.free:
+            self.tick(COST_FAULT_NS)
+            self.start_clock()
+            self.counters["direct_reclaims"] += 1
+            ret = self.do_try_to_free_pages(None, False, SWAP_CLUSTER_MAX)
+            if not self.free and not ret:
+                victim = self.out_of_memory(t)
+                if victim is t:
+                    # the fault drops what it holds, then the task dies (TIF_MEMDIE)
+                    if cow_old is not None:
+                        self.put_page(cow_old)
+                    self.do_exit(t, oom_killed=True)
+                    self.tick(COST_FAULT_NS)
+                    raise _OOMSelf()
+            self.tick(COST_FAULT_NS)
+        return self.alloc_page()
+
+    def out_of_memory(self, current):
+        """out_of_memory: the global OOM killer kills the largest task (DS "Tasks": mapped
+        pages plus swap ptes, ties to the lowest pid); one that is not running dies at once."""
+        victim = None
+        best = -1
+        for pid in sorted(self.tasks):
+            t = self.tasks[pid]
+            if not t.alive:
+                continue
+            points = sum(1 for v in t.ptes.values() if v & (PTE.PRESENT | PTE.SWAP))
+            if points > best:
+                best, victim = points, t
+        if victim is None:
+            return None
+        victim.oom_killed = True
+        self.counters["global_oom_kills"] += 1
+        if victim is not current:
+            self.do_exit(victim, oom_killed=True)
+        return victim
+
     def do_anonymous_page(self, t, vpn):
-        p = self.alloc_page()
+        p = self.fault_alloc(t)
         mc = self._charge_or_oom(t, p)
         self.commit_charge(mc, p)
         locked = t.ptes.get(vpn, 0) & PTE.LOCKED
@@ -1276,7 +1321,7 @@ class Model:
             self.counters["cow_reuse"] += 1
             return
         old.count += 1                                  # page_cache_get(old_page)
-        new = self.alloc_page()
+        new = self.fault_alloc(t, cow_old=old)
         mc = self.memcgs[t.memcg]
         try:
             self.try_charge(mc, t, COST_FAULT_NS)
@@ -1325,7 +1370,7 @@ class Model:
             # read_swap_cache_async (KS §2.7), readahead off (page_cluster=0)
             self.counters["pgmajfault"] += 1
             self.tick(COST_FAULT_NS)
-            p = self.alloc_page()
+            p = self.fault_alloc(t)
             if self.k31:
                 assert self.map_users(slot) > 0 and not self.swap_map[slot] & SWAP_HAS_CACHE
                 self.swap_map[slot] |= SWAP_HAS_CACHE
@@ -1836,6 +1881,73 @@ class Model:
         self.counters["memcg_reclaims"] += 1
         return self.do_try_to_free_pages(mc, noswap, swap_cluster_max)
 
+    def _shrink_zone(self, mc, priority, scm, may_swap, may_writepage, nr_reclaimed, kswapd=False):
+        """shrink_zone for one priority (DS "Reclaim"), after the driver's 100 ns of set-up.
+        nr_reclaimed is sc->nr_reclaimed so far; returns (pages scanned, pages reclaimed) in
+        this call."""
+        mid = mc.id if mc is not None else 0
+        lists = self._lists(mc)
+        swappiness = mc.swappiness if mc is not None else 60     # vm_swappiness
+        percent = self.get_scan_ratio(mc, may_swap, swappiness)
+        nr = [0] * 4
+        for lru in range(4):
+            file = lru >= LRU_INACTIVE_FILE
+            scan = len(lists[lru])
+            if priority:
+                scan >>= priority
+                scan = scan * (100 - percent if file else percent) // 100
+            if mc is None:
+                # global reclaim: small targets add up in the zone until they reach
+                # swap_cluster_max (zone->lru[l].nr_scan)
+                self.zone_nr_scan[lru] += scan
+                nr[lru] = self.zone_nr_scan[lru]
+                if nr[lru] >= scm:
+                    self.zone_nr_scan[lru] = 0
+                else:
+                    nr[lru] = 0
+            else:
+                nr[lru] = scan
+        self.tick(COST_RECLAIM_NS)
+        scanned = reclaimed = 0
+        lru = 0
+        while nr[LRU_INACTIVE_ANON] or nr[LRU_ACTIVE_FILE] or nr[LRU_INACTIVE_FILE]:
+            while lru < 4 and not nr[lru]:
+                lru += 1
+            if lru == 4:
+                # 2.6.30 shrink_zone's bail-out compares its running nr_reclaimed, which starts
+                # at sc->nr_reclaimed (cumulative over the priorities of this
+                # do_try_to_free_pages), with swap_cluster_max; not for kswapd.  The engine
+                # counts only this shrink_zone's pages (see ENGINE_BUGS)
+                done = reclaimed if "shrink_zone_bailout" in self.engine_bugs else nr_reclaimed + reclaimed
+                if done > scm and priority < DEF_PRIORITY and not kswapd:
+                    break
+                lru = 0
+                continue
+            l = lru
+            lru += 1
+            nr_to_scan = min(nr[l], scm)
+            nr[l] -= nr_to_scan
+            if l >= LRU_INACTIVE_FILE:
+                continue                        # no page cache
+            if l == LRU_ACTIVE_ANON and self.inactive_anon_is_low(mc):
+                self.shrink_active_list(mid, nr_to_scan)
+                self.tick(COST_PAGE_LRU_NS * nr_to_scan)
+                continue
+            # shrink_inactive_list: batches until nr_to_scan pages were taken
+            taken_total = 0
+            while True:
+                b = self._isolate_batch(mid, min(scm, SWAP_CLUSTER_MAX), may_writepage)
+                self._finish_batch(b)
+                scanned += b.res["scanned"]
+                reclaimed += b.res["reclaimed"]
+                taken_total += len(b.pages)
+                if not b.pages or taken_total >= nr_to_scan:
+                    break
+        # the end of shrink_zone: rebalance the anon lists
+        if self.inactive_anon_is_low(mc):
+            self.shrink_active_list(mid, SWAP_CLUSTER_MAX)
+        return scanned, reclaimed
+
     def do_try_to_free_pages(self, mc, noswap, swap_cluster_max):
         """do_try_to_free_pages -> shrink_zone, for one memcg or (mc None) the zone (KS §2.14;
         DS "Reclaim": priorities 12..0, nr[] targets from get_scan_ratio, the zone
@@ -1846,76 +1958,13 @@ class Model:
         points, 50 ns per page for shrink_active_list in shrink_list (DS "Time"; the engine's
         reclaim_step)."""
         scm = swap_cluster_max if swap_cluster_max > 0 else SWAP_CLUSTER_MAX
-        mid = mc.id if mc is not None else 0
-        lists = self._lists(mc)
-        # the memcg's swappiness, the root's being vm_swappiness (60, as every memcg's default)
-        swappiness = mc.swappiness if mc is not None else 60
         may_writepage = not self.laptop_mode
         may_swap = not noswap
         total_scanned = 0
         nr_reclaimed = 0
         for priority in range(DEF_PRIORITY, -1, -1):
-            nr_scanned = 0
-            # shrink_zone's targets
-            percent = self.get_scan_ratio(mc, may_swap, swappiness)
-            nr = [0] * 4
-            for lru in range(4):
-                file = lru >= LRU_INACTIVE_FILE
-                scan = len(lists[lru])
-                if priority:
-                    scan >>= priority
-                    scan = scan * (100 - percent if file else percent) // 100
-                if mc is None:
-                    # global reclaim: small targets add up in the zone until they reach
-                    # swap_cluster_max (zone->lru[l].nr_scan)
-                    self.zone_nr_scan[lru] += scan
-                    nr[lru] = self.zone_nr_scan[lru]
-                    if nr[lru] >= scm:
-                        self.zone_nr_scan[lru] = 0
-                    else:
-                        nr[lru] = 0
-                else:
-                    nr[lru] = scan
-            zone_start = nr_reclaimed
-            self.tick(COST_RECLAIM_NS)
-            # shrink_zone's loop: each pass takes up to swap_cluster_max from each list
-            lru = 0
-            while nr[LRU_INACTIVE_ANON] or nr[LRU_ACTIVE_FILE] or nr[LRU_INACTIVE_FILE]:
-                while lru < 4 and not nr[lru]:
-                    lru += 1
-                if lru == 4:
-                    # 2.6.30 shrink_zone's bail-out compares its running nr_reclaimed, which
-                    # starts at sc->nr_reclaimed (cumulative over the priorities of this
-                    # do_try_to_free_pages), with swap_cluster_max.  The engine counts only
-                    # this shrink_zone's pages (see ENGINE_BUGS)
-                    done = nr_reclaimed - zone_start if "shrink_zone_bailout" in self.engine_bugs else nr_reclaimed
-                    if done > scm and priority < DEF_PRIORITY:
-                        break
-                    lru = 0
-                    continue
-                l = lru
-                lru += 1
-                nr_to_scan = min(nr[l], scm)
-                nr[l] -= nr_to_scan
-                if l >= LRU_INACTIVE_FILE:
-                    continue                    # no page cache
-                if l == LRU_ACTIVE_ANON and self.inactive_anon_is_low(mc):
-                    self.shrink_active_list(mid, nr_to_scan)
-                    self.tick(COST_PAGE_LRU_NS * nr_to_scan)
-                    continue
-                # shrink_inactive_list: batches until nr_to_scan pages were taken
-                taken_total = 0
-                while True:
-                    b = self._isolate_batch(mid, min(scm, SWAP_CLUSTER_MAX), may_writepage)
-                    self._finish_batch(b)
-                    nr_scanned += b.res["scanned"]
-                    nr_reclaimed += b.res["reclaimed"]
-                    taken_total += len(b.pages)
-                    if not b.pages or taken_total >= nr_to_scan:
-                        break
-            # the end of shrink_zone and of the priority (do_try_to_free_pages)
-            if self.inactive_anon_is_low(mc):
-                self.shrink_active_list(mid, SWAP_CLUSTER_MAX)
+            nr_scanned, got = self._shrink_zone(mc, priority, scm, may_swap, may_writepage, nr_reclaimed)
+            nr_reclaimed += got
             total_scanned += nr_scanned
             if nr_reclaimed >= scm:
                 self.tick(COST_RECLAIM_NS)
@@ -1928,6 +1977,61 @@ class Model:
         # priority 0 done: global reclaim reports what it reclaimed; memcg reclaim reports
         # progress only through the goto out above
         return nr_reclaimed if mc is None else 0
+
+    def zone_watermark_ok_high(self):
+        return len(self.free) > self.pages_high
+
+    def balance_pgdat(self):
+        """kswapd's balance_pgdat (DS "Reclaim": one sweep of priorities 12..0 over the zone;
+        it sweeps again while it reclaims and the zone stays at or below its high watermark).
+        Each priority first rebalances the anon lists and stops once the zone is above the
+        high watermark; kswapd writes after 2 batches scanned when it reclaims less than 2/3
+        of what it scans; congestion_wait after priority 9 when pages were scanned in the
+        sweep.  Time as in do_try_to_free_pages."""
+        self.counters["kswapd_runs"] += 1
+        scm = SWAP_CLUSTER_MAX
+        may_writepage = not self.laptop_mode
+        total_scanned = 0
+        nr_reclaimed = 0
+        priority = DEF_PRIORITY
+        while True:
+            if self.inactive_anon_is_low(None):
+                self.shrink_active_list(0, SWAP_CLUSTER_MAX)
+            if self.zone_watermark_ok_high():
+                self.tick(COST_RECLAIM_NS)
+                return
+            nr_scanned, got = self._shrink_zone(None, priority, scm, True, may_writepage, nr_reclaimed,
+                                                kswapd=True)
+            nr_reclaimed += got
+            total_scanned += nr_scanned
+            if total_scanned > 2 * SWAP_CLUSTER_MAX and total_scanned > nr_reclaimed + nr_reclaimed // 2:
+                may_writepage = True
+            if self.zone_watermark_ok_high():
+                self.tick(COST_RECLAIM_NS)
+                return
+            if total_scanned and priority < DEF_PRIORITY - 2:
+                self.congestion_wait()
+            if nr_reclaimed >= SWAP_CLUSTER_MAX or priority == 0:
+                if not nr_reclaimed:
+                    self.tick(COST_RECLAIM_NS)
+                    return
+                # loop_again: a new sweep
+                priority = DEF_PRIORITY
+                total_scanned = 0
+                nr_reclaimed = 0
+                may_writepage = not self.laptop_mode
+                self.tick(COST_RECLAIM_NS)
+                continue
+            priority -= 1
+            self.tick(COST_RECLAIM_NS)
+
+    def wakeup_kswapd(self):
+        """DS "Reclaim": in the synchronous API kswapd runs at the end of a fault call that
+        leaves free memory below the low watermark (with a swap device)."""
+        if len(self.free) >= self.pages_low or not self.nr_swap:
+            return
+        self.start_clock()
+        self.balance_pgdat()
 
     def reclaim(self, mid, nr):
         """eng.reclaim(cgroup, nr) for a cgroup (API.md): one mem_cgroup_hierarchical_reclaim

@@ -48,16 +48,18 @@ Engine bugs found by the reclaim-driver model and not fixed (csrc/ was out of sc
 listed in OPEN_BUGS at the end of this module, each an xfail(strict=True) scenario with its
 diagnosis; the model reproduces them by default (tests/model/model.py ENGINE_BUGS) so that the
 rest stays compared.  Engine bugs this test found earlier, all fixed in csrc/ and kept as
-regression scenarios at the end of this module: the faulting task's OOM exit ran before its new page was freed; mlock() ignored the
-page lock of an unfinished batch; a refused call (StateError) kept its partial progress, counted
-a swap-cache hit and let every swap write complete first; 2.6.31 scan_swap_map could loop for
-ever.  The model follows the engine, not 2.6.30, in choices kernel-semantics.md and
-docs/semantics.md leave open; each such place in tests/model/model.py says so.
+regression scenarios at the end of this module: the faulting task's OOM exit ran before its new
+page was freed; mlock() ignored the page lock of an unfinished batch; a refused call
+(StateError) kept its partial progress, counted a swap-cache hit and let every swap write
+complete first; 2.6.31 scan_swap_map could loop for ever.  The model follows the engine, not
+2.6.30, in choices kernel-semantics.md and docs/semantics.md leave open; each such place in
+tests/model/model.py says so.
 
 CI settings: a fixed-seed (derandomized) run of each kernel x hook combination, 250 examples of
 up to 50 rules each, about 10 s per combination, about 45 s for the module.  PYMEMCG_LONG=1
-selects 2000 random examples of up to 80 rules per combination for local runs.  The module sets PYMEMCG_DEBUG_CHECK=1 (the
-engine's full check after every operation) and calls eng.check() after every rule as well.
+selects 2000 random examples of up to 80 rules per combination for local runs.  The module sets
+PYMEMCG_DEBUG_CHECK=1 (the engine's full check after every operation) and calls eng.check()
+after every rule as well.
 """
 import errno
 import os
@@ -73,8 +75,8 @@ from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, p
 import pymemcg
 
 sys.path.insert(0, os.path.dirname(__file__))
-from model import (Model, ModelCgroupError, ModelStateError, ModelTaskDead, NeedQuiescentIO, PG, PTE,
-                   SWAP_HAS_CACHE, Unmodeled)
+from model import (Model, ModelCgroupError, ModelStateError, ModelTaskDead, NeedQuiescentIO, PG,
+                   PTE, SWAP_HAS_CACHE, Unmodeled)
 from model.model import COUNTER_NAMES, PAGE_SIZE
 
 LONG = os.environ.get("PYMEMCG_LONG") == "1"

@@ -4,7 +4,7 @@ Written from ../shared/kernel-semantics.md and docs/semantics.md, for clarity ra
 speed, over dicts and lists.  See model.py.
 """
 from .model import (Model, ModelStateError, ModelTaskDead, ModelCgroupError, Unmodeled,
-                    PG, PTE, SWAP_HAS_CACHE)
+                    NeedQuiescentIO, PG, PTE, SWAP_HAS_CACHE)
 
-__all__ = ["Model", "ModelStateError", "ModelTaskDead", "ModelCgroupError", "Unmodeled", "PG", "PTE",
+__all__ = ["Model", "ModelStateError", "ModelTaskDead", "ModelCgroupError", "Unmodeled", "NeedQuiescentIO", "PG", "PTE",
            "SWAP_HAS_CACHE"]

@@ -8,21 +8,35 @@ follows the 2.6.30 source as KS §7 lists it; those places say so.
 Scope (what the differential test drives; everything else raises ``Unmodeled`` *before*
 touching state, so the harness can skip the call on both sides):
 
-* no kswapd, no direct reclaim and no global OOM: an allocation that would leave fewer free
-  frames than ``pages_low + 1`` is Unmodeled;
-* a memcg charge that hits a limit is modeled only when the memcg that failed has no page on
-  any evictable memcg LRU list in its subtree: then memcg reclaim finds nothing to scan, the
-  charge fails 1 + MEM_CGROUP_RECLAIM_RETRIES times and the memcg OOM killer runs (KS §2.1).
-  Otherwise (reclaim would scan and age pages) the call is Unmodeled;
-* swap-in charges never fail (Unmodeled otherwise): the 2.6.30 do_swap_page error path is not
-  described by KS;
+* memcg reclaim is modeled: a charge that fails runs mem_cgroup_hierarchical_reclaim ->
+  try_to_free_mem_cgroup_pages -> do_try_to_free_pages / shrink_zone (priorities 12..0,
+  get_scan_ratio, shrink_active_list, shrink_inactive_list in batches, congestion_wait) and,
+  after MEM_CGROUP_RECLAIM_RETRIES fruitless rounds, the memcg OOM killer (KS §2.1, §2.14,
+  DS "Reclaim"); eng.reclaim(cgroup, nr) runs one hierarchical reclaim; a limit write below
+  the usage reclaims, then answers EBUSY (mem_cgroup_resize_limit, DS "Reclaim");
+* eng.reclaim(None, nr), one global direct reclaim pass over the zone's lists (the same
+  do_try_to_free_pages, with the zone's accumulated targets and get_scan_ratio's pages_high
+  rule), is modeled;
+* kswapd (balance_pgdat, run at the end of a fault or mlock call that leaves free memory below
+  pages_low, DS "Reclaim"), direct reclaim when a fault finds no free frame, and the global
+  OOM killer when that reclaim frees nothing (DS "Tasks") are modeled;
+* known engine deviations from KS/DS are reproduced by default (ENGINE_BUGS, each with an
+  xfail scenario in the test module); ``engine_bugs`` lists the ones a model follows;
+* a swap-in charge that ends in the memcg OOM killer is Unmodeled (the 2.6.30 do_swap_page
+  error path is not described by KS); one that reclaims and then succeeds is modeled;
+* a memcg OOM that finds no task to kill is Unmodeled;
 * swap readahead is off (the engine runs with page_cluster=0), so every swap read is the
   faulting slot's own and completes inside the fault;
 * the swap device is a FIFO (DS "Swap"): a swap read waits for every write queued before it;
-  writes otherwise complete only in ``end_writeback`` (the harness keeps simulated time
-  away from the first completion, see the test module);
-* limit writes never need reclaim (a value below the usage is Unmodeled);
 * the swap device is never congested;
+* simulated time (DS "Time") is kept only from the start of a reclaim driver to the end of
+  that call (``start_clock``): then every tick the engine makes is mirrored (batch stop points,
+  reclaim bookkeeping, congestion_wait, fault steps, exit's zap steps), and swap writes
+  complete in the middle of reclaim passes exactly when the engine completes them.  The
+  clock needs the device idle when it starts: a reclaim that would start while writes of
+  earlier calls are in flight raises ``NeedQuiescentIO`` and the harness completes them
+  first.  Outside such calls writes complete only in ``end_writeback`` (the harness keeps
+  simulated time away from the first completion, see the test module);
 
 A 2.6.31 scan_swap_map that would cycle for ever over a cache-only slot it cannot reclaim fails
 (no slot) when it meets that slot the second time, as the engine documents (DS "Swap"); the
@@ -43,11 +57,41 @@ SWAP_MAP_BAD = {"2.6.30": 0x8000, "2.6.31": 0x7fff}
 SWAPFILE_CLUSTER = 256
 FREE_PTE_NR = 506
 MEM_CGROUP_RECLAIM_RETRIES = 5
+SWAP_CLUSTER_MAX = 32
+DEF_PRIORITY = 12
+
+# Simulated time (DS "Time"; the engine's COST_* of csrc/engine.h and phase_cost of
+# csrc/vmscan.c, in ns).  The model keeps a clock only while a reclaim driver runs and until
+# the end of that call (see Model.start_clock).
+WRITE_NS = 50_000                       # DS "Swap": one request, 50 us
+CONGESTION_WAIT_NS = 100_000_000        # DS "Reclaim": congestion_wait, 100 ms
+COST_FAULT_NS = 250
+COST_ZAP_NS = 50
+COST_RECLAIM_NS = 100
+COST_PAGE_LRU_NS = 50
+PHASE_COST = {"isolate": COST_PAGE_LRU_NS * SWAP_CLUSTER_MAX, "start": 500, "add_to_swap": 400, "unmap": 500,
+              "pageout": 400, "remove": 200, "label": 100, "putback": COST_PAGE_LRU_NS * SWAP_CLUSTER_MAX}
 
 LRU_INACTIVE_ANON, LRU_ACTIVE_ANON, LRU_INACTIVE_FILE, LRU_ACTIVE_FILE, LRU_UNEVICTABLE = range(5)
 NR_LRU = 5
 PHASES = ("isolate", "start", "add_to_swap", "unmap", "pageout", "remove", "label", "putback", "done")
 OUTCOMES = ("pending", "kept", "activated", "culled", "freed")
+
+
+# Known engine deviations from KS/DS that the model reproduces by default, so that the
+# differential test keeps comparing everything else; each has an xfail(strict=True) scenario in
+# tests/test_model_differential.py that runs the model without it.
+ENGINE_BUGS = frozenset({
+    # reclaim.c zone_step bails out of shrink_zone when this shrink_zone reclaimed more than
+    # swap_cluster_max; 2.6.30 (DS "Reclaim": the drivers follow 2.6.30's shrink_zone) compares
+    # sc->nr_reclaimed + this zone's, i.e. the pages reclaimed since do_try_to_free_pages began
+    "shrink_zone_bailout",
+    # memcontrol.c resize_limit reclaims with try_to_free_mem_cgroup_pages(memcg) itself; 2.6.30's
+    # mem_cgroup_resize_limit / _memsw_limit call mem_cgroup_hierarchical_reclaim(memcg, noswap,
+    # shrink=true): one victim of the subtree, chosen round robin, per round (DS "Reclaim":
+    # limit writes reclaim "as 2.6.30 does")
+    "resize_limit_not_hierarchical",
+})
 
 
 class PG:
@@ -83,6 +127,11 @@ class PTE:
 
 class Unmodeled(Exception):
     """The call would take a path the model does not cover; nothing was changed."""
+
+
+class NeedQuiescentIO(Exception):
+    """A reclaim driver would start while swap writes of unknown submission time are in
+    flight: the harness completes them on both sides (end_writeback) and runs the call again."""
 
 
 class ModelStateError(Exception):
@@ -163,6 +212,25 @@ class Counter:
         return c
 
 
+class ReclaimStat:
+    """recent_scanned[0] / recent_rotated[0] (anon; the file half stays 0: no page cache).
+    KS §2.14 names them for get_scan_ratio; where they move is the engine's choice (DS leaves it
+    open): isolation for shrink_inactive_list adds the pages taken to scanned; putback adds the
+    pages that come back active to rotated; shrink_active_list adds the pages taken to scanned
+    and the referenced ones to rotated; activate_page adds one to both (the zone's, and the
+    memcg's of a charged page)."""
+    __slots__ = ("scanned", "rotated")
+
+    def __init__(self):
+        self.scanned = 0
+        self.rotated = 0
+
+    def copy(self):
+        r = ReclaimStat()
+        r.scanned, r.rotated = self.scanned, self.rotated
+        return r
+
+
 class Memcg:
     def __init__(self, mid, parent):
         self.id = mid
@@ -179,6 +247,8 @@ class Memcg:
         self.pgpgout = 0
         self.lru = [[] for _ in range(NR_LRU)]  # index 0 = head
         self.refcnt = 0                         # swap_cgroup records naming it
+        self.rstat = ReclaimStat()              # reclaim_stat of the memcg (anon half)
+        self.last_scanned_child = 0             # mem_cgroup_select_victim's round robin
 
     def copy(self):
         m = copy.copy(self)
@@ -186,6 +256,7 @@ class Memcg:
         m.memsw = self.memsw.copy()
         m.children = list(self.children)
         m.lru = [list(x) for x in self.lru]
+        m.rstat = self.rstat.copy()
         return m
 
 
@@ -235,7 +306,8 @@ COUNTER_NAMES = ("pgfault", "pgmajfault", "pgalloc", "pgfree", "anon_faults", "c
                  "pageout_keep", "pageout_activate", "pageout_success", "pageout_clean",
                  "writepage_freed_swap", "hook_calls", "hook_freed", "swap_reuse",
                  "free_swap_trylock_failed", "forks", "exits", "tlb_flushes", "charge_failures",
-                 "oom_kills", "mlocked", "munlocked")
+                 "oom_kills", "mlocked", "munlocked", "congestion_waits", "memcg_reclaims",
+                 "direct_reclaims", "kswapd_runs", "global_oom_kills")
 
 
 # ------------------------------------------------------------------ the model
@@ -243,7 +315,7 @@ COUNTER_NAMES = ("pgfault", "pgmajfault", "pgalloc", "pgfree", "anon_faults", "c
 
 class Model:
     def __init__(self, nr_pages, nr_swap, *, kernel="2.6.30", hook="none", swap_account=True,
-                 laptop_mode=False, pages_low):
+                 laptop_mode=False, pages_low, pages_high=None):
         assert kernel in ("2.6.30", "2.6.31") and hook in ("none", "seed")
         self.kernel = kernel
         self.k31 = kernel == "2.6.31"
@@ -251,6 +323,7 @@ class Model:
         self.swap_account = bool(swap_account)
         self.laptop_mode = bool(laptop_mode)
         self.pages_low = pages_low
+        self.pages_high = pages_high if pages_high is not None else pages_low
         self.pages = [Page(p) for p in range(nr_pages)]
         self.free = list(range(nr_pages))       # LIFO: free[0] is handed out next (DS "Machine")
         self.zone = [[] for _ in range(NR_LRU)]
@@ -276,6 +349,15 @@ class Model:
         self.total_swap_pages = self.si_pages
         self.nr_swap_pages = self.si_pages
         self.writes = []                        # in-flight swap writes (pfns), FIFO
+        self.write_due = []                     # their completion times (clock ns), None if unknown
+        self.clock_valid = False                # see start_clock
+        self.now = 0
+        self.device_free_at = 0
+        self.last_remaining = None              # ns until each write completes, at the end of a timed call
+        self.last_elapsed = None                # the clock at the end of a timed call
+        self.zone_rstat = ReclaimStat()
+        self.engine_bugs = set(ENGINE_BUGS)     # follow these engine deviations (see ENGINE_BUGS)
+        self.zone_nr_scan = [0] * 4             # zone->lru[l].nr_scan (global reclaim)
         self.root = Memcg(1, None)
         self.memcgs = {1: self.root}
         self.next_memcg = 2
@@ -302,6 +384,9 @@ class Model:
         m.swap_cgroup = list(self.swap_cgroup)
         m.swap_cache = dict(self.swap_cache)
         m.writes = list(self.writes)
+        m.write_due = list(self.write_due)
+        m.zone_rstat = self.zone_rstat.copy()
+        m.zone_nr_scan = list(self.zone_nr_scan)
         m.memcgs = {k: v.copy() for k, v in self.memcgs.items()}
         m.root = m.memcgs[1]
         m.tasks = {k: v.copy() for k, v in self.tasks.items()}
@@ -347,12 +432,85 @@ class Model:
         # KS §1.5: fewer than half the slots free
         return self.nr_swap_pages * 2 < self.total_swap_pages
 
+    # ---------------------------------------------------------- simulated time (DS "Time")
+
+    def start_clock(self):
+        """A reclaim driver starts.  Its passes let time pass (phase costs, congestion_wait),
+        and swap writes complete when the clock reaches them (DS "Swap": FIFO, 50 us each), in
+        the middle of the pass.  The model keeps the clock exactly from here to the end of the
+        call: it needs the device idle now (then only differences from now matter: the engine's
+        device is free no later than its clock).  Writes submitted earlier in the same call
+        have known times; writes of earlier calls do not, so the harness completes those first
+        (NeedQuiescentIO)."""
+        if self.clock_valid:
+            return
+        if self.writes:
+            raise NeedQuiescentIO()
+        self.clock_valid = True
+        self.now = 0
+        self.device_free_at = 0
+
+    def end_call(self):
+        """The harness calls this after every model call: the clock stops being meaningful,
+        every write in flight gets an unknown time (the harness keeps them from completing in
+        the background, see guard_time); last_remaining tells it how long each has to go."""
+        if self.clock_valid:
+            self.last_remaining = [d - self.now for d in self.write_due]
+            self.last_elapsed = self.now
+        else:
+            self.last_remaining = None
+            self.last_elapsed = None
+        self.clock_valid = False
+        self.write_due = [None] * len(self.writes)
+
+    def tick(self, ns):
+        """One page-step of work (the engine's tick): the writes due by then complete."""
+        if not self.clock_valid:
+            return
+        self.now += ns
+        self._complete_due()
+
+    def _complete_due(self):
+        n = 0
+        while n < len(self.writes) and self.write_due[n] is not None and self.write_due[n] <= self.now:
+            n += 1
+        if n:
+            self.complete_writes(n)
+
+    def congestion_wait(self):
+        """congestion_wait(WRITE, HZ/10): until the oldest write completes, or 100 ms (DS
+        "Reclaim")."""
+        self.counters["congestion_waits"] += 1
+        deadline = self.now + CONGESTION_WAIT_NS
+        if self.writes:
+            deadline = min(deadline, self.write_due[0])
+        self.now = max(self.now, deadline)
+        self._complete_due()
+
+    def submit_write(self, pfn):
+        self.writes.append(pfn)
+        if self.clock_valid:
+            due = max(self.device_free_at, self.now) + WRITE_NS
+            self.device_free_at = due
+            self.write_due.append(due)
+        else:
+            self.write_due.append(None)
+
+    def swap_read_wait(self):
+        """A swap read queues behind every write in flight and the fault waits for it: all
+        writes complete first.  With the clock running, the read ends WRITE_NS after the
+        device is free; the device is then idle, so the exact step costs of the swap-in
+        before it do not matter to anything later."""
+        self.complete_writes(len(self.writes))
+        if self.clock_valid:
+            self.now = max(self.now, self.device_free_at) + WRITE_NS
+            self.device_free_at = self.now
+
     # ---------------------------------------------------------- page allocator
 
     def alloc_page(self):
-        """Take the frame on top of the free list.  Reclaim/kswapd/OOM are out of scope."""
-        if len(self.free) - 1 <= self.pages_low:
-            raise Unmodeled("allocation would go below the low watermark (kswapd/direct reclaim)")
+        """Take the frame on top of the free list (there is one: see fault_alloc)."""
+        assert self.free
         pfn = self.free.pop(0)
         p = self.pages[pfn]
         assert p.flags == PG.buddy and p.count == 0
@@ -430,6 +588,12 @@ class Model:
             p.set(PG.active)
             self.lru_add(p)
             self.counters["pgactivate"] += 1
+            # update_page_reclaim_stat (see ReclaimStat)
+            self.zone_rstat.scanned += 1
+            self.zone_rstat.rotated += 1
+            if p.has(PG.USED):
+                self.memcgs[p.memcg].rstat.scanned += 1
+                self.memcgs[p.memcg].rstat.rotated += 1
 
     def mark_page_accessed(self, p):
         """Not in KS; 2.6.30 do_swap_page calls it on the page it found or read (mm/swap.c)."""
@@ -485,41 +649,58 @@ class Model:
             assert c.usage >= PAGE_SIZE
             c.usage -= PAGE_SIZE
 
-    def evictable_pages_in_subtree(self, mc):
-        return sum(len(m.lru[LRU_INACTIVE_ANON]) + len(m.lru[LRU_ACTIVE_ANON]) for m in self.subtree(mc))
+    def charge_once(self, mc):
+        """One round of __mem_cgroup_try_charge's loop: res, then memsw (KS §2.1).  Returns
+        (None, _) on success, else (mem_over_limit, noswap)."""
+        failed = self.res_counter_charge(mc, "res")
+        if failed is not None:
+            return failed, False
+        if not self.swap_account:
+            return None, False
+        failed = self.res_counter_charge(mc, "memsw")
+        if failed is None:
+            return None, False
+        self.res_counter_uncharge(mc, "res")
+        return failed, True
 
-    def try_charge(self, mc, current):
-        """__mem_cgroup_try_charge with oom=true.  Returns mc charged, or raises _OOMSelf /
-        _Retry after the memcg OOM killer ran."""
+    def check_under_limit(self, mc):
+        """mem_cgroup_check_under_limit: the memcg's own counters (hierarchical usage when
+        use_hierarchy, since children charge their ancestors' counters)."""
+        if mc.res.usage >= mc.res.limit:
+            return False
+        return not self.swap_account or mc.memsw.usage < mc.memsw.limit
+
+    def try_charge(self, mc, current, first_fail_ns=0):
+        """__mem_cgroup_try_charge with oom=true (KS §2.1).  Returns mc charged, or raises
+        _OOM after the memcg OOM killer ran.  Each failed round runs
+        mem_cgroup_hierarchical_reclaim(mem_over_limit, noswap); a round is retried at once
+        if that reported progress or the memcg is now under its limit, otherwise it uses up
+        one of MEM_CGROUP_RECLAIM_RETRIES.  first_fail_ns: the time the caller's step spends
+        after the first failed round, before the reclaim starts (the engine's fault step that
+        allocated the page ends there: COST_FAULT_NS; a swap-in charge has its own step: 0)."""
+        retries = MEM_CGROUP_RECLAIM_RETRIES
+        first = True
         while True:
-            failed = self.res_counter_charge(mc, "res")
-            if failed is None:
-                if not self.swap_account:
-                    return mc
-                failed_sw = self.res_counter_charge(mc, "memsw")
-                if failed_sw is None:
-                    return mc
-                self.res_counter_uncharge(mc, "res")
-                over = failed_sw
-            else:
-                over = failed
+            over, noswap = self.charge_once(mc)
+            if over is None:
+                return mc
             self.counters["charge_failures"] += 1
+            if first:
+                self.tick(first_fail_ns)
+                first = False
+            ret = self.hierarchical_reclaim(over, noswap, SWAP_CLUSTER_MAX)
+            if ret or self.check_under_limit(over):
+                continue
+            if retries:
+                retries -= 1
+                continue
             break
-        # The charge failed.  mem_cgroup_hierarchical_reclaim(over) scans over's subtree;
-        # the model covers only the case where it has nothing to scan.
-        if self.evictable_pages_in_subtree(over):
-            raise Unmodeled("memcg reclaim in a charge")
-        # 5 retries, each failing at the same level (nothing changes in between)
-        for _ in range(MEM_CGROUP_RECLAIM_RETRIES):
-            self.counters["charge_failures"] += 1
-            if self.res_counter_charge(mc, "res") is None:
-                assert self.swap_account
-                assert self.res_counter_charge(mc, "memsw") is not None
-                self.res_counter_uncharge(mc, "res")
         # mem_cgroup_out_of_memory(over): a victim that is not running dies at once
         victim = self.select_victim(over)
-        assert victim is not None
+        if victim is None:
+            raise Unmodeled("memcg OOM without a victim")
         self.counters["oom_kills"] += 1
+        victim.oom_killed = True
         if victim is not current:
             self.do_exit(victim, oom_killed=True)
         raise _OOM(over, victim)
@@ -991,8 +1172,9 @@ class Model:
             try:
                 self._fault_one(t, vpn, write)
             except _OOMSelf:
-                return done
+                break
             done += 1
+        self.wakeup_kswapd()
         return done
 
     def mlock(self, pid, vpns):
@@ -1005,9 +1187,19 @@ class Model:
             try:
                 self._fault_one(t, vpn, True)
             except _OOMSelf:
-                return done
+                break
             done += 1
+        self.wakeup_kswapd()
         return done
+
+    # Time in faults (needed only while the clock runs, i.e. after a reclaim in this call):
+    # the engine's fault machine ticks COST_FAULT_NS at the end of every step, except the
+    # steps of a charge that is still reclaiming (DS "Time"; the steps are the engine's
+    # documented stop points: "the charge's reclaim continues in later steps").  A page that
+    # needs nothing but a pte update, a fresh page and a COW copy whose charge succeeds at once
+    # are one step each; a failed charge adds one step when it ends; a swap-in is a step to
+    # find the pte, one to look the slot up, one to read it (a miss), one to lock the page, one
+    # for the charge and one to map it.
 
     def _fault_one(self, t, vpn, write):
         while True:
@@ -1016,7 +1208,8 @@ class Model:
                 break
             except _Retry:
                 continue
-        # a page touched in a locked range is mlocked (DS "Tasks": at once)
+        # a page touched in a locked range is mlocked (DS "Tasks": at once), in the step that
+        # maps it
         pte = t.ptes[vpn]
         if pte & PTE.LOCKED:
             p = self.pages[pte >> PTE.SHIFT]
@@ -1026,6 +1219,7 @@ class Model:
                 self.refuse("mlock of a page locked by a shrink batch")
             self.mlock_page(p)
         self.counters["pgfault"] += 1
+        self.tick(COST_FAULT_NS)                # the end of the step that finished the page
 
     def _handle_fault(self, t, vpn, write):
         pte = t.ptes.get(vpn, 0)
@@ -1045,7 +1239,7 @@ class Model:
         """try_charge for a new page p of task t; on OOM the fault path frees p first."""
         mc = self.memcgs[t.memcg]
         try:
-            self.try_charge(mc, t)
+            self.try_charge(mc, t, COST_FAULT_NS)
         except _OOM as oom:
             self.put_page(p)
             self._after_oom(t, oom)
@@ -1059,11 +1253,56 @@ class Model:
             # and returns VM_FAULT_OOM; the task dies on its way out (SIGKILL, TIF_MEMDIE)
             if t.alive:
                 self.do_exit(t, oom_killed=True)
+            self.tick(COST_FAULT_NS)
             raise _OOMSelf()
+        self.tick(COST_FAULT_NS)
         raise _Retry()
 
+    def fault_alloc(self, t, cow_old=None):
+        """A frame for a fault.  The allocator hands out frames down to the last one (DS
+        "Reclaim": kswapd runs at the end of the fault call); with none free the fault runs
+        direct reclaim, and if that freed nothing and no frame is free, the global OOM killer
+        (DS "Tasks").  Time: the step that found no frame, the reclaim, the end of the
+        reclaim's step, each COST_FAULT_NS."""
+        while not self.free:
+            self.tick(COST_FAULT_NS)
+            self.start_clock()
+            self.counters["direct_reclaims"] += 1
+            ret = self.do_try_to_free_pages(None, False, SWAP_CLUSTER_MAX)
+            if not self.free and not ret:
+                victim = self.out_of_memory(t)
+                if victim is t:
+                    # the fault drops what it holds, then the task dies (TIF_MEMDIE)
+                    if cow_old is not None:
+                        self.put_page(cow_old)
+                    self.do_exit(t, oom_killed=True)
+                    self.tick(COST_FAULT_NS)
+                    raise _OOMSelf()
+            self.tick(COST_FAULT_NS)
+        return self.alloc_page()
+
+    def out_of_memory(self, current):
+        """out_of_memory: the global OOM killer kills the largest task (DS "Tasks": mapped
+        pages plus swap ptes, ties to the lowest pid); one that is not running dies at once."""
+        victim = None
+        best = -1
+        for pid in sorted(self.tasks):
+            t = self.tasks[pid]
+            if not t.alive:
+                continue
+            points = sum(1 for v in t.ptes.values() if v & (PTE.PRESENT | PTE.SWAP))
+            if points > best:
+                best, victim = points, t
+        if victim is None:
+            return None
+        victim.oom_killed = True
+        self.counters["global_oom_kills"] += 1
+        if victim is not current:
+            self.do_exit(victim, oom_killed=True)
+        return victim
+
     def do_anonymous_page(self, t, vpn):
-        p = self.alloc_page()
+        p = self.fault_alloc(t)
         mc = self._charge_or_oom(t, p)
         self.commit_charge(mc, p)
         locked = t.ptes.get(vpn, 0) & PTE.LOCKED
@@ -1082,15 +1321,25 @@ class Model:
             self.counters["cow_reuse"] += 1
             return
         old.count += 1                                  # page_cache_get(old_page)
-        new = self.alloc_page()
+        new = self.fault_alloc(t, cow_old=old)
         mc = self.memcgs[t.memcg]
         try:
-            self.try_charge(mc, t)
+            self.try_charge(mc, t, COST_FAULT_NS)
         except _OOM as oom:
             self.put_page(new)
             self.put_page(old)
             self._after_oom(t, oom)
         self.commit_charge(mc, new)
+        if t.ptes[vpn] != pte:
+            # The charge's reclaim changed the pte (page_referenced cleared its young bit, or
+            # try_to_unmap swapped the old page out): pte_same fails (KS §2.5 do_wp_page
+            # takes the pte lock and rechecks), the new page is uncharged and freed, and the
+            # fault is retried.
+            self.uncharge_page(new)
+            self.put_page(new)
+            self.put_page(old)
+            self.tick(COST_FAULT_NS)
+            raise _Retry()
         t.ptes[vpn] = (new.pfn << PTE.SHIFT) | PTE.PRESENT | PTE.WRITE | PTE.YOUNG | PTE.DIRTY | locked
         self.page_add_new_anon_rmap(new, t, vpn)
         self.page_remove_rmap(old)
@@ -1108,6 +1357,7 @@ class Model:
         pte = t.ptes[vpn]
         slot = pte >> PTE.SHIFT
         locked = pte & PTE.LOCKED
+        self.tick(COST_FAULT_NS)                        # the step that found the swap pte
         pfn = self.swap_cache.get(slot)
         if pfn is not None:
             p = self.pages[pfn]
@@ -1115,10 +1365,12 @@ class Model:
                 self.refuse("swap-in of a page locked by a shrink batch")
             p.count += 1
             self.counters["swapin_cache_hits"] += 1
-            self.mark_page_accessed(p)
+            self.tick(COST_FAULT_NS)
         else:
             # read_swap_cache_async (KS §2.7), readahead off (page_cluster=0)
-            p = self.alloc_page()
+            self.counters["pgmajfault"] += 1
+            self.tick(COST_FAULT_NS)
+            p = self.fault_alloc(t)
             if self.k31:
                 assert self.map_users(slot) > 0 and not self.swap_map[slot] & SWAP_HAS_CACHE
                 self.swap_map[slot] |= SWAP_HAS_CACHE
@@ -1131,11 +1383,12 @@ class Model:
             self.swap_cache[slot] = p.pfn
             self.lru_add(p)                     # lru_cache_add_anon: inactive, never charged
             self.counters["pswpin"] += 1
-            self.counters["pgmajfault"] += 1
             # the read queues behind every write in flight (DS "Swap": one FIFO queue)
-            self.complete_writes(len(self.writes))
-            self.mark_page_accessed(p)
-        # lock_page; mem_cgroup_try_charge_swapin
+            self.swap_read_wait()
+        # lock_page (held until the page is mapped: a reclaim inside the charge cannot lock it)
+        p.set(PG.locked)
+        self.mark_page_accessed(p)
+        # mem_cgroup_try_charge_swapin
         target = None
         if not self.swap_account:
             target = self.memcgs[t.memcg]
@@ -1146,11 +1399,13 @@ class Model:
                 target = self.memcgs[self.swap_cgroup[slot]]
             else:
                 target = self.memcgs[t.memcg]
+        self.tick(COST_FAULT_NS)
         if target is not None:
             try:
-                self.try_charge(target, t)
+                self.try_charge(target, t, 0)
             except _OOM:
                 raise Unmodeled("swap-in charge failure")
+            self.tick(COST_FAULT_NS)
         t.ptes[vpn] = (p.pfn << PTE.SHIFT) | PTE.PRESENT | PTE.YOUNG | locked
         if write and self.reuse_swap_page(p):
             t.ptes[vpn] |= PTE.WRITE | PTE.DIRTY
@@ -1161,8 +1416,10 @@ class Model:
         self.swap_free(slot)
         if self.vm_swap_full() or locked or p.has(PG.mlocked):
             self.try_to_free_swap(p)
+        p.clear(PG.locked)
         self.counters["swapins"] += 1
         if write:
+            self.tick(COST_FAULT_NS)                    # the map step; the next one copies
             self.do_wp_page(t, vpn)
 
     def commit_charge_swapin(self, mc, p):
@@ -1233,14 +1490,22 @@ class Model:
         self.do_exit(self.task(pid))
 
     def do_exit(self, t, oom_killed=False):
+        # exit's zap: one step (COST_ZAP_NS) per non-empty pte, one that finds no more, one
+        # that flushes the gather and tears the mm down (DS "Time")
         for vpn in sorted(t.ptes):
-            self._zap_one(t, vpn)
+            if t.ptes.get(vpn, 0):
+                self._zap_one(t, vpn)
+                self.tick(COST_ZAP_NS)
+            else:
+                t.ptes.pop(vpn, None)
+        self.tick(COST_ZAP_NS)
         self.tlb_flush_mmu(t)
         t.ptes = {}
         t.alive = False
         t.oom_killed = oom_killed
         self.families[t.family].remove(t.pid)
         self.counters["exits"] += 1
+        self.tick(COST_ZAP_NS)
 
     # ---------------------------------------------------------- OOM (KS §2.1, DS "Tasks")
 
@@ -1270,15 +1535,26 @@ class Model:
 
     # ---------------------------------------------------------- reclaim: isolation (KS §2.13)
 
-    def isolate(self, mid, nr):
-        if not 1 <= nr <= 32:
-            raise ValueError("nr must be 1 to 32")
+    def rstat_of(self, mid):
+        return self.memcgs[mid].rstat if mid else self.zone_rstat
+
+    def _isolate_batch(self, mid, nr, may_writepage):
+        """isolate_lru_pages / mem_cgroup_isolate_pages into a new batch (KS §2.13); the
+        pages taken count as recently scanned (see ReclaimStat)."""
         taken = self._take_from_tail(mid, LRU_INACTIVE_ANON, nr)
         for p in taken:
             assert p.count > 0 and not p.has(PG.active)
             p.count += 1
             self.lru_del(p)
-        b = Batch(self.next_batch, mid, [p.pfn for p in taken], not self.laptop_mode)
+        self.rstat_of(mid).scanned += len(taken)
+        b = Batch(self.next_batch, mid, [p.pfn for p in taken], may_writepage)
+        self.tick(PHASE_COST["isolate"])
+        return b
+
+    def isolate(self, mid, nr):
+        if not 1 <= nr <= 32:
+            raise ValueError("nr must be 1 to 32")
+        b = self._isolate_batch(mid, nr, not self.laptop_mode)
         self.next_batch += 1
         self.batches[b.id] = b
         return b.id
@@ -1291,6 +1567,17 @@ class Model:
             raise ModelStateError("already shrunk")
         if b.phase == "putback":
             raise ModelStateError("no page left")
+        return self._batch_step(b)
+
+    def _batch_step(self, b):
+        """One stop point of shrink_page_list (DS "Reclaim"); it costs PHASE_COST of the
+        stop point it ran (DS "Time")."""
+        cost = PHASE_COST[b.phase]
+        self._batch_work(b)
+        self.tick(cost)
+        return b.phase
+
+    def _batch_work(self, b):
         i = b.idx
         p = self.pages[b.pages[i]]
         nxt = getattr(self, "_sp_" + b.phase)(b, i, p)
@@ -1381,7 +1668,7 @@ class Model:
         else:
             p.set(PG.writeback)
             p.clear(PG.locked)
-            self.writes.append(p.pfn)
+            self.submit_write(p.pfn)
             self.counters["pswpout"] += 1
         if not p.has(PG.writeback):
             p.clear(PG.reclaim)
@@ -1435,8 +1722,11 @@ class Model:
         b = self.batches[bid]
         if b.done:
             raise ModelStateError("already shrunk")
+        return self._finish_batch(b)
+
+    def _finish_batch(self, b):
         while b.phase != "putback":
-            self.batch_step(bid)
+            self._batch_step(b)
         # putback (shrink_inactive_list): batch order, each at the head of its list, then the
         # isolation references are dropped
         kept = [self.pages[pfn] for pfn, o in zip(b.pages, b.outcome) if o in ("kept", "activated")]
@@ -1447,9 +1737,12 @@ class Model:
                 self.putback_lru_page(p)
                 continue
             self.lru_add(p)
+            if p.has(PG.active):
+                self.rstat_of(b.memcg).rotated += 1
             release.append(p)
         for p in release:
             self.put_page(p)
+        self.tick(PHASE_COST["putback"])
         b.phase = "done"
         b.done = True
         # the engine adds a batch's event counts to its counters when the batch ends, as
@@ -1476,24 +1769,289 @@ class Model:
         return taken
 
     def shrink_active_list(self, mid, nr):
-        taken = self._take_from_tail(mid, LRU_ACTIVE_ANON, nr)
-        for p in taken:
-            p.count += 1
-            self.lru_del(p)
-        for p in taken:
-            if p.has(PG.mlocked):
-                raise Unmodeled("mlocked page on the active list")
-            if p.mapcount > 0 or p.has(PG.swapcache):
-                self.page_referenced(p, mid)
-        for p in taken:
-            p.clear(PG.active)
-            self.lru_add(p)
-        self.counters["pgdeactivate"] += len(taken)
+        """shrink_active_list (2.6.30) in chunks of SWAP_CLUSTER_MAX: every evictable page
+        moves to the head of the inactive list; the referenced ones count as rotated for
+        get_scan_ratio (see ReclaimStat).  A chunk that takes nothing ends it."""
+        rs = self.rstat_of(mid)
+        moved = 0
+        while nr > 0:
+            chunk = min(nr, SWAP_CLUSTER_MAX)
+            nr -= chunk
+            taken = self._take_from_tail(mid, LRU_ACTIVE_ANON, chunk)
+            for p in taken:
+                p.count += 1
+                self.lru_del(p)
+            rs.scanned += len(taken)
+            for p in taken:
+                if p.has(PG.mlocked):
+                    # putback_lru_page: to the unevictable list
+                    self.putback_lru_page(p)
+                    continue
+                if (p.mapcount > 0 or p.has(PG.swapcache)) and self.page_referenced(p, mid):
+                    rs.rotated += 1
+                p.clear(PG.active)
+                self.lru_add(p)
+                self.put_page(p)
+                moved += 1
+            if not taken:
+                break
         # no pagevec_swap_free here: "mm: don't free swap slots on page deactivation"
         # (J. Weiner, Feb 2009) removed it before 2.6.30
-        for p in taken:
-            self.put_page(p)
-        return len(taken)
+        self.counters["pgdeactivate"] += moved
+        return moved
+
+    # ---------------------------------------------------------- reclaim drivers (KS §2.14, DS "Reclaim")
+
+    def select_victim_memcg(self, root):
+        """mem_cgroup_select_victim: root itself without hierarchy; otherwise round robin by
+        id over root's subtree, root included, from root.last_scanned_child + 1 (KS §2.14)."""
+        if not root.use_hierarchy:
+            return root
+        ids = {m.id for m in self.subtree(root)}
+        while True:
+            for mid in sorted(ids):
+                if mid > root.last_scanned_child:
+                    root.last_scanned_child = mid
+                    return self.memcgs[mid]
+            root.last_scanned_child = 0
+
+    def hierarchical_reclaim(self, root, noswap, swap_cluster_max, shrink=False):
+        """mem_cgroup_hierarchical_reclaim (KS §2.14, DS "Reclaim"): reclaim from the
+        subtree's memcgs in turn, skipping those with nothing charged locally, until root is
+        under its limit (returns 1 + pages) or root has been visited twice (returns pages).
+        shrink (2.6.30's limit writes): return after the first memcg it reclaimed from."""
+        self.start_clock()
+        loop = 0
+        total = 0
+        while loop < 2:
+            victim = self.select_victim_memcg(root)
+            if victim is root:
+                loop += 1
+            if not victim.rss and not victim.cache:
+                continue
+            ret = self.try_to_free_mem_cgroup_pages(victim, noswap, swap_cluster_max)
+            if shrink:
+                return ret
+            total += ret
+            if self.check_under_limit(root):
+                return 1 + total
+        return total
+
+    def _lists(self, mc):
+        """The lists a reclaim scans: the memcg's, or the zone's (global reclaim)."""
+        return mc.lru if mc is not None else self.zone
+
+    def get_scan_ratio(self, mc, may_swap, swappiness):
+        """get_scan_ratio (KS §2.14): anon's share of the scan pressure, in percent.  The
+        integer arithmetic is 2.6.30's (vmscan.c, KS §7), as the engine has it: global reclaim
+        scans only anon when file + free pages are at most pages_high; halve
+        recent_scanned/rotated once scanned exceeds a quarter of the lists, then
+        ap = (swappiness + 1) * (scanned + 1) / (rotated + 1), fp likewise with 200 - swappiness
+        and the (empty) file half, percent = 100 * ap / (ap + fp + 1)."""
+        if not may_swap or self.nr_swap_pages <= 0:
+            return 0
+        lists = self._lists(mc)
+        anon = len(lists[LRU_ACTIVE_ANON]) + len(lists[LRU_INACTIVE_ANON])
+        if mc is None and 0 + len(self.free) <= self.pages_high:
+            return 100
+        rs = mc.rstat if mc is not None else self.zone_rstat
+        if rs.scanned > anon // 4:
+            rs.scanned //= 2
+            rs.rotated //= 2
+        ap = (swappiness + 1) * (rs.scanned + 1) // (rs.rotated + 1)
+        fp = (200 - swappiness + 1) * 1 // 1
+        return 100 * ap // (ap + fp + 1)
+
+    def inactive_anon_is_low(self, mc):
+        """inactive * ratio < active.  The memcg's ratio is sqrt(10 * GB) of its anon pages,
+        at least 1 (mem_cgroup_inactive_anon_is_low); the zone's is fixed at set-up, sqrt(10 *
+        GB) of RAM (setup_per_zone_inactive_ratio)."""
+        lists = self._lists(mc)
+        inactive, active = len(lists[LRU_INACTIVE_ANON]), len(lists[LRU_ACTIVE_ANON])
+        gb = ((inactive + active) if mc is not None else len(self.pages)) >> 18
+        ratio = 1
+        if gb:
+            ratio = 0
+            while (ratio + 1) * (ratio + 1) <= 10 * gb:
+                ratio += 1
+        return inactive * ratio < active
+
+    def try_to_free_mem_cgroup_pages(self, mc, noswap, swap_cluster_max):
+        """try_to_free_mem_cgroup_pages (KS §2.14): do_try_to_free_pages on the memcg's lists."""
+        self.counters["memcg_reclaims"] += 1
+        return self.do_try_to_free_pages(mc, noswap, swap_cluster_max)
+
+    def _shrink_zone(self, mc, priority, scm, may_swap, may_writepage, nr_reclaimed, kswapd=False):
+        """shrink_zone for one priority (DS "Reclaim"), after the driver's 100 ns of set-up.
+        nr_reclaimed is sc->nr_reclaimed so far; returns (pages scanned, pages reclaimed) in
+        this call."""
+        mid = mc.id if mc is not None else 0
+        lists = self._lists(mc)
+        swappiness = mc.swappiness if mc is not None else 60     # vm_swappiness
+        percent = self.get_scan_ratio(mc, may_swap, swappiness)
+        nr = [0] * 4
+        for lru in range(4):
+            file = lru >= LRU_INACTIVE_FILE
+            scan = len(lists[lru])
+            if priority:
+                scan >>= priority
+                scan = scan * (100 - percent if file else percent) // 100
+            if mc is None:
+                # global reclaim: small targets add up in the zone until they reach
+                # swap_cluster_max (zone->lru[l].nr_scan)
+                self.zone_nr_scan[lru] += scan
+                nr[lru] = self.zone_nr_scan[lru]
+                if nr[lru] >= scm:
+                    self.zone_nr_scan[lru] = 0
+                else:
+                    nr[lru] = 0
+            else:
+                nr[lru] = scan
+        self.tick(COST_RECLAIM_NS)
+        scanned = reclaimed = 0
+        lru = 0
+        while nr[LRU_INACTIVE_ANON] or nr[LRU_ACTIVE_FILE] or nr[LRU_INACTIVE_FILE]:
+            while lru < 4 and not nr[lru]:
+                lru += 1
+            if lru == 4:
+                # 2.6.30 shrink_zone's bail-out compares its running nr_reclaimed, which starts
+                # at sc->nr_reclaimed (cumulative over the priorities of this
+                # do_try_to_free_pages), with swap_cluster_max; not for kswapd.  The engine
+                # counts only this shrink_zone's pages (see ENGINE_BUGS)
+                done = reclaimed if "shrink_zone_bailout" in self.engine_bugs else nr_reclaimed + reclaimed
+                if done > scm and priority < DEF_PRIORITY and not kswapd:
+                    break
+                lru = 0
+                continue
+            l = lru
+            lru += 1
+            nr_to_scan = min(nr[l], scm)
+            nr[l] -= nr_to_scan
+            if l >= LRU_INACTIVE_FILE:
+                continue                        # no page cache
+            if l == LRU_ACTIVE_ANON and self.inactive_anon_is_low(mc):
+                self.shrink_active_list(mid, nr_to_scan)
+                self.tick(COST_PAGE_LRU_NS * nr_to_scan)
+                continue
+            # shrink_inactive_list: batches until nr_to_scan pages were taken
+            taken_total = 0
+            while True:
+                b = self._isolate_batch(mid, min(scm, SWAP_CLUSTER_MAX), may_writepage)
+                self._finish_batch(b)
+                scanned += b.res["scanned"]
+                reclaimed += b.res["reclaimed"]
+                taken_total += len(b.pages)
+                if not b.pages or taken_total >= nr_to_scan:
+                    break
+        # the end of shrink_zone: rebalance the anon lists
+        if self.inactive_anon_is_low(mc):
+            self.shrink_active_list(mid, SWAP_CLUSTER_MAX)
+        return scanned, reclaimed
+
+    def do_try_to_free_pages(self, mc, noswap, swap_cluster_max):
+        """do_try_to_free_pages -> shrink_zone, for one memcg or (mc None) the zone (KS §2.14;
+        DS "Reclaim": priorities 12..0, nr[] targets from get_scan_ratio, the zone
+        accumulating small global targets, batches of swap_cluster_max (at most 32),
+        congestion_wait after priority 9 when pages were scanned, may_writepage after 1.5 *
+        swap_cluster_max scanned; memcg reclaim reports progress only for a whole
+        swap_cluster_max).  Time: 100 ns for each priority's set-up and end, the batches' stop
+        points, 50 ns per page for shrink_active_list in shrink_list (DS "Time"; the engine's
+        reclaim_step)."""
+        scm = swap_cluster_max if swap_cluster_max > 0 else SWAP_CLUSTER_MAX
+        may_writepage = not self.laptop_mode
+        may_swap = not noswap
+        total_scanned = 0
+        nr_reclaimed = 0
+        for priority in range(DEF_PRIORITY, -1, -1):
+            nr_scanned, got = self._shrink_zone(mc, priority, scm, may_swap, may_writepage, nr_reclaimed)
+            nr_reclaimed += got
+            total_scanned += nr_scanned
+            if nr_reclaimed >= scm:
+                self.tick(COST_RECLAIM_NS)
+                return nr_reclaimed
+            if total_scanned > scm + scm // 2:
+                may_writepage = True
+            if nr_scanned and priority < DEF_PRIORITY - 2:
+                self.congestion_wait()
+            self.tick(COST_RECLAIM_NS)
+        # priority 0 done: global reclaim reports what it reclaimed; memcg reclaim reports
+        # progress only through the goto out above
+        return nr_reclaimed if mc is None else 0
+
+    def zone_watermark_ok_high(self):
+        return len(self.free) > self.pages_high
+
+    def balance_pgdat(self):
+        """kswapd's balance_pgdat (DS "Reclaim": one sweep of priorities 12..0 over the zone;
+        it sweeps again while it reclaims and the zone stays at or below its high watermark).
+        Each priority first rebalances the anon lists and stops once the zone is above the
+        high watermark; kswapd writes after 2 batches scanned when it reclaims less than 2/3
+        of what it scans; congestion_wait after priority 9 when pages were scanned in the
+        sweep.  Time as in do_try_to_free_pages."""
+        self.counters["kswapd_runs"] += 1
+        scm = SWAP_CLUSTER_MAX
+        may_writepage = not self.laptop_mode
+        total_scanned = 0
+        nr_reclaimed = 0
+        priority = DEF_PRIORITY
+        while True:
+            if self.inactive_anon_is_low(None):
+                self.shrink_active_list(0, SWAP_CLUSTER_MAX)
+            if self.zone_watermark_ok_high():
+                self.tick(COST_RECLAIM_NS)
+                return
+            nr_scanned, got = self._shrink_zone(None, priority, scm, True, may_writepage, nr_reclaimed,
+                                                kswapd=True)
+            nr_reclaimed += got
+            total_scanned += nr_scanned
+            if total_scanned > 2 * SWAP_CLUSTER_MAX and total_scanned > nr_reclaimed + nr_reclaimed // 2:
+                may_writepage = True
+            if self.zone_watermark_ok_high():
+                self.tick(COST_RECLAIM_NS)
+                return
+            if total_scanned and priority < DEF_PRIORITY - 2:
+                self.congestion_wait()
+            if nr_reclaimed >= SWAP_CLUSTER_MAX or priority == 0:
+                if not nr_reclaimed:
+                    self.tick(COST_RECLAIM_NS)
+                    return
+                # loop_again: a new sweep
+                priority = DEF_PRIORITY
+                total_scanned = 0
+                nr_reclaimed = 0
+                may_writepage = not self.laptop_mode
+                self.tick(COST_RECLAIM_NS)
+                continue
+            priority -= 1
+            self.tick(COST_RECLAIM_NS)
+
+    def wakeup_kswapd(self):
+        """DS "Reclaim": in the synchronous API kswapd runs at the end of a fault call that
+        leaves free memory below the low watermark (with a swap device)."""
+        if len(self.free) >= self.pages_low or not self.nr_swap:
+            return
+        self.start_clock()
+        self.balance_pgdat()
+
+    def reclaim(self, mid, nr):
+        """eng.reclaim(cgroup, nr) for a cgroup (API.md): one mem_cgroup_hierarchical_reclaim
+        of its subtree that may swap, with swap_cluster_max = nr.  Returns the engine's result
+        (counter deltas)."""
+        if nr < 1:
+            raise ValueError("nr must be positive")
+        before = dict(self.counters)
+        self.start_clock()
+        if mid:
+            self.hierarchical_reclaim(self.memcgs[mid], False, nr)
+        else:
+            # global direct reclaim (do_try_to_free_pages over the zone)
+            self.counters["direct_reclaims"] += 1
+            self.do_try_to_free_pages(None, False, nr)
+        d = {k: self.counters[k] - before[k] for k in self.counters}
+        return {"isolated": 0, "scanned": d["pgscan"], "reclaimed": d["pgsteal"], "hook_calls": d["hook_calls"],
+                "hook_freed": d["hook_freed"], "activated": d["pgactivate"],
+                "pageout": d["pageout_keep"] + d["pageout_activate"] + d["pageout_success"] + d["pageout_clean"],
+                "pageout_keep": d["pageout_keep"]}
 
     # ---------------------------------------------------------- swap writeback completion (KS §2.11)
 
@@ -1501,6 +2059,7 @@ class Model:
         done = 0
         while self.writes and done < n:
             pfn = self.writes.pop(0)
+            self.write_due.pop(0)
             p = self.pages[pfn]
             if p.has(PG.reclaim):
                 p.clear(PG.reclaim)
@@ -1532,22 +2091,35 @@ class Model:
         return mc.id
 
     def set_limit(self, mid, val, memsw):
-        """mem_cgroup_resize_limit / _memsw_limit without the reclaim loop."""
+        """mem_cgroup_resize_limit / _memsw_limit (DS "Reclaim"): a limit below the usage
+        first reclaims from the memcg itself (without swapping for memsw), retrying while the
+        usage falls, at most MEM_CGROUP_RECLAIM_RETRIES times per memcg of its subtree without
+        progress; then EBUSY.  The reclaim it did stays done."""
         mc = self.memcgs[mid]
         if memsw:
             if not self.swap_account:
                 raise ModelCgroupError(errno.ENOENT)
             if mc.res.limit > val:
                 raise ModelCgroupError(errno.EINVAL)
-            if mc.memsw.usage > val:
-                raise Unmodeled("memsw limit below usage: reclaim")
-            mc.memsw.limit = val
-        else:
-            if self.swap_account and mc.memsw.limit < val:
-                raise ModelCgroupError(errno.EINVAL)
-            if mc.res.usage > val:
-                raise Unmodeled("limit below usage: reclaim")
-            mc.res.limit = val
+        elif self.swap_account and mc.memsw.limit < val:
+            raise ModelCgroupError(errno.EINVAL)
+        counter = mc.memsw if memsw else mc.res
+        retries = MEM_CGROUP_RECLAIM_RETRIES * len(self.subtree(mc))
+        oldusage = counter.usage
+        while retries:
+            if counter.usage <= val:
+                counter.limit = val
+                return
+            self.start_clock()
+            if "resize_limit_not_hierarchical" in self.engine_bugs:
+                self.try_to_free_mem_cgroup_pages(mc, memsw, SWAP_CLUSTER_MAX)
+            else:
+                self.hierarchical_reclaim(mc, memsw, SWAP_CLUSTER_MAX, shrink=True)
+            if counter.usage >= oldusage:
+                retries -= 1
+            else:
+                oldusage = counter.usage
+        raise ModelCgroupError(errno.EBUSY, "usage above the new limit")
 
     def reset(self, mid, which):
         mc = self.memcgs[mid]

@@ -208,7 +208,6 @@ struct reclaim_state {
 	int64_t swap_cluster_max;
 	int64_t nr[NR_LRU_LISTS];
 	int64_t total_scanned;
-	int64_t zone_reclaimed_start;
 	int64_t batch_max_scan;      /* shrink_inactive_list's do-while bound        */
 	int64_t batch_scanned;
 	int64_t hook_calls;
@@ -224,6 +223,7 @@ struct hrec_state {
 	int64_t swap_cluster_max;
 	int32_t root;
 	int32_t noswap;
+	int32_t shrink;          /* a limit write's: stop after the first memcg reclaimed from */
 	int32_t loop;
 	int32_t phase;
 	int64_t total;
@@ -513,7 +513,7 @@ int hrec_step(pmc_engine *e, struct hrec_state *h);
 void charge_init(struct charge_state *cs, int32_t memcg, int32_t pid);
 enum charge_result charge_step(pmc_engine *e, struct charge_state *cs);
 int64_t try_to_free_mem_cgroup_pages(pmc_engine *e, int32_t memcg, int noswap);
-int64_t mem_cgroup_hierarchical_reclaim(pmc_engine *e, int32_t root, int noswap);
+int64_t mem_cgroup_hierarchical_reclaim(pmc_engine *e, int32_t root, int noswap, int shrink);
 void wakeup_kswapd(pmc_engine *e);
 
 /* hooks.c */

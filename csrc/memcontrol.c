@@ -473,8 +473,9 @@ static int limit_arg(pmc_engine *e, uint64_t val)
 
 /*
  * mem_cgroup_resize_limit / mem_cgroup_resize_memsw_limit: the memory limit
- * never above the mem+swap limit; a limit below usage first reclaims
- * (without swapping for memsw), retrying while usage falls, then EBUSY.
+ * never above the mem+swap limit; a limit below usage first reclaims from
+ * the subtree (without swapping for memsw), retrying while usage falls, at
+ * most 5 fruitless rounds per memcg in the subtree, then EBUSY.
  */
 static int resize_limit(pmc_engine *e, int memcg, uint64_t val, int memsw)
 {
@@ -502,7 +503,7 @@ static int resize_limit(pmc_engine *e, int memcg, uint64_t val, int memsw)
 		}
 		ret = pmc_err(e, PMC_EBUSY, "%s usage %llu above the new limit %llu and reclaim cannot free enough",
 		              memsw ? "mem+swap" : "memory", (unsigned long long)rc->usage, (unsigned long long)val);
-		try_to_free_mem_cgroup_pages(e, memcg, memsw);
+		mem_cgroup_hierarchical_reclaim(e, memcg, memsw, 1);   /* one victim of the subtree a round */
 		uint64_t curusage = counter_of(e, memcg, memsw)->usage;
 		if (curusage >= oldusage)
 			retry_count--;

@@ -83,7 +83,6 @@ static void shrink_zone_targets(pmc_engine *e, struct reclaim_state *rs)
 			rs->nr[l] = scan;
 		}
 	}
-	rs->zone_reclaimed_start = rs->sc.nr_reclaimed;
 	rs->lru = 0;
 }
 
@@ -133,8 +132,8 @@ static void zone_step(pmc_engine *e, struct reclaim_state *rs)
 	while (rs->lru < LRU_UNEVICTABLE && !nr[rs->lru])
 		rs->lru++;
 	if (rs->lru == LRU_UNEVICTABLE) {         /* one pass over the lists is done */
-		if (rs->sc.nr_reclaimed - rs->zone_reclaimed_start > rs->swap_cluster_max &&
-		    rs->priority < DEF_PRIORITY && rs->kind != RK_KSWAPD)
+		/* 2.6.30 counts what the whole reclaim call freed, not this shrink_zone */
+		if (rs->sc.nr_reclaimed > rs->swap_cluster_max && rs->priority < DEF_PRIORITY && rs->kind != RK_KSWAPD)
 			rs->phase = RP_ZONE_END;
 		rs->lru = 0;
 		return;
@@ -279,7 +278,9 @@ void hrec_init(pmc_engine *e, struct hrec_state *h, int32_t root, int noswap)
 /*
  * mem_cgroup_hierarchical_reclaim (§2.14): reclaim from the subtree's memcgs
  * in turn, skipping those with nothing charged locally, until root is under
- * its limit (ret 1 + pages) or root has been visited twice (ret pages).
+ * its limit (ret 1 + pages) or root has been visited twice (ret pages).  A
+ * limit write's reclaim (shrink) stops after the first memcg it reclaimed
+ * from, returning what that freed.
  */
 int hrec_step(pmc_engine *e, struct hrec_state *h)
 {
@@ -303,6 +304,11 @@ int hrec_step(pmc_engine *e, struct hrec_state *h)
 		if (reclaim_step(e, &h->scan))
 			return 1;
 		h->total += h->scan.ret;
+		if (h->shrink) {
+			h->ret = h->scan.ret;
+			h->phase = HR_DONE;
+			return 0;
+		}
 		if (mem_cgroup_check_under_limit(e, h->root)) {
 			h->ret = 1 + h->total;
 			h->phase = HR_DONE;
@@ -384,10 +390,11 @@ int64_t try_to_free_mem_cgroup_pages(pmc_engine *e, int32_t memcg, int noswap)
 	return reclaim_run(e, &rs);
 }
 
-int64_t mem_cgroup_hierarchical_reclaim(pmc_engine *e, int32_t root, int noswap)
+int64_t mem_cgroup_hierarchical_reclaim(pmc_engine *e, int32_t root, int noswap, int shrink)
 {
 	struct hrec_state h;
 	hrec_init(e, &h, root, noswap);
+	h.shrink = shrink;
 	while (hrec_step(e, &h))
 		;
 	return h.ret;

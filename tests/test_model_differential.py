@@ -44,16 +44,14 @@ skipped on both sides -- the model runs first, on a copy, and raises ``Unmodeled
   any reclaiming call the model tells the harness exactly how long each write left in flight
   has to go;
 
-Engine bugs found by the reclaim-driver model and not fixed (csrc/ was out of scope): they are
-listed in OPEN_BUGS at the end of this module, each an xfail(strict=True) scenario with its
-diagnosis; the model reproduces them by default (tests/model/model.py ENGINE_BUGS) so that the
-rest stays compared.  Engine bugs this test found earlier, all fixed in csrc/ and kept as
-regression scenarios at the end of this module: the faulting task's OOM exit ran before its new
-page was freed; mlock() ignored the page lock of an unfinished batch; a refused call
-(StateError) kept its partial progress, counted a swap-cache hit and let every swap write
-complete first; 2.6.31 scan_swap_map could loop for ever.  The model follows the engine, not
-2.6.30, in choices kernel-semantics.md and docs/semantics.md leave open; each such place in
-tests/model/model.py says so.
+Engine bugs this test found, all fixed in csrc/ and kept as regression scenarios at the end of
+this module: the faulting task's OOM exit ran before its new page was freed; mlock() ignored the
+page lock of an unfinished batch; a refused call (StateError) kept its partial progress, counted
+a swap-cache hit and let every swap write complete first; 2.6.31 scan_swap_map could loop for
+ever; shrink_zone's bail-out counted only its own reclaimed pages; limit writes did not reclaim
+from the children of a hierarchy. The model follows the engine, not 2.6.30, in choices
+kernel-semantics.md and docs/semantics.md leave open; each such place in tests/model/model.py
+says so.
 
 CI settings: a fixed-seed (derandomized) run of each kernel x hook combination, 250 examples of
 up to 50 rules each, about 10 s per combination, about 45 s for the module.  PYMEMCG_LONG=1
@@ -690,13 +688,11 @@ def test_engine_matches_model(kernel, hook):
 # Disagreements the differential test found, each minimized to a scenario that runs through the
 # same lock-step harness.  All were engine bugs, fixed in csrc/ (the scenario names the fix).
 
-def _scenario(kernel, hook, setup, calls, faithful=()):
-    """Run calls through the lock-step harness; faithful names ENGINE_BUGS the model must not
-    reproduce (it then follows KS/DS there)."""
+def _scenario(kernel, hook, setup, calls):
+    """Run calls through the lock-step harness."""
     machine = type("Scenario", (Differential,), {"kernel": kernel, "hook": hook})
     state = machine()
     state.setup(**setup)
-    state.model.engine_bugs -= set(faithful)
     for name, kwargs in calls:
         getattr(state, name)(**kwargs)
     state.teardown()
@@ -706,6 +702,41 @@ _BASE = dict(ram="128K", swap="24K", swap_account=True, hierarchy=False, laptop=
 _LIMIT_M_TO_1 = ("control", dict(op="limit", where="m", k=1, minus=0, form="bytes", which="failcnt"))
 
 SCENARIOS = {
+    # shrink_zone's bail-out.  DS "Reclaim" says the drivers follow 2.6.30's shrink_zone, whose
+    # loop keeps a running nr_reclaimed that starts at sc->nr_reclaimed -- the pages reclaimed
+    # since do_try_to_free_pages began, over all the priorities so far -- and stops after a pass
+    # over the lists once that exceeds swap_cluster_max (below DEF_PRIORITY, not kswapd).
+    # reclaim.c zone_step compared only what this shrink_zone reclaimed.  Here eng.reclaim('a', 2) frees 1 page at an
+    # earlier priority, then 2 in the first pass of the next one: 3 > 2, so 2.6.30 stops, but
+    # the engine (2 > 2 is false) runs another pass, freeing one more page and swapping out
+    # another.  It matters whenever a priority's targets exceed swap_cluster_max after an
+    # earlier priority reclaimed less than swap_cluster_max: small nr in eng.reclaim(), or
+    # memcgs of more than 32 pages at priority 0.  Fix: reclaim.c zone_step compares
+    # sc.nr_reclaimed itself.
+    "shrink_zone_bailout": (
+        dict(_BASE, swap="64K", hierarchy=True),
+        [("new_task", dict(where="a", i=0, fork=False)),
+         ("fault", dict(i=0, vpns=range(8, 10), write=False)),
+         ("fault", dict(i=0, vpns=range(1, 5), write=False)),
+         ("fault", dict(i=0, vpns=range(5, 6), write=True)),
+         ("isolate", dict(where="a", nr=1, mode="reclaim", reclaim_nr=5)),
+         ("fault", dict(i=0, vpns=range(3, 7), write=True)),
+         ("isolate", dict(where="a", nr=1, mode="reclaim", reclaim_nr=2))]),
+    # Limit writes do not reclaim hierarchically.  2.6.30's mem_cgroup_resize_limit (and
+    # _memsw_limit) reclaim with mem_cgroup_hierarchical_reclaim(memcg, noswap, shrink=true):
+    # one victim per round, round robin over the subtree, skipping memcgs with nothing charged
+    # locally (KS §2.14) -- that is why the retry budget is MEM_CGROUP_RECLAIM_RETRIES times the
+    # number of memcgs in the subtree.  memcontrol.c resize_limit called
+    # try_to_free_mem_cgroup_pages(memcg) on the memcg itself, so with use_hierarchy the pages
+    # charged to its children are never scanned.  Here a task of a/b (use_hierarchy on "a") has
+    # 4 pages and "a"'s limit is written to 2 pages: 2.6.30 swaps a/b's pages out and the write
+    # succeeds; the engine scanned "a"'s empty lists 10 times and answered EBUSY.  Fix:
+    # memcontrol.c resize_limit reclaims through mem_cgroup_hierarchical_reclaim with shrink.
+    "resize_limit_not_hierarchical": (
+        dict(_BASE, swap="64K", hierarchy=True),
+        [("new_task", dict(where="a/b", i=0, fork=False)),
+         ("fault", dict(i=0, vpns=range(0, 4), write=True)),
+         ("control", dict(op="limit", where="a", k=-2, minus=0, form="bytes", which="failcnt"))]),
     # The memcg OOM killer picks the faulting task itself.  The engine ran the victim's exit
     # inside the charge, before the fault released the page it had just allocated; in the
     # kernel the charge returns -ENOMEM, the fault frees the new page and only then does the
@@ -842,63 +873,3 @@ def test_scan_swap_map_cycle_fails_instead_of_hanging():
     # one page got slot 3, the other found none and was activated
     assert m.counters["swapouts"] - before["swapouts"] == 1
     assert m.counters["pgactivate"] - before["pgactivate"] == 1
-
-
-# ---------------------------------------------------------------------------------------------
-# Engine bugs found by the model of the reclaim drivers and not fixed (csrc/ is out of scope
-# here).  The model reproduces each one by default (tests/model/model.py ENGINE_BUGS), so that
-# the differential test keeps comparing everything else; each scenario below runs the model
-# without it and fails until the engine is fixed.
-
-OPEN_BUGS = {
-    # shrink_zone's bail-out.  DS "Reclaim" says the drivers follow 2.6.30's shrink_zone, whose
-    # loop keeps a running nr_reclaimed that starts at sc->nr_reclaimed -- the pages reclaimed
-    # since do_try_to_free_pages began, over all the priorities so far -- and stops after a pass
-    # over the lists once that exceeds swap_cluster_max (below DEF_PRIORITY, not kswapd).
-    # reclaim.c zone_step compares only what this shrink_zone reclaimed
-    # (sc.nr_reclaimed - zone_reclaimed_start).  Here eng.reclaim('a', 2) frees 1 page at an
-    # earlier priority, then 2 in the first pass of the next one: 3 > 2, so 2.6.30 stops, but
-    # the engine (2 > 2 is false) runs another pass, freeing one more page and swapping out
-    # another.  It matters whenever a priority's targets exceed swap_cluster_max after an
-    # earlier priority reclaimed less than swap_cluster_max: small nr in eng.reclaim(), or
-    # memcgs of more than 32 pages at priority 0.  Fix: compare sc.nr_reclaimed itself.
-    "shrink_zone_bailout": (
-        dict(_BASE, swap="64K", hierarchy=True),
-        [("new_task", dict(where="a", i=0, fork=False)),
-         ("fault", dict(i=0, vpns=range(8, 10), write=False)),
-         ("fault", dict(i=0, vpns=range(1, 5), write=False)),
-         ("fault", dict(i=0, vpns=range(5, 6), write=True)),
-         ("isolate", dict(where="a", nr=1, mode="reclaim", reclaim_nr=5)),
-         ("fault", dict(i=0, vpns=range(3, 7), write=True)),
-         ("isolate", dict(where="a", nr=1, mode="reclaim", reclaim_nr=2))]),
-    # Limit writes do not reclaim hierarchically.  2.6.30's mem_cgroup_resize_limit (and
-    # _memsw_limit) reclaim with mem_cgroup_hierarchical_reclaim(memcg, noswap, shrink=true):
-    # one victim per round, round robin over the subtree, skipping memcgs with nothing charged
-    # locally (KS §2.14) -- that is why the retry budget is MEM_CGROUP_RECLAIM_RETRIES times the
-    # number of memcgs in the subtree.  memcontrol.c resize_limit calls
-    # try_to_free_mem_cgroup_pages(memcg) on the memcg itself, so with use_hierarchy the pages
-    # charged to its children are never scanned.  Here a task of a/b (use_hierarchy on "a") has
-    # 4 pages and "a"'s limit is written to 2 pages: 2.6.30 swaps a/b's pages out and the write
-    # succeeds; the engine scans "a"'s empty lists 10 times and answers EBUSY.  Fix: reclaim
-    # through hrec with a shrink flag (return after the first victim reclaimed).
-    "resize_limit_not_hierarchical": (
-        dict(_BASE, swap="64K", hierarchy=True),
-        [("new_task", dict(where="a/b", i=0, fork=False)),
-         ("fault", dict(i=0, vpns=range(0, 4), write=True)),
-         ("control", dict(op="limit", where="a", k=-2, minus=0, form="bytes", which="failcnt"))]),
-}
-
-
-@pytest.mark.parametrize("bug", sorted(OPEN_BUGS))
-def test_open_engine_bug_reproduces_with_the_engine_behaviour(bug):
-    """The scenario passes when the model reproduces the engine's deviation (so it is the only
-    difference)."""
-    setup, calls = OPEN_BUGS[bug]
-    _scenario("2.6.30", "none", setup, calls)
-
-
-@pytest.mark.xfail(strict=True, raises=Mismatch, reason="engine bug, see OPEN_BUGS")
-@pytest.mark.parametrize("bug", sorted(OPEN_BUGS))
-def test_open_engine_bug(bug):
-    setup, calls = OPEN_BUGS[bug]
-    _scenario("2.6.30", "none", setup, calls, faithful=[bug])

@@ -1701,6 +1701,8 @@ static void test_memcg_hierarchy(void)
 	CHECK_EQ(usage(f, ROOT), 0);   /* the root does not use hierarchy */
 	/* the parent's usage bounds its limit */
 	REFUSED_RECLAIM(f, pmc_memcg_resize_limit(e, H, 3 * PG), PMC_EBUSY);   /* after reclaim, which cannot swap */
+	/* that reclaim scanned the child's pages (2.6.30 reclaims from the subtree): now inactive */
+	CHECK_EQ(mcg(f, H1).lru[LRU_INACTIVE_ANON], 4);
 
 	/* force_empty and rmdir refused while tasks or children remain */
 	REFUSED(f, pmc_memcg_force_empty(e, H1), PMC_EBUSY);
@@ -1730,7 +1732,7 @@ static void test_memcg_hierarchy(void)
 	CHECK_EQ(h1.rss, 0);
 	CHECK_EQ(h.res.usage, 4 * PG);
 	CHECK_EQ(h.rss, 4);
-	CHECK_EQ(h.lru[LRU_ACTIVE_ANON], 4);
+	CHECK_EQ(h.lru[LRU_INACTIVE_ANON], 4);
 	CHECK_EQ(h.nr_children, 0);
 	CHECK_EQ(h.res.failcnt, 0);
 	CHECK_EQ(ctrs(f).moved_charges, 4);

@@ -20,8 +20,6 @@ touching state, so the harness can skip the call on both sides):
 * kswapd (balance_pgdat, run at the end of a fault or mlock call that leaves free memory below
   pages_low, DS "Reclaim"), direct reclaim when a fault finds no free frame, and the global
   OOM killer when that reclaim frees nothing (DS "Tasks") are modeled;
-* known engine deviations from KS/DS are reproduced by default (ENGINE_BUGS, each with an
-  xfail scenario in the test module); ``engine_bugs`` lists the ones a model follows;
 * a swap-in charge that ends in the memcg OOM killer is Unmodeled (the 2.6.30 do_swap_page
   error path is not described by KS); one that reclaims and then succeeds is modeled;
 * a memcg OOM that finds no task to kill is Unmodeled;
@@ -81,19 +79,6 @@ OUTCOMES = ("pending", "kept", "activated", "culled", "freed")
 # Known engine deviations from KS/DS that the model reproduces by default, so that the
 # differential test keeps comparing everything else; each has an xfail(strict=True) scenario in
 # tests/test_model_differential.py that runs the model without it.
-ENGINE_BUGS = frozenset({
-    # reclaim.c zone_step bails out of shrink_zone when this shrink_zone reclaimed more than
-    # swap_cluster_max; 2.6.30 (DS "Reclaim": the drivers follow 2.6.30's shrink_zone) compares
-    # sc->nr_reclaimed + this zone's, i.e. the pages reclaimed since do_try_to_free_pages began
-    "shrink_zone_bailout",
-    # memcontrol.c resize_limit reclaims with try_to_free_mem_cgroup_pages(memcg) itself; 2.6.30's
-    # mem_cgroup_resize_limit / _memsw_limit call mem_cgroup_hierarchical_reclaim(memcg, noswap,
-    # shrink=true): one victim of the subtree, chosen round robin, per round (DS "Reclaim":
-    # limit writes reclaim "as 2.6.30 does")
-    "resize_limit_not_hierarchical",
-})
-
-
 class PG:
     """page->flags and the page_cgroup bits, as pymemcg.h numbers them (the API contract)."""
     locked = 1
@@ -356,7 +341,6 @@ class Model:
         self.last_remaining = None              # ns until each write completes, at the end of a timed call
         self.last_elapsed = None                # the clock at the end of a timed call
         self.zone_rstat = ReclaimStat()
-        self.engine_bugs = set(ENGINE_BUGS)     # follow these engine deviations (see ENGINE_BUGS)
         self.zone_nr_scan = [0] * 4             # zone->lru[l].nr_scan (global reclaim)
         self.root = Memcg(1, None)
         self.memcgs = {1: self.root}
@@ -1916,10 +1900,8 @@ class Model:
             if lru == 4:
                 # 2.6.30 shrink_zone's bail-out compares its running nr_reclaimed, which starts
                 # at sc->nr_reclaimed (cumulative over the priorities of this
-                # do_try_to_free_pages), with swap_cluster_max; not for kswapd.  The engine
-                # counts only this shrink_zone's pages (see ENGINE_BUGS)
-                done = reclaimed if "shrink_zone_bailout" in self.engine_bugs else nr_reclaimed + reclaimed
-                if done > scm and priority < DEF_PRIORITY and not kswapd:
+                # do_try_to_free_pages), with swap_cluster_max; not for kswapd
+                if nr_reclaimed + reclaimed > scm and priority < DEF_PRIORITY and not kswapd:
                     break
                 lru = 0
                 continue
@@ -2092,7 +2074,8 @@ class Model:
 
     def set_limit(self, mid, val, memsw):
         """mem_cgroup_resize_limit / _memsw_limit (DS "Reclaim"): a limit below the usage
-        first reclaims from the memcg itself (without swapping for memsw), retrying while the
+        first reclaims from the subtree, one memcg a round (mem_cgroup_hierarchical_reclaim
+        with shrink, KS §2.14; without swapping for memsw), retrying while the
         usage falls, at most MEM_CGROUP_RECLAIM_RETRIES times per memcg of its subtree without
         progress; then EBUSY.  The reclaim it did stays done."""
         mc = self.memcgs[mid]
@@ -2111,10 +2094,7 @@ class Model:
                 counter.limit = val
                 return
             self.start_clock()
-            if "resize_limit_not_hierarchical" in self.engine_bugs:
-                self.try_to_free_mem_cgroup_pages(mc, memsw, SWAP_CLUSTER_MAX)
-            else:
-                self.hierarchical_reclaim(mc, memsw, SWAP_CLUSTER_MAX, shrink=True)
+            self.hierarchical_reclaim(mc, memsw, SWAP_CLUSTER_MAX, shrink=True)
             if counter.usage >= oldusage:
                 retries -= 1
             else:

@@ -45,7 +45,7 @@ def bootstrap_ci(samples, stat=np.mean, n=10_000, seed=0, level=0.95):
     return float(lo), float(hi)
 
 
-def overhead(pages=1 << 20, rounds=50, segment=4000, cpus=2, seed=0, progress=None, piece=250):
+def overhead(pages=1 << 20, rounds=100, segment=4000, cpus=2, seed=0, progress=None, piece=250):
     """Replay a reclaim-heavy segment with no exits (workloads.steady) from one warmed
     engine, with hook="none" and "seed", `rounds` times.  Within a round the two engines
     replay the segment in pieces of `piece` events, taking turns, so each piece gives a
@@ -68,7 +68,11 @@ def overhead(pages=1 << 20, rounds=50, segment=4000, cpus=2, seed=0, progress=No
     identical = True
     bar = _bar(progress, rounds)
     for r in range(rounds):
-        engines = [base.copy(hook=h) for h in ("none", "seed")]
+        # the copies are made in alternating order: allocations tend to land where the last
+        # round's were freed, and a layout that favours one side must not always favour the same
+        engines = [None, None]
+        for h in ((0, 1) if r % 2 == 0 else (1, 0)):
+            engines[h] = base.copy(hook=("none", "seed")[h])
         for k, part in enumerate(pieces):
             for h in ((0, 1) if (r + k) % 2 == 0 else (1, 0)):
                 times[r, k, h] = engines[h].replay(part, cpus=cpus, sample_every=0, progress=False,

@@ -132,7 +132,7 @@ def cmd_stat(a):
 def cmd_bench(a):
     from . import bench
     if a.what == "overhead":
-        r = bench.overhead(pages=a.pages, rounds=a.rounds or 50, segment=a.segment, cpus=a.cpus, seed=a.seed,
+        r = bench.overhead(pages=a.pages, rounds=a.rounds or 100, segment=a.segment, cpus=a.cpus, seed=a.seed,
                            progress=False if a.no_progress else None)
         instr = None
         if a.instructions:
@@ -228,7 +228,7 @@ def build_parser():
                    help="overhead: also count instructions with valgrind's callgrind")
     b.add_argument("--pages", type=int, default=1 << 20, help="overhead: workload pages (default 1M)")
     b.add_argument("--rounds", type=int, default=None,
-                   help="overhead: A/B rounds (default 50); leak: task kills (default 3000)")
+                   help="overhead: A/B rounds (default 100); leak: task kills (default 3000)")
     b.add_argument("--segment", type=int, default=4000, help="overhead: events per measured segment")
     b.add_argument("--cpus", type=int, default=2, help="simulated CPUs (default 2)")
     b.add_argument("--seed", type=int, default=0, help="workload and scheduler seed")

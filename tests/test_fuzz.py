@@ -28,7 +28,6 @@ trace.save to .csv wrote an event with op 0 as "rmdir" and crashed with IndexErr
 import gzip
 import lzma
 import os
-import sys
 
 import numpy as np
 import pytest
@@ -41,8 +40,7 @@ from pymemcg.importers import FORMATS, ORACLE_DTYPE, load_foreign
 
 pytestmark = pytest.mark.usefixtures("debug_check")   # the full check after every operation
 
-sys.path.insert(0, os.path.dirname(__file__))
-from conftest import assert_same_state, snapshot             # noqa: E402
+from pages import assert_same_state, snapshot
 
 LONG = os.environ.get("PYMEMCG_LONG") == "1"
 

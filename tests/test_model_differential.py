@@ -67,8 +67,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, precondition,
-                                 rule, run_state_machine_as_test)
+from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule, run_state_machine_as_test
 
 import pymemcg
 
@@ -279,7 +278,6 @@ class Differential(RuleBasedStateMachine):
     def compare(self, what, quick=False):
         eng, m = self.eng, self.model
         pg = eng.pages
-        n = len(m.pages)
         cols = {"flags": [p.flags for p in m.pages], "count": [p.count for p in m.pages],
                 "mapcount": [p.mapcount for p in m.pages], "private": [p.private for p in m.pages],
                 "anon_vma": [p.anon_vma for p in m.pages], "vpn": [p.vpn for p in m.pages],

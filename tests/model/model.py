@@ -1208,7 +1208,6 @@ class Model:
     def _handle_fault(self, t, vpn, write):
         pte = t.ptes.get(vpn, 0)
         if pte & PTE.PRESENT:
-            p = self.pages[pte >> PTE.SHIFT]
             if write and not pte & PTE.WRITE:
                 self.do_wp_page(t, vpn)
             else:

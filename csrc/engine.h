@@ -410,7 +410,7 @@ void pt_pool_destroy(pmc_engine *e);
 uint64_t *next_pte(struct task *t, int64_t from, int64_t *vpn);
 
 /* rmap.c */
-void page_add_new_anon_rmap(pmc_engine *e, int32_t pfn, int32_t anon_vma, int64_t vpn);
+void page_add_new_anon_rmap(pmc_engine *e, int32_t pfn, int32_t anon_vma, int64_t vpn, int locked);
 void page_dup_rmap(pmc_engine *e, int32_t pfn);
 void page_remove_rmap(pmc_engine *e, int32_t pfn);
 typedef int (*rmap_one_fn)(pmc_engine *e, int32_t pfn, int32_t pid, uint64_t *pte, void *ctx);

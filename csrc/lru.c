@@ -93,16 +93,39 @@ void del_page_from_lru(pmc_engine *e, int32_t pfn)
 	del_page_from_lru_list(e, pfn, lru);
 }
 
-/* lru_cache_add_lru (with its pagevec drained at once): set the flags the list implies, then add. */
+/*
+ * update_page_reclaim_stat: what get_scan_ratio balances on.  A page added to
+ * an evictable list counts as scanned, and as rotated if it goes on the
+ * active list, for the zone and for the memcg that has it charged.
+ */
+static void update_page_reclaim_stat(pmc_engine *e, int32_t pfn, int rotated)
+{
+	e->zone_stat.recent_scanned[0]++;
+	e->zone_stat.recent_rotated[0] += rotated;
+	if (PageTest(e, pfn, PCG_USED)) {
+		struct reclaim_stat *rs = &e->memcg[e->a.memcg[pfn]].stat_reclaim;
+		rs->recent_scanned[0]++;
+		rs->recent_rotated[0] += rotated;
+	}
+}
+
+/*
+ * lru_cache_add_lru (with its pagevec drained at once): set the flags the list
+ * implies, then add; ____pagevec_lru_add updates the reclaim stat of an
+ * evictable page (the unevictable list has its own path without it).
+ */
 void lru_cache_add_lru(pmc_engine *e, int32_t pfn, enum pmc_lru lru)
 {
 	uint32_t f = PG_lru;
-	if (lru == LRU_ACTIVE_ANON || lru == LRU_ACTIVE_FILE)
+	int active = lru == LRU_ACTIVE_ANON || lru == LRU_ACTIVE_FILE;
+	if (active)
 		f |= PG_active;
 	if (lru == LRU_UNEVICTABLE)
 		f |= PG_unevictable;
 	SetPage(e, pfn, f);
 	add_page_to_lru_list(e, pfn, lru);
+	if (lru != LRU_UNEVICTABLE)
+		update_page_reclaim_stat(e, pfn, active);
 }
 
 /*
@@ -148,12 +171,7 @@ static void activate_page(pmc_engine *e, int32_t pfn)
 	SetPage(e, pfn, PG_active);
 	add_page_to_lru_list(e, pfn, (enum pmc_lru)(lru + 1));
 	e->ctr.pgactivate++;
-	e->zone_stat.recent_scanned[0]++;
-	e->zone_stat.recent_rotated[0]++;
-	if (PageTest(e, pfn, PCG_USED)) {
-		e->memcg[e->a.memcg[pfn]].stat_reclaim.recent_scanned[0]++;
-		e->memcg[e->a.memcg[pfn]].stat_reclaim.recent_rotated[0]++;
-	}
+	update_page_reclaim_stat(e, pfn, 1);
 }
 
 /* mark_page_accessed: inactive,referenced -> active; unreferenced -> referenced. */

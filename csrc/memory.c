@@ -205,6 +205,10 @@ static int fault_fresh_run(pmc_engine *e, struct fault_op *f, struct task *t, ui
 	m->lru_head[LRU_ACTIVE_ANON] = mhead;
 	e->lru_count[LRU_ACTIVE_ANON] += run;
 	m->lru_count[LRU_ACTIVE_ANON] += run;
+	e->zone_stat.recent_scanned[0] += run;         /* update_page_reclaim_stat, rotated: active */
+	e->zone_stat.recent_rotated[0] += run;
+	m->stat_reclaim.recent_scanned[0] += run;
+	m->stat_reclaim.recent_rotated[0] += run;
 	e->nr_free -= run;
 	e->nr_anon_pages += run;
 	e->ctr.pgalloc += run;
@@ -345,8 +349,8 @@ static void fault_map_new(pmc_engine *e, struct fault_op *f, struct task *t)
 		f->phase = FP_NEXT;
 		return;
 	}
-	page_add_new_anon_rmap(e, pfn, t->anon_vma, cur_vpn(f));
 	uint64_t locked = *pte & PTE_LOCKED;
+	page_add_new_anon_rmap(e, pfn, t->anon_vma, cur_vpn(f), locked != 0);
 	*pte = mk_pte(pfn, PTE_PRESENT | PTE_WRITE | PTE_DIRTY | PTE_YOUNG) | locked;
 	if (f->cow) {
 		int32_t old = f->cow_old;

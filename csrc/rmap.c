@@ -7,15 +7,24 @@
  */
 #include "engine.h"
 
-/* page_add_new_anon_rmap: first mapping of a fresh page, onto the active anon list. */
-void page_add_new_anon_rmap(pmc_engine *e, int32_t pfn, int32_t anon_vma, int64_t vpn)
+/*
+ * page_add_new_anon_rmap: first mapping of a fresh page, onto the active anon
+ * list, or for a locked range the unevictable one
+ * (lru_cache_add_active_or_unevictable; mlocked at once, see mlock.c).
+ */
+void page_add_new_anon_rmap(pmc_engine *e, int32_t pfn, int32_t anon_vma, int64_t vpn, int locked)
 {
 	SetPage(e, pfn, PG_swapbacked | PG_anon | PG_uptodate);
 	e->a.mapcount[pfn] = 1;
 	e->a.anon_vma[pfn] = anon_vma;
 	e->a.vpn[pfn] = vpn;
 	e->nr_anon_pages++;
-	lru_cache_add_lru(e, pfn, LRU_ACTIVE_ANON);
+	if (locked) {
+		SetPage(e, pfn, PG_mlocked);
+		e->nr_mlock++;
+		e->ctr.mlocked++;
+	}
+	lru_cache_add_lru(e, pfn, locked ? LRU_UNEVICTABLE : LRU_ACTIVE_ANON);
 }
 
 /* page_dup_rmap: fork shares a mapped page; no memcg change. */

@@ -136,8 +136,9 @@ void shrink_active_list(pmc_engine *e, int64_t nr_pages, struct scan_control *sc
 			}
 			if (page_mapping_inuse(e, pfn) && page_referenced(e, pfn, sc->mem_cgroup))
 				rs->recent_rotated[0]++;
-			ClearPage(e, pfn, PG_active);
-			lru_cache_add_lru(e, pfn, LRU_INACTIVE_ANON);
+			ClearPage(e, pfn, PG_active);       /* moved to the list directly: no reclaim stat */
+			SetPage(e, pfn, PG_lru);
+			add_page_to_lru_list(e, pfn, LRU_INACTIVE_ANON);
 			put_page(e, pfn);
 			e->ctr.pgdeactivate++;
 		}

@@ -203,7 +203,9 @@ class ReclaimStat:
     open): isolation for shrink_inactive_list adds the pages taken to scanned; putback adds the
     pages that come back active to rotated; shrink_active_list adds the pages taken to scanned
     and the referenced ones to rotated; activate_page adds one to both (the zone's, and the
-    memcg's of a charged page)."""
+    memcg's of a charged page); and, as 2.6.30's ____pagevec_lru_add (update_page_reclaim_stat)
+    does, every lru_cache_add of a page to an evictable list adds one to scanned, and to rotated
+    when the list is active: new anon pages, readahead pages, putback_lru_page."""
     __slots__ = ("scanned", "rotated")
 
     def __init__(self):
@@ -543,6 +545,19 @@ class Model:
         p.set(PG.lru)
         self.mem_cgroup_add_lru(p, lru)
 
+    def lru_cache_add(self, p):
+        """lru_cache_add_lru: lru_add, plus update_page_reclaim_stat for an evictable page
+        (2.6.30 ____pagevec_lru_add; see ReclaimStat)."""
+        self.lru_add(p)
+        if not p.has(PG.unevictable):
+            self.update_page_reclaim_stat(p, p.has(PG.active))
+
+    def update_page_reclaim_stat(self, p, rotated):
+        for rs in (self.zone_rstat, self.memcgs[p.memcg].rstat if p.has(PG.USED) else None):
+            if rs is not None:
+                rs.scanned += 1
+                rs.rotated += int(rotated)
+
     def mem_cgroup_add_lru(self, p, lru):
         if not p.has(PG.USED):
             return
@@ -572,12 +587,7 @@ class Model:
             p.set(PG.active)
             self.lru_add(p)
             self.counters["pgactivate"] += 1
-            # update_page_reclaim_stat (see ReclaimStat)
-            self.zone_rstat.scanned += 1
-            self.zone_rstat.rotated += 1
-            if p.has(PG.USED):
-                self.memcgs[p.memcg].rstat.scanned += 1
-                self.memcgs[p.memcg].rstat.rotated += 1
+            self.update_page_reclaim_stat(p, True)
 
     def mark_page_accessed(self, p):
         """Not in KS; 2.6.30 do_swap_page calls it on the page it found or read (mm/swap.c)."""
@@ -596,7 +606,7 @@ class Model:
         p.clear(PG.unevictable)
         if p.has(PG.mlocked):
             p.set(PG.unevictable)
-        self.lru_add(p)
+        self.lru_cache_add(p)
         if drop_ref:
             self.put_page(p)
 
@@ -1014,7 +1024,7 @@ class Model:
             self.counters["mlocked"] += 1
         else:
             p.set(PG.active)
-        self.lru_add(p)
+        self.lru_cache_add(p)
 
     def page_add_anon_rmap(self, p, t, vpn):
         p.mapcount += 1
@@ -1364,7 +1374,7 @@ class Model:
             p.set(PG.swapcache)
             p.private = slot
             self.swap_cache[slot] = p.pfn
-            self.lru_add(p)                     # lru_cache_add_anon: inactive, never charged
+            self.lru_cache_add(p)               # lru_cache_add_anon: inactive, never charged
             self.counters["pswpin"] += 1
             # the read queues behind every write in flight (DS "Swap": one FIFO queue)
             self.swap_read_wait()

@@ -1159,8 +1159,27 @@ class Model:
     def move(self, pid, mid):
         self.task(pid).memcg = self.memcgs[mid].id
 
+    def refuse_if_a_batch_holds(self, t, vpns, write, lock):
+        """DS "Tasks": the synchronous API refuses up front a call that would wait for a page
+        lock only an unfinished batch can release (COW or mlock of that page, or a swap-in of
+        it), judged on the state at the start over every vpn of the call -- even one the call
+        would not reach because an OOM kill ends it first.  Here every locked page is a
+        batch's: reads complete inside the fault."""
+        for vpn in vpns:
+            pte = t.ptes.get(vpn, 0)
+            p = None
+            if pte & PTE.PRESENT:
+                q = self.pages[pte >> PTE.SHIFT]
+                if (write and not pte & PTE.WRITE) or ((lock or pte & PTE.LOCKED) and not q.has(PG.mlocked)):
+                    p = q
+            elif pte & PTE.SWAP and (pte >> PTE.SHIFT) in self.swap_cache:
+                p = self.pages[self.swap_cache[pte >> PTE.SHIFT]]
+            if p is not None and p.has(PG.locked):
+                self.refuse(f"vpn {vpn}: its page is locked by a shrink batch")
+
     def fault(self, pid, vpns, write):
         t = self.task(pid)
+        self.refuse_if_a_batch_holds(t, vpns, write, False)
         done = 0
         for vpn in vpns:
             try:
@@ -1174,6 +1193,7 @@ class Model:
     def mlock(self, pid, vpns):
         t = self.task(pid)
         vpns = list(vpns)
+        self.refuse_if_a_batch_holds(t, vpns, True, True)
         done = 0
         for vpn in vpns:
             # the range becomes VM_LOCKED pte by pte as mlock goes (DS "Tasks": a bit per pte)

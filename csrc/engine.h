@@ -422,6 +422,7 @@ int try_to_unmap(pmc_engine *e, int32_t pfn);
 
 /* mlock.c */
 void mlock_vma_page(pmc_engine *e, int32_t pfn);
+int TestSetPageMlocked(pmc_engine *e, int32_t pfn);
 void munlock_vma_page(pmc_engine *e, int32_t pfn, int32_t unlocking_pid);
 
 /* memory.c */

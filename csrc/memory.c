@@ -53,6 +53,12 @@ static void start_direct_reclaim(pmc_engine *e, struct fault_op *f, int back_to)
 	f->phase = FP_DIRECT;
 }
 
+/* A fault of a present pte in a locked range mlocks its page, under the page lock (__mlock_vma_pages_range). */
+static inline int mlock_takes_page_lock(const pmc_engine *e, const struct fault_op *f, uint64_t pte)
+{
+	return (f->lock || (pte & PTE_LOCKED)) && !PageTest(e, pte_pfn(pte), PG_mlocked);
+}
+
 /* The task was killed: drop what the fault holds, then an OOM victim dies (TIF_MEMDIE). */
 static void fault_killed(pmc_engine *e, struct fault_op *f)
 {
@@ -234,9 +240,7 @@ static int fault_next(pmc_engine *e, struct fault_op *f, struct task *t)
 		f->phase = FP_DONE;
 		return OP_DONE;
 	}
-	/* mlock_vma_page of a present page runs under its lock (__mlock_vma_pages_range) */
-	if ((*pte & PTE_PRESENT) && (f->lock || (*pte & PTE_LOCKED)) &&
-	    !PageTest(e, pte_pfn(*pte), PG_mlocked) && PageTest(e, pte_pfn(*pte), PG_locked))
+	if ((*pte & PTE_PRESENT) && mlock_takes_page_lock(e, f, *pte) && PageTest(e, pte_pfn(*pte), PG_locked))
 		return OP_BLOCKED;
 	if (f->lock && !(*pte & PTE_LOCKED)) {
 		*pte |= PTE_LOCKED;
@@ -279,9 +283,7 @@ static int waits_for_batch(const pmc_engine *e, const struct fault_op *f, uint64
 	int32_t pfn;
 	if (pte & PTE_PRESENT) {
 		pfn = pte_pfn(pte);
-		int wp = f->write && !(pte & PTE_WRITE);                     /* do_wp_page */
-		int mlock = (f->lock || (pte & PTE_LOCKED)) && !PageTest(e, pfn, PG_mlocked);
-		if (!wp && !mlock)
+		if (!(f->write && !(pte & PTE_WRITE)) && !mlock_takes_page_lock(e, f, pte))   /* do_wp_page, mlock */
 			return 0;
 	} else if (pte & PTE_SWAP) {
 		pfn = e->a.swap_cache[pte_pfn(pte)];                        /* do_swap_page's lock_page */

@@ -8,14 +8,22 @@
  */
 #include "engine.h"
 
-/* mlock_vma_page: the first locker moves the page to the unevictable list. */
-void mlock_vma_page(pmc_engine *e, int32_t pfn)
+/* TestSetPageMlocked, with NR_MLOCK and the mlocked event counted on a change; the old bit. */
+int TestSetPageMlocked(pmc_engine *e, int32_t pfn)
 {
 	if (PageTest(e, pfn, PG_mlocked))
-		return;
+		return 1;
 	SetPage(e, pfn, PG_mlocked);
 	e->nr_mlock++;
 	e->ctr.mlocked++;
+	return 0;
+}
+
+/* mlock_vma_page: the first locker moves the page to the unevictable list. */
+void mlock_vma_page(pmc_engine *e, int32_t pfn)
+{
+	if (TestSetPageMlocked(e, pfn))
+		return;
 	if (!isolate_lru_page(e, pfn))
 		putback_lru_page(e, pfn);
 }

@@ -19,11 +19,8 @@ void page_add_new_anon_rmap(pmc_engine *e, int32_t pfn, int32_t anon_vma, int64_
 	e->a.anon_vma[pfn] = anon_vma;
 	e->a.vpn[pfn] = vpn;
 	e->nr_anon_pages++;
-	if (locked) {
-		SetPage(e, pfn, PG_mlocked);
-		e->nr_mlock++;
-		e->ctr.mlocked++;
-	}
+	if (locked)
+		TestSetPageMlocked(e, pfn);
 	lru_cache_add_lru(e, pfn, locked ? LRU_UNEVICTABLE : LRU_ACTIVE_ANON);
 }
 

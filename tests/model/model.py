@@ -383,11 +383,6 @@ class Model:
 
     # ---------------------------------------------------------- small helpers
 
-    def refuse(self, msg):
-        """A synchronous call cannot wait for a page lock held by an unfinished batch; the
-        harness runs every call on a clone, so raising here leaves the model unchanged."""
-        raise ModelStateError(msg)
-
     def page(self, pfn):
         return self.pages[pfn]
 
@@ -1175,7 +1170,8 @@ class Model:
             elif pte & PTE.SWAP and (pte >> PTE.SHIFT) in self.swap_cache:
                 p = self.pages[self.swap_cache[pte >> PTE.SHIFT]]
             if p is not None and p.has(PG.locked):
-                self.refuse(f"vpn {vpn}: its page is locked by a shrink batch")
+                # the harness runs every call on a clone, so raising leaves the model unchanged
+                raise ModelStateError(f"vpn {vpn}: its page is locked by a shrink batch")
 
     def fault(self, pid, vpns, write):
         t = self.task(pid)
@@ -1227,10 +1223,9 @@ class Model:
         pte = t.ptes[vpn]
         if pte & PTE.LOCKED:
             p = self.pages[pte >> PTE.SHIFT]
-            if not p.has(PG.mlocked) and p.has(PG.locked):
-                # mlock_vma_page needs the page lock (__mlock_vma_pages_range: lock_page), which
-                # a synchronous call cannot wait for while an unfinished batch holds it
-                self.refuse("mlock of a page locked by a shrink batch")
+            # mlock_vma_page takes the page lock (__mlock_vma_pages_range); a batch's lock was
+            # refused up front (refuse_if_a_batch_holds)
+            assert p.has(PG.mlocked) or not p.has(PG.locked), "mlock of a batch-locked page"
             self.mlock_page(p)
         self.counters["pgfault"] += 1
         self.tick(COST_FAULT_NS)                # the end of the step that finished the page
@@ -1326,8 +1321,7 @@ class Model:
     def do_wp_page(self, t, vpn):
         pte = t.ptes[vpn]
         old = self.pages[pte >> PTE.SHIFT]
-        if old.has(PG.locked):
-            self.refuse("COW of a page locked by a shrink batch")
+        assert not old.has(PG.locked), "COW of a batch-locked page (refuse_if_a_batch_holds)"
         locked = pte & PTE.LOCKED
         if old.has(PG.anon) and self.reuse_swap_page(old):
             t.ptes[vpn] = pte | PTE.WRITE | PTE.DIRTY | PTE.YOUNG
@@ -1374,8 +1368,7 @@ class Model:
         pfn = self.swap_cache.get(slot)
         if pfn is not None:
             p = self.pages[pfn]
-            if p.has(PG.locked):
-                self.refuse("swap-in of a page locked by a shrink batch")
+            assert not p.has(PG.locked), "swap-in of a batch-locked page (refuse_if_a_batch_holds)"
             p.count += 1
             self.counters["swapin_cache_hits"] += 1
             self.tick(COST_FAULT_NS)

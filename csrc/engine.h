@@ -447,6 +447,7 @@ typedef void (*held_fn)(void *ctx, int32_t pfn, int isolated);
 void replay_held_refs(const pmc_engine *e, held_fn fn, void *ctx);
 void replay_held_charges(const pmc_engine *e, int64_t *pending);
 void batch_refs(const struct shrink_batch *b, held_fn fn, void *ctx);
+int32_t first_open_batch(const pmc_engine *e);
 
 /* lru.c (continued) */
 void mark_page_accessed(pmc_engine *e, int32_t pfn);

@@ -309,10 +309,7 @@ static int waits_for_batch(const pmc_engine *e, const struct fault_op *f, uint64
  */
 int64_t fault_would_wait(pmc_engine *e, const struct fault_op *f)
 {
-	int open = 0;
-	for (int32_t id = 0; id < e->nr_batch && !open; id++)
-		open = e->batch[id] != NULL;
-	if (!open)
+	if (first_open_batch(e) < 0)
 		return -1;
 	struct task *t = &e->task[f->pid];
 	if (f->vpns) {

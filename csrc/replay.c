@@ -91,9 +91,9 @@ int pmc_replay_begin(pmc_engine *e, int cpus, int sched, uint64_t seed)
 		return pmc_err(e, PMC_EINVAL, "cpus must be 1..256, got %d", cpus);
 	if (sched != PMC_SCHED_RR && sched != PMC_SCHED_RANDOM)
 		return pmc_err(e, PMC_EINVAL, "unknown scheduler %d", sched);
-	for (int32_t id = 0; id < e->nr_batch; id++)
-		if (e->batch[id])
-			return pmc_err(e, PMC_ESTATE, "shrink batch %d is still isolated: finish it before a replay", id);
+	int32_t open = first_open_batch(e);
+	if (open >= 0)
+		return pmc_err(e, PMC_ESTATE, "shrink batch %d is still isolated: finish it before a replay", open);
 	pmc_replay_end(e);
 	struct replay *r = calloc(1, sizeof *r);
 	if (!r || !(r->actor = calloc((size_t)cpus + 1, sizeof *r->actor))) {

@@ -25,6 +25,15 @@ static struct scan_control step_sc(pmc_engine *e, int memcg)
 	return sc;
 }
 
+/* The lowest id of a batch still isolated (not yet shrunk and put back), or -1. */
+int32_t first_open_batch(const pmc_engine *e)
+{
+	for (int32_t id = 0; id < e->nr_batch; id++)
+		if (e->batch[id])
+			return id;
+	return -1;
+}
+
 static struct shrink_batch *batch_lookup(pmc_engine *e, int id, int *rc)
 {
 	if (id < 0 || id >= e->nr_batch) {

@@ -215,14 +215,15 @@ int pmc_restore(pmc_engine *e, const void *buf, int64_t size)
 	p += (size_t)h.nr_memcg * sizeof *memcg;
 	memcpy(task, p, (size_t)h.nr_task * sizeof *task);
 	p += (size_t)h.nr_task * sizeof *task;
-	for (int32_t pid = 0; pid < h.nr_task; pid++) {   /* pointers never travel */
-		task[pid].pgd = NULL;
+	for (int32_t pid = 0; pid < h.nr_task; pid++) {   /* pointers never travel (all cleared before */
+		task[pid].pgd = NULL;                          /* the first goto corrupt, which frees them) */
 		task[pid].leaf_cache = NULL;
 		task[pid].gather = NULL;
+	}
+	for (int32_t pid = 0; pid < h.nr_task; pid++)
 		if (task[pid].state < TASK_UNUSED || task[pid].state > TASK_DEAD || task[pid].memcg < 0 ||
 		    task[pid].memcg >= h.nr_memcg)
 			goto corrupt;
-	}
 	const int64_t *counts = (const int64_t *)p;
 	p += (size_t)h.nr_task * sizeof(int64_t);
 	for (int32_t pid = 1; pid < h.nr_task; pid++) {

@@ -107,6 +107,8 @@ struct task {
 	int64_t rss;
 	int64_t swap_ptes;
 	int64_t locked_ptes;
+	int64_t oom_event;       /* replay events dispatched when the OOM killer chose it, or -1 */
+	int64_t events_skipped;  /* replay events of this task skipped after it died  */
 };
 
 /* The two kernels' swap_map encodings and slot rules (swapfile.c). */
@@ -448,6 +450,7 @@ void replay_held_refs(const pmc_engine *e, held_fn fn, void *ctx);
 void replay_held_charges(const pmc_engine *e, int64_t *pending);
 void batch_refs(const struct shrink_batch *b, held_fn fn, void *ctx);
 int32_t first_open_batch(const pmc_engine *e);
+int64_t replay_events(const pmc_engine *e);
 
 /* lru.c (continued) */
 void mark_page_accessed(pmc_engine *e, int32_t pfn);

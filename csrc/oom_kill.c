@@ -49,6 +49,7 @@ static int32_t oom_kill(pmc_engine *e, int32_t mem, int32_t current)
 		return 0;
 	struct task *t = &e->task[chosen];
 	t->oom_killed = 1;
+	t->oom_event = replay_events(e);
 	if (mem)
 		e->ctr.oom_kills++;
 	else

@@ -112,6 +112,8 @@ struct pmc_task_info {
 	int64_t swap_ptes;     /* swap entries held by its ptes                    */
 	int32_t gather_nr;     /* page references parked in its mmu_gather        */
 	int32_t locked_ptes;   /* ptes inside VM_LOCKED ranges                     */
+	int64_t oom_event;     /* events a replay had dispatched when the OOM killer chose it; -1 */
+	int64_t events_skipped; /* replay events of this task skipped after it died  */
 };
 
 /* One res_counter. */
@@ -309,6 +311,10 @@ struct pmc_sample {
 	int64_t swap_used;         /* slots                                         */
 	int64_t swap_cached;       /* pages in the swap cache                       */
 	int64_t stale;             /* stale swap-cache pages (§4.4)                 */
+	int64_t stale_type1;       /* ... not anon: readahead vs free_swap_and_cache */
+	int64_t stale_type2;       /* ... anon: unmapped between isolation and add_to_swap */
+	int64_t leaked_swap_entries;
+	int64_t orphan_charged_swapcache;
 	int64_t leaked_memsw;      /* swap_cgroup records with no pte               */
 	int64_t hook_calls;
 	int64_t hook_freed;
@@ -317,6 +323,11 @@ struct pmc_sample {
 	int64_t oom_kills;
 	int64_t pswpout;
 	int64_t pswpin;
+	int64_t pgfault;           /* pages touched by finished faults              */
+	int64_t anon_faults;       /* ... first touches                             */
+	int64_t swapins;           /* ... mapped back from swap                     */
+	int64_t swapin_cache_hits; /* ... of which found in the swap cache          */
+	int64_t pgmajfault;        /* ... of which read from the device             */
 };
 
 /* Replay totals (besides the engine's counters). */

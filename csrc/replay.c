@@ -425,6 +425,20 @@ static int task_usable(const pmc_engine *e, int32_t pid)
 	return pid > 0 && e->task[pid].state == TASK_ALIVE && !e->task[pid].memdie;
 }
 
+/* The events a replay has dispatched so far (when the OOM killer struck), or -1 outside a replay. */
+int64_t replay_events(const pmc_engine *e)
+{
+	return e->replay ? e->replay->st.events : -1;
+}
+
+/* An event of a task that died (OOM-killed) is skipped, and counted against the task. */
+static void skip_dead(pmc_engine *e, struct replay *r, int32_t pid)
+{
+	r->st.skipped_dead++;
+	if (pid > 0)
+		e->task[pid].events_skipped++;
+}
+
 static void take_sample(pmc_engine *e, struct replay *r, struct pmc_sample *s, int64_t *cg_usage, int64_t ncg)
 {
 	struct pmc_leaks lk;
@@ -432,10 +446,15 @@ static void take_sample(pmc_engine *e, struct replay *r, struct pmc_sample *s, i
 	*s = (struct pmc_sample){
 		.events = r->st.events, .now_ns = e->now, .mem_free = e->nr_free,
 		.swap_used = e->total_swap_pages - e->nr_swap_pages, .swap_cached = e->swapcache_pages,
-		.stale = lk.stale_swapcache, .leaked_memsw = lk.leaked_memsw, .hook_calls = e->ctr.hook_calls,
+		.stale = lk.stale_swapcache, .stale_type1 = lk.stale_swapcache_type1,
+		.stale_type2 = lk.stale_swapcache_type2, .leaked_swap_entries = lk.leaked_swap_entries,
+		.orphan_charged_swapcache = lk.orphan_charged_swapcache, .leaked_memsw = lk.leaked_memsw,
+		.hook_calls = e->ctr.hook_calls,
 		.hook_freed = e->ctr.hook_freed, .pgscan = e->ctr.pgscan, .pgsteal = e->ctr.pgsteal,
 		.oom_kills = e->ctr.oom_kills + e->ctr.global_oom_kills, .pswpout = e->ctr.pswpout,
-		.pswpin = e->ctr.pswpin };
+		.pswpin = e->ctr.pswpin, .pgfault = e->ctr.pgfault, .anon_faults = e->ctr.anon_faults,
+		.swapins = e->ctr.swapins, .swapin_cache_hits = e->ctr.swapin_cache_hits,
+		.pgmajfault = e->ctr.pgmajfault };
 	for (int64_t c = 0; c < ncg; c++) {
 		int32_t id = c <= MAX_MEMCG ? r->cg_id[c] : 0;
 		cg_usage[2 * c] = id ? (int64_t)e->memcg[id].res.usage : 0;
@@ -498,7 +517,7 @@ static int dispatch(pmc_engine *e, struct replay *r, const struct pmc_event *v)
 	case PMC_OP_MUNMAP:
 	case PMC_OP_EXIT:
 		if (!task_usable(e, pid)) {
-			r->st.skipped_dead++;
+			skip_dead(e, r, pid);
 			break;
 		}
 		if (e->task[pid].busy)
@@ -521,7 +540,7 @@ static int dispatch(pmc_engine *e, struct replay *r, const struct pmc_event *v)
 	case PMC_OP_FORK: {
 		if (!task_usable(e, pid)) {
 			r->task_pid[v->vpn] = -1;
-			r->st.skipped_dead++;
+			skip_dead(e, r, pid);
 			break;
 		}
 		if (e->task[pid].busy)
@@ -534,7 +553,7 @@ static int dispatch(pmc_engine *e, struct replay *r, const struct pmc_event *v)
 	}
 	case PMC_OP_MOVE: {
 		if (!task_usable(e, pid)) {
-			r->st.skipped_dead++;
+			skip_dead(e, r, pid);
 			break;
 		}
 		if (pmc_move(e, pid, r->cg_id[v->vpn]) < 0)

@@ -41,6 +41,7 @@ static int task_alloc(pmc_engine *e, int32_t memcg)
 	t->memcg = memcg;
 	t->gather = gather;
 	t->leaf_cache_idx = -1;
+	t->oom_event = -1;
 	t->fam_next = t->fam_prev = t->fam_head = t->fam_tail = NIL;
 	e->memcg[memcg].nr_tasks++;
 	return pid;
@@ -247,6 +248,8 @@ int pmc_task_info(const pmc_engine *e, int pid, struct pmc_task_info *out)
 	out->swap_ptes = t->swap_ptes;
 	out->gather_nr = t->gather_nr;
 	out->locked_ptes = (int32_t)t->locked_ptes;
+	out->oom_event = t->oom_event;
+	out->events_skipped = t->events_skipped;
 	return 0;
 }
 

@@ -262,9 +262,10 @@ def test_result_summary_and_series_of_a_one_cpu_replay():
     assert res.summary().keys() == {"events", "seconds", "events_per_s", "leaks", "counters", "meminfo", "stats"}
     assert res.counters == eng.counters() and res.leaks == eng.leaks() and res.meminfo == eng.meminfo()
     s = res.series
-    assert set(s) == {"events", "now_ns", "mem_free", "swap_used", "swap_cached", "stale", "leaked_memsw",
+    assert set(s) == {"events", "now_ns", "mem_free", "swap_used", "swap_cached", "stale", "stale_type1",
+                      "stale_type2", "leaked_swap_entries", "orphan_charged_swapcache", "leaked_memsw",
                       "hook_calls", "hook_freed", "pgscan", "pgsteal", "oom_kills", "pswpout", "pswpin",
-                      "swap_used_bytes"}
+                      "pgfault", "anon_faults", "swapins", "swapin_cache_hits", "pgmajfault", "swap_used_bytes"}
     assert all(v.dtype == np.int64 and v.shape == (10,) for v in s.values())
     assert s["events"].tolist() == list(range(100, 1001, 100))
     # a sample is taken when the event reaching the count is dispatched, before it runs:
@@ -273,6 +274,9 @@ def test_result_summary_and_series_of_a_one_cpu_replay():
     assert (res.cgroups["/"]["usage"] // P).tolist() == used
     assert (res.cgroups["/"]["memsw_usage"] // P).tolist() == used
     assert s["mem_free"].tolist() == [2048 - u for u in used]
+    assert s["pgfault"].tolist() == [e - 2 for e in range(100, 1001, 100)]
+    assert s["anon_faults"].tolist() == used and not s["swapins"].any() and not s["pgmajfault"].any()
+    assert np.array_equal(s["stale"], s["stale_type1"] + s["stale_type2"])
     assert not s["swap_used"].any() and not s["pgscan"].any()
     assert (np.diff(s["now_ns"]) > 0).all()
     assert list(res.cgroups) == ["/"]

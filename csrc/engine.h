@@ -300,6 +300,23 @@ struct zap_op {
 	int64_t zapped;
 };
 
+/*
+ * The leak figures of kernel-semantics §4.4 kept up to date (leaks.c): every
+ * change that can move a swap slot between classes first "touches" it, which
+ * takes the slot's share out of the figures and notes it; the notes are
+ * added back, as the slots then stand, before the figures are read (or when
+ * the list is full), so changes nested in one another count once.
+ */
+#define LEAK_DIRTY 16
+struct leak_figures {
+	int64_t stale_type1;      /* stale swap-cache pages not anon (Type-1)        */
+	int64_t stale_type2;      /* ... anon (Type-2)                               */
+	int64_t no_cache;         /* allocated, no pte, no cache page                */
+	int64_t orphan;           /* orphan but charged swap-cache pages             */
+	int64_t leaked_memsw;     /* swap_cgroup records with no pte                 */
+	int64_t saturated;        /* slots whose count saturated: their ptes are unknown */
+};
+
 struct pmc_engine {
 	struct pmc_config cfg;
 	struct pmc_arrays a;
@@ -359,6 +376,9 @@ struct pmc_engine {
 	int32_t nr_batch, cap_batch;
 
 	struct pmc_counters ctr;
+	struct leak_figures leak;   /* see leaks.c: up to date once leak_commit ran */
+	int32_t leak_dirty[LEAK_DIRTY];
+	int32_t nr_leak_dirty;
 	char errmsg[256];
 };
 
@@ -403,6 +423,22 @@ static inline uint64_t *pte_alloc(pmc_engine *e, struct task *t, int64_t vpn) /*
 {
 	uint64_t *pte = pte_offset(t, vpn);
 	return pte ? pte : pte_alloc_walk(e, t, vpn);
+}
+/*
+ * A fault of a present pte that needs nothing but its accessed bit (and its
+ * dirty bit on a write): writable if this is a write, outside any locked
+ * range (mlock takes the page lock).  The pte, or NULL when the fault must
+ * go the long way (fault_next).
+ */
+static inline uint64_t *pte_hit(struct task *t, int64_t vpn, int write)
+{
+	uint64_t *pte = pte_offset(t, vpn);
+	const uint64_t want = PTE_PRESENT | (write ? PTE_WRITE : 0);
+	return pte && (*pte & (want | PTE_LOCKED)) == want ? pte : NULL;
+}
+static inline void pte_mkyoung_hit(uint64_t *pte, int write)
+{
+	*pte |= PTE_YOUNG | (write ? PTE_DIRTY : 0);
 }
 typedef void (*pte_visit_fn)(pmc_engine *e, int32_t pid, int64_t vpn, uint64_t *pte, void *ctx);
 void walk_ptes(pmc_engine *e, int32_t pid, pte_visit_fn fn, void *ctx);
@@ -521,6 +557,12 @@ int64_t try_to_free_mem_cgroup_pages(pmc_engine *e, int32_t memcg, int noswap);
 int64_t mem_cgroup_hierarchical_reclaim(pmc_engine *e, int32_t root, int noswap, int shrink);
 void wakeup_kswapd(pmc_engine *e);
 
+/* leaks.c */
+void leak_touch_slot(pmc_engine *e, int32_t off);
+void leak_commit(pmc_engine *e);
+void leak_recount(pmc_engine *e, struct leak_figures *out);
+void leaks_from_figures(const struct leak_figures *lf, struct pmc_leaks *out);
+
 /* hooks.c */
 extern const struct reclaim_hooks hooks_none, hooks_seed;
 
@@ -563,6 +605,13 @@ static inline int trylock_page(pmc_engine *e, int32_t pfn)
 static inline void unlock_page(pmc_engine *e, int32_t pfn) { e->a.flags[pfn] &= ~PG_locked; }
 
 static inline int page_mapped(const pmc_engine *e, int32_t pfn) { return e->a.mapcount[pfn] > 0; }
+
+/* A change to a page's charge or mapping moves its swap slot's leak class only while it is in the swap cache. */
+static inline void leak_touch_page(pmc_engine *e, int32_t pfn)
+{
+	if (e->a.flags[pfn] & PG_swapcache)
+		leak_touch_slot(e, (int32_t)e->a.private[pfn]);
+}
 
 static inline int32_t pte_pfn(uint64_t pte) { return (int32_t)(pte >> PTE_SHIFT); }
 static inline uint64_t mk_pte(int32_t pfn, uint64_t bits) { return ((uint64_t)pfn << PTE_SHIFT) | bits; }

@@ -194,6 +194,17 @@ def _progress(progress, total):
     return tqdm(total=total, unit="ev", unit_scale=True, desc="replay", leave=False)
 
 
+def _cgroup_events(eng, trace):
+    """The indices of the trace's mkdir and rmdir events (the C validation noted them: no scan
+    over a trace of millions of events), as (mkdirs, rmdirs)."""
+    n = lib.pmc_replay_marks(eng._ptr, ffi.NULL, 0)
+    marks = np.zeros(n, np.int64)
+    if n:
+        lib.pmc_replay_marks(eng._ptr, ffi.cast("int64_t *", ffi.from_buffer(marks)), n)
+    ops = trace["op"][marks]
+    return marks[ops == OP["mkdir"]], marks[ops == OP["rmdir"]]
+
+
 def _trace_paths(eng, trace, ncg, resume):
     """Each trace cgroup id's path: the earlier segment's (resume), then this trace's mkdirs;
     also {event index: path} of the mkdirs."""
@@ -202,8 +213,8 @@ def _trace_paths(eng, trace, ncg, resume):
     paths[:len(old)] = old[:ncg]
     paths[0] = "/"
     made = {}
-    mkdirs = np.flatnonzero(trace["op"] == OP["mkdir"])
-    names = mkdir_names(trace) if len(mkdirs) else {}
+    mkdirs = _cgroup_events(eng, trace)[0]
+    names = mkdir_names(trace, mkdirs)
     for i in mkdirs:
         cg, parent = int(trace["task"][i]), int(trace["vpn"][i])
         if cg >= ncg or paths[parent] is None:
@@ -247,7 +258,7 @@ def _register(eng, trace, ntask, ncg, resume):
             c = Cgroup(eng, memcg, key)
             eng._cgroups[key] = c
             eng._cg_by_id[memcg] = c
-    for i in np.flatnonzero(trace["op"] == OP["rmdir"]):
+    for i in _cgroup_events(eng, trace)[1]:
         cg = int(trace["task"][int(i)])
         if paths[cg] is not None:
             c = eng._cgroups.get(paths[cg].strip("/"))

@@ -62,10 +62,10 @@ def _name_events(name):
     return ev
 
 
-def mkdir_names(trace):
-    """{event index of each mkdir: the cgroup's name}."""
+def mkdir_names(trace, mkdirs=None):
+    """{event index of each mkdir: the cgroup's name}; `mkdirs`, their indices if known."""
     names = {}
-    for i in np.flatnonzero(trace["op"] == OP["mkdir"]):
+    for i in np.flatnonzero(trace["op"] == OP["mkdir"]) if mkdirs is None else mkdirs:
         n = int(trace["count"][i])
         k = -(-n // NAME_CHUNK)
         part = trace[i + 1:i + 1 + k]

@@ -49,6 +49,7 @@ struct replay {
 	uint64_t rng;
 	struct actor *actor;         /* ncpus CPUs, then kswapd */
 	struct actor *kswapd;        /* &actor[ncpus] */
+	uint8_t cpu_of[256];         /* event.cpu -> the CPU it runs on (event.cpu modulo ncpus) */
 	int32_t last;
 	/* validation */
 	uint8_t *vtask;
@@ -109,6 +110,8 @@ int pmc_replay_begin(pmc_engine *e, int cpus, int sched, uint64_t seed)
 	}
 	r->ncpus = cpus;
 	r->kswapd = &r->actor[cpus];
+	for (int c = 0; c < 256; c++)
+		r->cpu_of[c] = (uint8_t)(c % cpus);
 	r->sched = sched;
 	r->rng = seed;
 	r->last = cpus;
@@ -536,7 +539,7 @@ static void apply_write(pmc_engine *e, struct replay *r, const struct pmc_event 
 /* The CPU an event runs on (no division when there is one CPU). */
 static inline int event_cpu(const struct replay *r, const struct pmc_event *v)
 {
-	return r->ncpus == 1 ? 0 : v->cpu % r->ncpus;
+	return r->cpu_of[v->cpu];
 }
 
 /* A fault, mlock, munmap or exit of a live task starts on its CPU (the actor a). */
@@ -846,6 +849,64 @@ static int dispatch_one_cpu(pmc_engine *e, struct replay *r, struct feed *f)
 }
 
 /*
+ * dispatch_window when one CPU, c, is idle and its next event keeps it busy
+ * (a fault, mlock, munmap or exit of a live task): the scan would hold every
+ * other CPU and the tasks of the events it passes, so that event starts
+ * unless one of the events before it is a cgroup change (the scan stops
+ * there) or names one of its tasks (it must wait for that one), or its task
+ * is busy.  Returns the events started, or -1 when the full scan must decide
+ * (c's next event is of another kind).
+ */
+static int dispatch_to_idle_cpu(pmc_engine *e, struct replay *r, struct feed *f, int c)
+{
+	const struct pmc_event *ev = f->ev;
+	const int64_t head = f->head, end = head + WINDOW < f->n ? head + WINDOW : f->n;
+	const uint64_t mask = end - head >= WINDOW ? ~0ull : (1ull << (end - head)) - 1;
+	uint64_t todo = ~f->started & mask;
+	int64_t at = -1;
+	for (uint64_t t = todo; t; t &= t - 1) {
+		int64_t i = head + __builtin_ctzll(t);
+		const struct pmc_event *v = &ev[i];
+		if (v->op == PMC_OP_NAME)
+			continue;
+		if (event_cpu(r, v) == c) {
+			at = i;
+			break;
+		}
+		if (is_barrier(v->op))
+			return 0;
+	}
+	if (at < 0)
+		return 0;
+	const struct pmc_event *v = &ev[at];
+	if (v->op != PMC_OP_FAULT && v->op != PMC_OP_MLOCK && v->op != PMC_OP_MUNMAP && v->op != PMC_OP_EXIT)
+		return -1;
+	int32_t pid = v->task < r->vtask_cap ? r->task_pid[v->task] : 0;
+	if (!task_usable(e, pid))
+		return -1;                           /* skipped at once: the CPU stays idle */
+	for (uint64_t t = todo & ((1ull << (at - head)) - 1); t; t &= t - 1) {
+		const struct pmc_event *u = &ev[head + __builtin_ctzll(t)];
+		uint32_t ut[2];
+		int nu = u->op == PMC_OP_NAME ? 0 : event_tasks(u, ut);
+		for (int k = 0; k < nu; k++)
+			if (ut[k] == v->task)
+				return 0;                    /* an earlier event of its task waits */
+	}
+	if (e->task[pid].busy)
+		return 0;
+	dispatch(e, r, v);
+	if (e->debug_check && pmc_check(e))
+		return PMC_EINVARIANT;
+	uint64_t started = f->started | 1ull << (at - head);
+	int64_t k = 0;                           /* slide the window past what has started */
+	while (head + k < end && ((started >> k & 1) || ev[head + k].op == PMC_OP_NAME))
+		k++;
+	f->started = k < WINDOW ? started >> k : 0;
+	f->head = head + k;
+	return 1;
+}
+
+/*
  * Dispatch what can start now from a window of WINDOW events past the first
  * one not yet started.  Each CPU takes its events in trace order; an event
  * also waits for every earlier event of its task, and nothing passes a
@@ -859,21 +920,37 @@ static int dispatch_window(pmc_engine *e, struct replay *r, struct feed *f)
 	 * Every CPU busy: nothing can start, and the window is already slid past
 	 * what started (the slide below ends every call), so there is nothing to do.
 	 */
-	int idle = 0;
-	for (int c = 0; c < r->ncpus && !idle; c++)
-		idle = !r->actor[c].job;
+	int idle = 0, idle_cpu = -1;
+	for (int c = 0; c < r->ncpus; c++)
+		if (!r->actor[c].job) {
+			idle++;
+			idle_cpu = c;
+		}
 	if (!idle)
 		return 0;
+	if (idle == 1) {
+		int rc = dispatch_to_idle_cpu(e, r, f, idle_cpu);
+		if (rc >= 0)
+			return rc;
+	}
 	const struct pmc_event *ev = f->ev;
 	uint8_t cpu_held[256];
 	uint32_t held[2 * WINDOW];
-	int nheld = 0, dispatched = 0, cpus_held = 0;
+	int nheld = 0, dispatched = 0, idle_held = 0;
 	int64_t head = f->head, end = head + WINDOW < f->n ? head + WINDOW : f->n;
 	uint64_t started = f->started;
 	memset(cpu_held, 0, (size_t)r->ncpus);
-	for (int64_t i = head; i < end && cpus_held < r->ncpus; i++) {
+	/*
+	 * Only an idle CPU can start an event; once every CPU that was idle is
+	 * held (it started one, or its next event must wait), the rest of the
+	 * window could only hold more, so the scan stops there.
+	 */
+	uint64_t todo = ~started & (end - head >= WINDOW ? ~0ull : (1ull << (end - head)) - 1);
+	while (todo && idle_held < idle) {      /* the events not started, in order */
+		int64_t i = head + __builtin_ctzll(todo);
+		todo &= todo - 1;
 		const struct pmc_event *v = &ev[i];
-		if ((started >> (i - head) & 1) || v->op == PMC_OP_NAME)
+		if (v->op == PMC_OP_NAME)
 			continue;
 		int cpu = event_cpu(r, v);
 		uint32_t t[2];
@@ -897,11 +974,12 @@ static int dispatch_window(pmc_engine *e, struct replay *r, struct feed *f)
 			break;
 		if ((!consumed || r->actor[cpu].job) && !cpu_held[cpu]) {
 			cpu_held[cpu] = 1;
-			cpus_held++;
+			idle_held += consumed || !r->actor[cpu].job;    /* it was idle when the scan began */
 		}
 		if (!consumed)
 			for (int k = 0; k < nt; k++)
-				held[nheld++] = t[k];
+				if (!task_held(held, nheld, &t[k], 1))
+					held[nheld++] = t[k];
 	}
 	/* slide the window past what has started */
 	int64_t k = 0;
@@ -1102,6 +1180,59 @@ static void run_hits(pmc_engine *e, struct replay *r, int64_t *steps)
 /* --- the scheduler ------------------------------------------------------------------ */
 
 /*
+ * The other busy actors seen from actor `pick`: how many, the earliest of
+ * their clocks, and (when there is one) which.  One pass over the actors.
+ */
+struct others {
+	int n;
+	int one;
+	int64_t limit;
+};
+
+/*
+ * pick_actor, and the other busy actors seen from the actor it picks, in
+ * one pass.  -1 when nothing is runnable.
+ */
+static inline int pick_next(const struct replay *r, struct others *o)
+{
+	const int n = r->ncpus + 1;
+	if (n == 2) {
+		int pick = pick_actor(r, n);
+		const struct actor *b = pick < 0 ? NULL : &r->actor[1 - pick];
+		*o = !b || !b->job ? (struct others){ 0, -1, INT64_MAX } : (struct others){ 1, 1 - pick, b->vtime };
+		return pick;
+	}
+	int pick = -1, busy = 0, first = -1, second = -1, i1 = -1;
+	int64_t best = 0, m1 = INT64_MAX, m2 = INT64_MAX;
+	for (int k = 0, i = r->last; k < n; k++) {
+		if (++i == n)
+			i = 0;
+		const struct actor *a = &r->actor[i];
+		if (!a->job)
+			continue;
+		if (busy++)
+			second = i;
+		else
+			first = i;
+		if (a->vtime < m1) {
+			m2 = m1;
+			m1 = a->vtime;
+			i1 = i;
+		} else if (a->vtime < m2) {
+			m2 = a->vtime;
+		}
+		if (!a->blocked && (pick < 0 || a->vtime < best)) {
+			pick = i;
+			best = a->vtime;
+		}
+	}
+	o->n = busy - 1;
+	o->one = o->n == 1 ? (first == pick ? second : first) : -1;
+	o->limit = i1 == pick ? m2 : m1;
+	return pick;
+}
+
+/*
  * A retry of a lock wait that cannot succeed yet: a fault in lock_page whose
  * page the read still holds (fault_step returns OP_BLOCKED at once, changing
  * nothing).  Its clock does not lead the machine's, so no time passes first.
@@ -1136,22 +1267,24 @@ static inline int retry_is_futile(const pmc_engine *e, const struct actor *b)
  * stepping goes on.  Returns a negative error, 1 when the next pick needs the
  * scan, or 0 when pmc_replay_run's loop must look first.
  */
-static int run_actor(pmc_engine *e, struct replay *r, int ia)
+static int run_actor(pmc_engine *e, struct replay *r, int ia, struct others o)
 {
 	const int n = r->ncpus + 1, random = r->sched == PMC_SCHED_RANDOM;
 	struct actor *const k = r->kswapd;
-	int ib = -1, others = 0;
-	int64_t limit = INT64_MAX;              /* the earliest clock of the other busy actors */
-	for (int i = 0; i < n; i++)
-		if (i != ia && r->actor[i].job) {
-			ib = i;
-			others++;
-			if (r->actor[i].vtime < limit)
-				limit = r->actor[i].vtime;
-		}
+	int ib = o.one, others = o.n;
+	int64_t limit = o.limit;                 /* the earliest clock of the other busy actors */
 	struct actor *a = &r->actor[ia], *b = others == 1 ? &r->actor[ib] : NULL;
 	int64_t steps = 0, switches = ia != r->last;
 	int rc = 1;
+	/*
+	 * A streak: kswapd (a) reclaims while the one CPU's fault (b) waits in
+	 * lock_page for a read; after each of kswapd's steps b is picked (its clock
+	 * is behind) and retries in vain, until the read completes.  b stays
+	 * blocked throughout, so only the page's lock and b's task need a look.
+	 */
+	int streak = 0;
+	const struct task *bt = NULL;
+	int32_t bpfn = 0;
 	for (;;) {
 		int kswapd_was_idle = !k->job;
 		if (a->vtime > e->now)
@@ -1159,6 +1292,32 @@ static int run_actor(pmc_engine *e, struct replay *r, int ia)
 		int64_t start = e->now;
 		int s = actor_step(e, a), ended = !a->job;
 		steps++;
+		if (streak && !ended) {              /* kswapd's step never blocks */
+			int64_t cost = e->now - start;
+			if (random)
+				cost = cost / 2 + (int64_t)(splitmix64(&r->rng) % (uint64_t)(cost + 1));
+			a->vtime = start + cost;
+			if (PageTest(e, bpfn, PG_locked) && bt->state == TASK_ALIVE && !bt->memdie) {
+				if (random)
+					(void)splitmix64(&r->rng);
+				b->vtime = e->now;           /* another futile retry; b stays blocked */
+				steps++;
+				switches += 2;
+				continue;
+			}
+			streak = 0;                      /* the retry will succeed: b runs */
+			b->blocked = 0;
+			r->any_blocked = 0;
+			struct actor *t = a;
+			int it = ia;
+			a = b;
+			ia = ib;
+			b = t;
+			ib = it;
+			switches++;
+			continue;
+		}
+		streak = 0;
 		if (ended) {
 			r->freed = 1;                    /* an operation ended: events may start */
 			if (e->debug_check && pmc_check(e)) {
@@ -1228,7 +1387,34 @@ static int run_actor(pmc_engine *e, struct replay *r, int ia)
 		if (others > 1) {
 			if (a->vtime < limit)
 				continue;
-			break;
+			/*
+			 * Another actor's clock does not lead a's: the scan picks among
+			 * them all (a's progress cleared every blocked flag), here.
+			 */
+			r->last = ia;
+			int next;
+			while ((next = pick_next(r, &o)) >= 0 && retry_is_futile(e, &r->actor[next])) {
+				struct actor *x = &r->actor[next];   /* x's futile retry, as in the pair case */
+				if (random)
+					(void)splitmix64(&r->rng);
+				x->vtime = e->now;
+				x->blocked = 1;
+				r->any_blocked = 1;
+				steps++;
+				switches++;
+				r->last = ia = next;
+				kswapd_wake(e, r);
+			}
+			if (next < 0)
+				break;
+			switches++;
+			ia = next;
+			a = &r->actor[ia];
+			ib = o.one;
+			others = o.n;
+			limit = o.limit;
+			b = others == 1 ? &r->actor[ib] : NULL;
+			continue;
 		}
 		if (b->vtime > a->vtime)
 			continue;                        /* a is picked again */
@@ -1258,6 +1444,11 @@ static int run_actor(pmc_engine *e, struct replay *r, int ia)
 			}
 		}
 		switches++;
+		if (a == k) {
+			streak = 1;
+			bt = &e->task[b->u.fault.pid];
+			bpfn = b->u.fault.swap_pfn;
+		}
 	}
 	r->last = ia;
 	r->st.steps += steps;
@@ -1274,7 +1465,9 @@ static int run_actor(pmc_engine *e, struct replay *r, int ia)
  */
 static int schedule_one(pmc_engine *e, struct replay *r)
 {
-	int n = r->ncpus + 1, pick = pick_actor(r, n);
+	int n = r->ncpus + 1;
+	struct others o;
+	int pick = pick_next(r, &o);
 	if (pick < 0) {
 		int busy = 0;
 		for (int i = 0; i < n; i++)
@@ -1289,7 +1482,7 @@ static int schedule_one(pmc_engine *e, struct replay *r)
 		return 1;
 	}
 	int rc;
-	while ((rc = run_actor(e, r, pick)) > 0 && (pick = pick_actor(r, n)) >= 0)
+	while ((rc = run_actor(e, r, pick, o)) > 0 && (pick = pick_next(r, &o)) >= 0)
 		;
 	return rc < 0 ? rc : 1;
 }

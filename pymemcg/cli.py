@@ -8,7 +8,7 @@ HOOK_CHOICES = ("none", "seed")
 
 
 def _engine_args(p, ram="4G", swap="4G"):
-    p.add_argument("--ram", default=ram, help=f"RAM size, bytes or K/M/G (default {ram})")
+    p.add_argument("--ram", default=ram, help=f"RAM size: bytes or a size like 512M, 1.5G, 1GiB (default {ram})")
     p.add_argument("--swap", default=swap, help=f"swap device size (default {swap})")
     p.add_argument("--kernel", choices=KERNEL_CHOICES, default="2.6.30", help="kernel behaviour (default 2.6.30)")
     p.add_argument("--hook", choices=HOOK_CHOICES, default="none",

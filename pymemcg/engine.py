@@ -390,7 +390,8 @@ class Engine:
     # -- introspection ---------------------------------------------------------
 
     def meminfo(self):
-        """/proc/meminfo lines the engine models, in bytes."""
+        """/proc/meminfo lines the engine models, in bytes (the file itself shows kB:
+        ``eng.meminfo()["SwapCached"] >> 10`` is its SwapCached line)."""
         info = ffi.new("struct pmc_meminfo *")
         lib.pmc_meminfo(self._ptr, info)
         return {_MEMINFO_NAMES.get(k, k): v * PAGE_SIZE for k, v in struct_to_dict(info).items()}

@@ -1,6 +1,7 @@
 """Task: a process with its own mm (API.md, "Task")."""
 from ._ffi import check, ffi, lib
 from ._vpns import as_batch
+from .sizes import PAGE_SIZE
 
 
 class Task:
@@ -84,10 +85,17 @@ class Task:
 
     @property
     def rss(self):
+        """Resident pages: present ptes, in pages (``rss_bytes`` in bytes)."""
         return self._info().rss
 
     @property
+    def rss_bytes(self):
+        """Resident memory in bytes (``rss`` pages times PAGE_SIZE)."""
+        return self._info().rss * PAGE_SIZE
+
+    @property
     def swap_ptes(self):
+        """Swap entries held by its ptes, in pages."""
         return self._info().swap_ptes
 
     @property

@@ -61,11 +61,13 @@ def cmd_replay(a):
 
 
 def _print_result(res):
+    from .faults import describe
     c, lk, mi = res.counters, res.leaks, res.meminfo
     print(f"{res.events} events in {res.seconds:.2f} s ({res.events_per_s:,.0f} events/s, "
           f"{res.stats['steps']:,} page-steps, {res.stats['interleavings']:,} CPU switches)")
-    print(f"faults {c['pgfault']:,}  swapouts {c['pswpout']:,}  swapins {c['pswpin']:,}  "
+    print(f"swap writes {c['pswpout']:,}  swap reads {c['pswpin']:,} (pages)  "
           f"reclaimed {c['pgsteal']:,} of {c['pgscan']:,} scanned  oom kills {c['oom_kills'] + c['global_oom_kills']}")
+    print(describe(res.faults))
     print(f"hook calls {c['hook_calls']:,}  freed {c['hook_freed']:,}")
     print(f"stale swap cache {lk['stale_swapcache']} (type-1 {lk['stale_swapcache_type1']}, type-2 "
           f"{lk['stale_swapcache_type2']})  leaked swap entries {lk['leaked_swap_entries']}  "

@@ -11,6 +11,7 @@ import numpy as np
 
 from ._ffi import ffi, lib, struct_to_dict
 from .errors import TraceError
+from .faults import classify, series_columns
 from .sizes import PAGE_SIZE
 from .trace import OP, as_trace, mkdir_names
 
@@ -20,9 +21,10 @@ SAMPLE_FIELDS = [name for name, _ in ffi.typeof("struct pmc_sample").fields]
 
 
 class ReplayResult:
-    """What a replay did: ``counters``, ``leaks``, ``meminfo``, ``stats`` and a time
-    series (``series``: one numpy array per field, ``cgroups``: usage and memsw usage
-    per trace cgroup id and sample)."""
+    """What a replay did: ``counters``, ``leaks`` (pages/slots), ``meminfo`` (bytes),
+    ``stats``, ``faults`` (hits, minor and major faults as counts and ratios, see
+    pymemcg.faults) and a time series (``series``: one numpy array per field, ``cgroups``:
+    usage and memsw usage in bytes per trace cgroup path and sample)."""
 
     def __init__(self, eng, events, seconds, stats, series, cg_usage, cg_paths):
         self.events = events
@@ -32,6 +34,7 @@ class ReplayResult:
         self.counters = eng.counters()
         self.leaks = eng.leaks()
         self.meminfo = eng.meminfo()
+        self.faults = classify(self.counters)
         self.series = series
         self.cgroup_paths = cg_paths
         self.cgroups = {path: {"usage": cg_usage[:, i, 0], "memsw_usage": cg_usage[:, i, 1]}
@@ -40,7 +43,8 @@ class ReplayResult:
     def summary(self):
         """The JSON-ready dict `pymemcg replay --json` prints."""
         return {"events": self.events, "seconds": self.seconds, "events_per_s": self.events_per_s,
-                "leaks": self.leaks, "counters": self.counters, "meminfo": self.meminfo, "stats": self.stats}
+                "leaks": self.leaks, "counters": self.counters, "meminfo": self.meminfo, "stats": self.stats,
+                "faults": self.faults}
 
     def series_table(self):
         """The time series as one dict of columns (global fields, then per cgroup)."""
@@ -51,7 +55,7 @@ class ReplayResult:
         return cols
 
     def to_json(self, path=None):
-        doc = dict(self.summary(), series={k: v.tolist() for k, v in self.series_table().items()})
+        doc = dict(self.summary(), series={k: _json_column(v) for k, v in self.series_table().items()})
         text = json.dumps(doc, indent=1)
         if path:
             with open(path, "w") as f:
@@ -66,6 +70,13 @@ class ReplayResult:
             w = csv.writer(f)
             w.writerow(names)
             w.writerows(zip(*(cols[n].tolist() for n in names)))
+
+
+def _json_column(v):
+    """A series column as a list; NaN (a ratio over no accesses) becomes null."""
+    if v.dtype.kind == "f":
+        return [None if x != x else x for x in v.tolist()]
+    return v.tolist()
 
 
 def _chunks(trace, size):
@@ -168,6 +179,7 @@ def replay(eng, trace, cpus=2, sched="rr", seed=None, sample_every=None, progres
         lib.pmc_replay_end(eng._ptr)
     series = {f: samples[f][:written].copy() for f in SAMPLE_FIELDS}
     series["swap_used_bytes"] = series["swap_used"] * PAGE_SIZE
+    series.update(series_columns(series))
     return ReplayResult(eng, stats["events"], seconds, stats, series, cg_usage[:written].copy(), paths)
 
 

@@ -20,7 +20,7 @@ from pymemcg.trace import OP
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SUBCOMMANDS = ("demo", "replay", "gen", "import", "plot", "stat")
-SUMMARY_KEYS = {"events", "seconds", "events_per_s", "leaks", "counters", "meminfo", "stats"}
+SUMMARY_KEYS = {"events", "seconds", "events_per_s", "leaks", "counters", "meminfo", "stats", "faults"}
 
 
 def run(*args, cwd=None):

@@ -82,3 +82,11 @@ def parse_size(value, what):
     if n > _U64:
         raise ValueError(f"{what}: size {value!r} does not fit in 64 bits")
     return n
+
+
+def human(nbytes):
+    """A byte count for people, in binary units: 191.3 MiB."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(nbytes) < 1024 or unit == "PiB":
+            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1024

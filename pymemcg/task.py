@@ -84,6 +84,19 @@ class Task:
         return bool(self._info().oom_killed)
 
     @property
+    def oom_event(self):
+        """How many events the replay had dispatched (started, in the scheduler's order; a
+        mkdir's name events not counted) when the OOM killer chose this task; None if it was
+        not killed during a replay."""
+        n = self._info().oom_event
+        return None if n < 0 else n
+
+    @property
+    def events_skipped(self):
+        """Replay events of this task skipped because it had died (OOM-killed)."""
+        return self._info().events_skipped
+
+    @property
     def rss(self):
         """Resident pages: present ptes, in pages (``rss_bytes`` in bytes)."""
         return self._info().rss

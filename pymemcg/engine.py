@@ -36,7 +36,10 @@ def load(path):
     """An engine saved by Engine.save."""
     import json
     try:
-        with np.load(path, allow_pickle=False) as z:
+        z = np.load(path, allow_pickle=False)
+        if not isinstance(z, np.lib.npyio.NpzFile):      # a .npy: an array, maybe a trace
+            raise ValueError("a single array (a trace? `pymemcg stat` reads traces), not an .npz archive")
+        with z:
             meta = json.loads(bytes(z["meta"]).decode())
             if meta.get("format") != "pymemcg-engine":
                 raise ValueError("not a saved pymemcg engine")

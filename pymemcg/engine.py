@@ -76,6 +76,9 @@ class PageArrays:
         except KeyError:
             raise AttributeError(name) from None
 
+    def __repr__(self):
+        return f"<PageArrays: {len(self):,} frames, read-only numpy arrays {', '.join(self._views)}>"
+
     def keys(self):
         return self._views.keys()
 

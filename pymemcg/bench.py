@@ -253,21 +253,16 @@ def print_leak(out):
 
 
 def plot_leak(out, path):
-    from .plot import _figure
+    from .plot import _figure, draw_runs
     plt = _figure()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     # against trace position: every configuration replays the same events, while simulated
     # time runs away where OOM kills make reclaim wait
-    for name, r in out.items():
-        s = r["series"]
-        axes[0].plot(s["events"], s["stale"], label=name)
-        axes[1].plot(s["events"], s["swap_used"], label=name)
-    axes[0].set_title("stale swap-cache pages")
-    axes[1].set_title("swap slots in use")
+    runs = {name: r["series"] for name, r in out.items()}
+    draw_runs(axes[0], runs, "stale", "stale swap-cache pages")
+    draw_runs(axes[1], runs, "swap_used", "swap slots in use")
     for ax in axes:
         ax.set_xlabel("trace events replayed")
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -239,22 +239,29 @@ def test_import_blockids(tmp_path, capsys):
 
 def test_demo_prints_the_three_configurations_and_writes_the_plot(tmp_path, capsys):
     plot = tmp_path / "d.png"
-    assert main(["demo", "--pages", "65536", "--cpus", "2", "--plot", str(plot), "--no-progress"]) == 0
+    assert main(["demo", "--pages", "262144", "--cpus", "4", "--plot", str(plot), "--no-progress"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == ("workload: 2,506 events, 7 cgroups x 5 tasks churning over 65,536 pages; "
-                        "RAM 320M, swap 256M, 2 CPUs")
+    assert lines[0] == ("workload: 9,308 events, 26 cgroups x 5 tasks churning over 262,144 pages; "
+                        "RAM 1280M, swap 16M, 4 CPUs")
     assert lines[1].split() == ["2.6.30", "hook=none", "2.6.30", "hook=seed", "2.6.31", "hook=none"]
-    rows = {cells[0]: cells[1:] for cells in (re.split(r"\s{2,}", line.strip()) for line in lines[2:-1])}
+    end = lines.index("why the columns differ:")
+    rows = {cells[0]: cells[1:] for cells in (re.split(r"\s{2,}", line.strip()) for line in lines[2:end])}
     assert all(len(v) == 3 for v in rows.values())
-    assert rows["stale type-2 (pages)"] == ["19", "0", "19"]
-    assert rows["stale type-1 (pages)"] == ["0", "0", "0"]
-    assert rows["leaked swap entries"] == ["19", "0", "19"]
-    assert rows["leaked memsw (pages)"] == ["0", "0", "0"]
+    # every column differs from the others, for the reason its line states
+    assert rows["stale type-2 (pages)"] == ["287", "0", "8"]
+    assert rows["stale slots reused (2.6.31)"] == ["0", "0", "3338"]
+    assert rows["hook freed (pages)"] == ["0", "378", "0"]
+    assert rows["stale type-1 (pages)"] == ["0", "0", "0"] and rows["leaked memsw (pages)"] == ["0", "0", "0"]
     assert rows["hook calls"][0] == "0" and int(rows["hook calls"][1]) > 0 and rows["hook calls"][2] == "0"
-    assert rows["hook freed (pages)"] == ["0", "70", "0"]
+    assert rows["OOM kills"] == ["0", "0", "0"]
     for key in ("swap used (MB)", "SwapCached (MB)", "pages reclaimed", "reclaim throughput (pages/s)",
-                "replay (s)", "ns per scanned page", "RAM held by stale (MB)"):
+                "replay (s)", "ns per scanned page", "RAM held by stale (MB)", "swap used at peak (%)"):
         assert len(rows[key]) == 3, key
+    why = lines[end + 1:-1]
+    assert [w.split(":")[0].strip() for w in why] == ["2.6.30 hook=none", "2.6.30 hook=seed", "2.6.31 hook=none"]
+    assert "287 of type-2: tasks exited while reclaim held their pages" in why[0]
+    assert "the seed hook freed 378 pages" in why[1]
+    assert "the swap allocator reused 3,338 cache-only slots" in why[2]
     assert lines[-1] == f"plot: {plot}"
     assert plot.read_bytes()[:8] == PNG_MAGIC
 
@@ -265,7 +272,36 @@ def test_demo_json(tmp_path, capsys):
     assert doc["plot"] == str(tmp_path / "d.png")
     assert [r["config"] for r in doc["rows"]] == ["2.6.30 hook=none", "2.6.30 hook=seed", "2.6.31 hook=none"]
     assert doc["rows"][1]["stale type-2 (pages)"] == 0
+    assert [w.split(":")[0] for w in doc["why"]] == [r["config"] for r in doc["rows"]]
     assert (tmp_path / "d.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_demo_reasons_follow_the_figures():
+    """A 2.6.31 column whose swap never got half full says so instead of claiming a reuse."""
+    from pymemcg import demo, workloads
+    res = pymemcg.Engine("64M", "64M", kernel="2.6.31").replay(workloads.churn(rounds=20), cpus=2)
+    line = demo.reason("2.6.31", "none", res)
+    assert res.counters["swap_reuse"] == 0 and "swap never got half full" in line
+    assert line.startswith(f"2.6.31 hook=none: {res.leaks['stale_swapcache']:,} stale swap-cache pages")
+
+
+def test_coinciding_lines_stay_visible_and_empty_panels_say_none(tmp_path):
+    from pymemcg import plot
+    plt = plot._figure()
+    a = {"events": np.arange(5), "stale": np.array([0, 1, 2, 3, 4]), "zero": np.zeros(5)}
+    c = {"events": np.arange(5), "stale": np.array([0, 1, 1, 1, 1]), "zero": np.zeros(5)}
+    runs = {"A": a, "B": dict(a), "C": c}
+    fig, (ax, empty) = plt.subplots(1, 2)
+    plot.draw_runs(ax, runs, "stale", "stale")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["A", "B (same as A)", "C"]
+    lines = ax.get_lines()
+    assert len({(ln.get_linestyle(), ln.get_marker()) for ln in lines}) == 3   # each run its own dash, marker
+    assert lines[0].get_linewidth() > lines[1].get_linewidth() > lines[2].get_linewidth()
+    plot.draw_runs(empty, runs, "zero", "zero")
+    assert empty.get_lines() == [] and [t.get_text() for t in empty.texts] == ["none, in every run"]
+    plt.close(fig)
+    plot.plot_series(runs, tmp_path / "p.png", panels=(("stale", "s"), ("zero", "z")))
+    assert (tmp_path / "p.png").read_bytes()[:8] == PNG_MAGIC
 
 
 # -- fixed along the way (issue 14, item 7): each reproduced as it was reported -------------------------

@@ -298,7 +298,8 @@ class Engine:
         return done
 
     def io(self):
-        """Simulated time, the swap device's queue, and the watermarks."""
+        """Simulated time (now_ns, nanoseconds), the swap device's queue (requests in flight,
+        congestion, vm_swap_full as 0/1), and the watermarks (pages_min/low/high, in pages)."""
         info = ffi.new("struct pmc_io_info *")
         lib.pmc_io_info(self._ptr, info)
         return struct_to_dict(info)
@@ -403,7 +404,8 @@ class Engine:
         return {_MEMINFO_NAMES.get(k, k): v * PAGE_SIZE for k, v in struct_to_dict(info).items()}
 
     def counters(self):
-        """Engine-wide event counters."""
+        """Engine-wide event counters: each counts events or pages (pgfault: pages touched,
+        pswpin/pswpout: pages read/written, oom_kills: kills, ...; csrc/pymemcg.h says which)."""
         c = ffi.new("struct pmc_counters *")
         lib.pmc_counters(self._ptr, c)
         return struct_to_dict(c)

@@ -379,6 +379,8 @@ def cmd_mix(a):
     from .facts import count_events
     from .sizes import human
     from .trace import save
+    if a.no_replay and not a.out:
+        raise ValueError("--no-replay needs --out (the mixed trace is all there is to keep)")
     sources = [_source(spec, a) for spec in a.sources]
     trace = M.mix(sources, cpus=a.cpus, interleave=a.interleave, burst=a.burst, seed=a.seed)
     if a.out:
@@ -389,8 +391,6 @@ def cmd_mix(a):
             f"({a.interleave}{f', bursts of {a.burst}' if a.interleave == 'rr' else ''}): "
             f"{count_events(trace):,} events{f' -> {a.out}' if a.out else ''}"] + ["  " + x for x in M.describe(sources)]
     if a.no_replay:
-        if not a.out:
-            raise ValueError("--no-replay needs --out (the mixed trace is all there is to keep)")
         print("\n".join(head))
         return 0
     eng = _make_engine(a)

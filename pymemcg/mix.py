@@ -143,8 +143,9 @@ class Source:
         self.streams = None
 
     def __repr__(self):
-        return (f"<Source {self.name or self.trace if isinstance(self.trace, (str, os.PathLike)) else self.name} "
-                f"tasks={self.tasks} limit={self.limit} restarts={self.restarts}>")
+        what = self.name or (os.fspath(self.trace) if isinstance(self.trace, (str, os.PathLike))
+                             else type(self.trace).__name__)
+        return f"<Source {what} tasks={self.tasks} limit={self.limit} restarts={self.restarts}>"
 
     def load(self):
         """Read the source: self.streams (one per slot) and self.footprint (pages)."""

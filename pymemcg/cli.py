@@ -470,7 +470,7 @@ def _add_mrc_parser(sub):
                                    "print and plot the miss ratio (first touches and major faults per page "
                                    "touch) of the kernel's two-list reclaim at each size, with libCacheSim's LRU "
                                    "on the same page requests and cache sizes beside it when libcachesim is "
-                                   "installed.  docs/mrc.md says where and why the two curves part.")
+                                   "installed.  docs/mix.md says where and why the two curves part.")
     m.add_argument("trace", help="a pymemcg trace (.npy, .csv) or a foreign trace (read as --format says or as its "
                                  "contents show)")
     m.add_argument("--sizes", default="1%,5%,10%,25%",

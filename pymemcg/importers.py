@@ -655,19 +655,25 @@ def from_oracle_general(source, *, dense=True, limit_events=None, cpu=0, cgroup=
                 cgroup=cgroup, limit=limit, merge_runs=merge_runs)
 
 
+def _csv_header(src):
+    """(the first line, without its line end; the bytes read after it)."""
+    data = b""
+    while b"\n" not in data:
+        more = src.read(_FIRST_CHUNK)
+        if not more:
+            break
+        data += more
+    header, _, rest = data.partition(b"\n")
+    return header.rstrip(b"\r"), rest
+
+
 def from_csv(source, *, id_column=None, dense=True, limit_events=None, cpu=0, cgroup="", limit=None,
              merge_runs=False):
     """libCacheSim csv block trace with a header (version,time,op,size,lbn in any order):
     the id column (lbn by default) -> page; writes from the op column if there is one."""
     def body(src, acc):
-        data = b""
-        while b"\n" not in data:
-            more = src.read(_FIRST_CHUNK)
-            if not more:
-                break
-            data += more
-        header, _, rest = data.partition(b"\n")
-        _import_text(src, _Csv(header.rstrip(b"\r"), id_column, src), acc, rest, lineno=2)
+        header, rest = _csv_header(src)
+        _import_text(src, _Csv(header, id_column, src), acc, rest, lineno=2)
     return _run(source, "csv", body, limit_events=limit_events, dense=dense, cpu=cpu, cgroup=cgroup,
                 limit=limit, merge_runs=merge_runs)
 
@@ -797,14 +803,8 @@ def timestamps(source, format, *, limit_events=None):
                 if limit_events is not None and got >= limit_events:
                     break
         elif format == "csv":
-            data = b""
-            while b"\n" not in data:
-                more = src.read(_FIRST_CHUNK)
-                if not more:
-                    break
-                data += more
-            header, _, rest = data.partition(b"\n")
-            names = [h.strip().lower() for h in header.decode("utf-8", "replace").rstrip("\r").split(",")]
+            header, rest = _csv_header(src)
+            names = [h.strip().lower() for h in header.decode("utf-8", "replace").split(",")]
             col = next((names.index(n) for n in ("time", "timestamp", "ts") if n in names), None)
             if col is None:
                 return None

@@ -6,7 +6,7 @@ size, on a machine large enough that only the limit reclaims: the kernel's two-l
 parallel on the sweep executors (a local process pool, or Dask).  The miss ratio is
 pymemcg.faults' (first touches and major faults over page touches).  Beside it, where
 libcachesim is installed, libCacheSim's LRU runs on the same page requests with a cache
-of the same number of pages.  docs/mrc.md says where and why the two curves part.
+of the same number of pages.  docs/mix.md says where and why the two curves part.
 """
 import os
 import re

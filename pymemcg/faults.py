@@ -10,18 +10,17 @@ Every page a fault touches (``pgfault``) is exactly one of:
   major when it had to read the device (``pgmajfault``), minor when the page was still in
   the swap cache (left there by reclaim, or brought in by readahead).
 
-So hits = pgfault - anon_faults - swapins, minor = anon_faults + (swapins - pgmajfault) and
-major = pgmajfault.  The one inexact case: the OOM killer ending a fault in the middle of a
-swap-in (after its lookup of the swap cache, before the page is mapped) leaves a lookup
-counted that touched nothing, which may move one page between these figures; that happens
-at most once per killed task.  The miss ratio is the share of touches that found the page
+So hits = pgfault - anon_faults - swapins, minor = anon_faults + (swapins - pgmajfault)
+and major = pgmajfault (never more than swapins).  The one inexact case: the OOM killer
+ending a fault in the middle of a swap-in (after its lookup of the swap cache, before the
+page is mapped) leaves a lookup counted that touched nothing, which may move one page
+between these figures; that happens at most once per killed task.  The miss ratio is the share of touches that found the page
 in no memory at all (first touches and major faults), which is what a cache simulator's
 miss ratio counts; swap-cache hits are in RAM and count as hits there.
 """
 import numpy as np
 
 COUNTERS = ("pgfault", "anon_faults", "swapins", "pgmajfault")
-COUNTS = ("accesses", "hits", "minor", "major", "first_touches", "swapin_cache_hits")
 RATIOS = ("hit_ratio", "minor_ratio", "major_ratio", "miss_ratio")
 
 
@@ -33,9 +32,9 @@ def _ratio(part, whole):
 
 
 def classify(counters):
-    """Counts and ratios from engine counters (a dict of ints, or of numpy arrays of equal
-    length, e.g. per-interval differences of a time series; a ratio over no accesses is
-    0.0 for ints and NaN in arrays)."""
+    """Counts and ratios from engine counters (a dict of ints, or of equally long numpy
+    arrays such as a time series's columns); a ratio over no accesses is 0.0 for ints and
+    NaN in arrays."""
     accesses, first, swapins = counters["pgfault"], counters["anon_faults"], counters["swapins"]
     major = np.minimum(counters["pgmajfault"], swapins)
     if not isinstance(major, np.ndarray):

@@ -37,6 +37,9 @@ class Stream:
     __slots__ = ("vpn", "count", "write", "time")
 
     def __init__(self, vpn, count=None, write=None, time=None):
+        for what, a in (("vpn", vpn), ("count", count)):
+            if a is not None and np.asarray(a).size and np.asarray(a).dtype.kind not in "iu":
+                raise TypeError(f"a stream's {what} holds integers, not {np.asarray(a).dtype}")
         self.vpn = np.asarray(vpn, np.int64)
         n = len(self.vpn)
         self.count = np.ones(n, np.int64) if count is None else np.asarray(count, np.int64)
@@ -99,7 +102,10 @@ def resolve_limit(value, footprint_pages, what):
     if value is None:
         return None
     if isinstance(value, float) or (isinstance(value, str) and value.strip().endswith("%")):
-        frac = float(value.strip()[:-1]) / 100 if isinstance(value, str) else value
+        try:
+            frac = float(value.strip()[:-1]) / 100 if isinstance(value, str) else value
+        except ValueError:
+            raise ValueError(f"{what}: {value!r} is not a share of the footprint like 25%") from None
         if not 0 < frac < float("inf"):
             raise ValueError(f"{what}: a fraction of the footprint must be positive, got {value!r}")
         return max(int(np.ceil(frac * footprint_pages)), 1) * PAGE_SIZE

@@ -6,10 +6,12 @@ replaying them.
 """
 import numpy as np
 
+from .mix import Source, Stream, mix, sequential_writes
 from .sizes import PAGE_SIZE, parse_size
 from .trace import FLAG_WRITE, OP, Builder, empty
 
-__all__ = ["from_accesses", "zipf", "loop", "churn", "fork_heavy", "mixed", "steady", "GENERATORS"]
+__all__ = ["from_accesses", "zipf", "loop", "churn", "fork_heavy", "mixed", "steady", "mix", "Source", "Stream",
+           "GENERATORS"]
 
 
 def _one_task(vpns, write, cgroup, limit, cpu):
@@ -75,7 +77,6 @@ def churn(rounds=40, *, limit="2M", task_size="1M", ntasks=3, cpus=2, chunk=32, 
     together as the reproducer's script does; `seed` shuffles the order in which the
     slots issue their events each round, and `jitter` (a fraction) shortens each
     slot's task size by a seeded amount so that their lives drift apart."""
-    from .mix import Source, mix, sequential_writes
     rng = np.random.default_rng(seed)
     pages = parse_size(task_size, "task_size") // PAGE_SIZE
     if pages < 1:

@@ -112,8 +112,22 @@ def test_bad_sources_are_refused(kw, match):
         Source(Stream([1]), **kw)
 
 
+def test_bad_streams_are_refused():
+    with pytest.raises(TypeError, match="integers"):
+        Stream(np.array([1.5]))
+    with pytest.raises(ValueError, match="one length"):
+        Stream([1, 2], count=[1])
+    with pytest.raises(ValueError, match="2\\*\\*36"):
+        Stream([(1 << 36) - 1], count=[2])
+    with pytest.raises(ValueError, match="at least one"):
+        Stream(np.zeros(0, np.int64))
+
+
 def test_bad_mixes_are_refused():
+    assert workloads.mix is mix                    # pymemcg.workloads.mix(...) is the same function
     s = Stream(np.arange(3))
+    with pytest.raises(ValueError, match="share of the footprint"):
+        mix([Source(s, limit="lots%")])
     with pytest.raises(ValueError, match="interleave"):
         mix([s], interleave="zip")
     with pytest.raises(ValueError, match="kills"):

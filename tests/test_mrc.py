@@ -6,7 +6,6 @@ import pathlib
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 
-import numpy as np
 import pytest
 
 from pymemcg import mrc, workloads

@@ -1,10 +1,15 @@
 """`pymemcg demo`: the default workload under 2.6.30 without and with the seed hook
-and under 2.6.31, side by side."""
+and under 2.6.31, side by side, with one line per column saying why it differs."""
 import json
 
 from . import Engine, PAGE_SIZE, workloads
 
+# the columns: (kernel, reclaim strategy); everything below reads them from here
 CONFIGS = (("2.6.30", "none"), ("2.6.30", "seed"), ("2.6.31", "none"))
+
+
+def column_name(kernel, hook):
+    return f"{kernel} hook={hook}"
 
 
 def demo_workload(pages=1 << 20, cpus=4, seed=0):
@@ -14,9 +19,11 @@ def demo_workload(pages=1 << 20, cpus=4, seed=0):
 
 
 def machine(pages):
-    """RAM for the workload's cgroups plus a quarter, swap as large as the workload:
-    memcg limits, not global pressure, drive reclaim."""
-    return pages * PAGE_SIZE * 5 // 4, pages * PAGE_SIZE
+    """RAM for the workload's cgroups plus a quarter, so that memcg limits, not global
+    pressure, drive reclaim; swap 1/64 of the workload's memory: small enough that the
+    stale pages fill it, and that it gets half full (vm_swap_full), where 2.6.31 starts to
+    reuse cache-only slots."""
+    return pages * PAGE_SIZE * 5 // 4, pages * PAGE_SIZE // 64
 
 
 def run_configs(trace, pages, cpus, seed=0, progress=None):
@@ -24,8 +31,40 @@ def run_configs(trace, pages, cpus, seed=0, progress=None):
     results = {}
     for kernel, hook in CONFIGS:
         eng = Engine(ram, swap, kernel=kernel, hook=hook, seed=seed)
-        results[f"{kernel} hook={hook}"] = eng.replay(trace, cpus=cpus, seed=seed, progress=progress)
+        results[column_name(kernel, hook)] = eng.replay(trace, cpus=cpus, seed=seed, progress=progress)
     return results
+
+
+def _peak_swap(res):
+    total = res.meminfo["SwapTotal"] // PAGE_SIZE
+    return res.series["swap_used"].max() / total if total and len(res.series["swap_used"]) else 0.0
+
+
+def reason(kernel, hook, res):
+    """One line: what sets this column apart, and why, from its own figures."""
+    lk, c = res.leaks, res.counters
+    parts = [f"{lk['stale_swapcache']:,} stale swap-cache pages"]
+    if hook != "none":
+        parts.append(f"the {hook} hook freed {c['hook_freed']:,} pages that had lost their last mapping, right "
+                     f"after add_to_swap ({c['hook_calls']:,} calls)")
+        if lk["stale_swapcache_type1"]:
+            parts.append(f"the {lk['stale_swapcache_type1']:,} left are type-1 (a swap-in racing with an exit), "
+                         f"which the hook does not address")
+    elif lk["stale_swapcache_type2"]:
+        parts.append(f"{lk['stale_swapcache_type2']:,} of type-2: tasks exited while reclaim held their pages "
+                     f"between isolation and add_to_swap, and no memcg reclaim can reach such a page")
+    if kernel == "2.6.31":
+        if c["swap_reuse"]:
+            parts.append(f"once swap was half full (vm_swap_full) the swap allocator reused {c['swap_reuse']:,} "
+                         f"cache-only slots, freeing the stale pages in them")
+        else:
+            parts.append("swap never got half full, so 2.6.31's reuse of cache-only slots never ran "
+                         "(a smaller device or a longer run makes it)")
+    parts.append(f"swap peaked at {_peak_swap(res):.0%} of the device")
+    oom = c["oom_kills"] + c["global_oom_kills"]
+    if oom:
+        parts.append(f"{oom} OOM kill(s)")
+    return f"{column_name(kernel, hook)}: " + "; ".join(parts)
 
 
 def table(results):
@@ -45,7 +84,10 @@ def table(results):
             "leaked memsw (pages)": lk["leaked_memsw"],
             "orphan charged swap cache": lk["orphan_charged_swapcache"],
             "swap used (MB)": mb((mi["SwapTotal"] - mi["SwapFree"]) // PAGE_SIZE),
+            "swap used at peak (%)": f"{_peak_swap(res) * 100:.0f}",
             "SwapCached (MB)": mb(mi["SwapCached"] // PAGE_SIZE),
+            "stale slots reused (2.6.31)": c["swap_reuse"],
+            "OOM kills": c["oom_kills"] + c["global_oom_kills"],
             "pages reclaimed": c["pgsteal"],
             "reclaim throughput (pages/s)": f"{c['pgsteal'] / res.seconds:,.0f}" if res.seconds else "-",
             "hook calls": c["hook_calls"],
@@ -80,14 +122,18 @@ def run_demo(args=None):
               f"RAM {ram >> 20}M, swap {swap >> 20}M, {cpus} CPUs")
     results = run_configs(trace, pages, cpus, seed, progress)
     rows = table(results)
+    why = [reason(k, h, results[column_name(k, h)]) for k, h in CONFIGS]
     if plot_path:
         from .plot import plot_series
         plot_series({name: res.series for name, res in results.items()}, plot_path,
                     title="pymemcg demo: stale swap cache under a multi-cgroup churn")
     if as_json:
-        print(json.dumps({"rows": rows, "plot": plot_path}, indent=1))
+        print(json.dumps({"rows": rows, "why": why, "plot": plot_path}, indent=1))
         return 0
     print_table(rows)
+    print("why the columns differ:")
+    for line in why:
+        print(f"  {line}")
     if plot_path:
         print(f"plot: {plot_path}")
     return 0

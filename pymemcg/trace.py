@@ -217,6 +217,8 @@ def load(path, mmap=True):
             raise TraceError(f"{path}: not UTF-8 text ({e})") from None
     if not path.endswith(".npy"):
         raise TraceError(f"{path}: trace files end in .npy or .csv")
+    if not os.path.exists(path):
+        raise TraceError(f"{path}: no such file")
     try:
         arr = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     except Exception as e:          # numpy's header parser raises many kinds (ValueError, SyntaxError, ...)

@@ -6,10 +6,12 @@ replaying them.
 """
 import numpy as np
 
+from .mix import Source, Stream, mix, sequential_writes
 from .sizes import PAGE_SIZE, parse_size
 from .trace import FLAG_WRITE, OP, Builder, empty
 
-__all__ = ["from_accesses", "zipf", "loop", "churn", "fork_heavy", "mixed", "steady", "GENERATORS"]
+__all__ = ["from_accesses", "zipf", "loop", "churn", "fork_heavy", "mixed", "steady", "mix", "Source", "Stream",
+           "GENERATORS"]
 
 
 def _one_task(vpns, write, cgroup, limit, cpu):
@@ -70,35 +72,19 @@ def churn(rounds=40, *, limit="2M", task_size="1M", ntasks=3, cpus=2, chunk=32, 
     that exits land while the others' charges reclaim (Nishimura ran five ltp page01
     of 8MB under a 32MB limit).  `rounds` counts kills.
 
-    Tasks write `chunk` pages per event, task slot s on CPU s % cpus, all started
+    A mix (pymemcg.mix) of one synthetic source restarted until `rounds` replacements:
+    tasks write `chunk` pages per event, task slot s on CPU s % cpus, all started
     together as the reproducer's script does; `seed` shuffles the order in which the
     slots issue their events each round, and `jitter` (a fraction) shortens each
     slot's task size by a seeded amount so that their lives drift apart."""
     rng = np.random.default_rng(seed)
-    b = builder or Builder()
-    path = f"{prefix}{cgroup}"
-    b.mkdir(path, limit=limit)
     pages = parse_size(task_size, "task_size") // PAGE_SIZE
     if pages < 1:
         raise ValueError("task_size must be at least one page")
     sizes = [max(1, pages - int(rng.integers(int(pages * jitter) + 1))) for _ in range(ntasks)]
-    slots = [b.spawn(path, cpu=(base_cpu + s % cpus) % 256) for s in range(ntasks)]
-    done = [0] * ntasks
-    kills = 0
-    while kills < rounds:
-        for s in rng.permutation(ntasks) if seed else range(ntasks):
-            if done[s] >= touches * sizes[s]:
-                b.exit(slots[s])
-                kills += 1
-                slots[s] = b.spawn(path, cpu=(base_cpu + s % cpus) % 256)
-                done[s] = 0
-            start = done[s] % sizes[s]
-            n = min(chunk, sizes[s] - start, touches * sizes[s] - done[s])
-            b.fault(slots[s], start, n, write=True)
-            done[s] += n
-    for s in range(ntasks):
-        b.exit(slots[s])
-    return b if builder else b.build()
+    src = Source([sequential_writes(n, chunk, touches) for n in sizes], name=cgroup, limit=limit, tasks=ntasks,
+                 cpus=[(base_cpu + s % cpus) % 256 for s in range(ntasks)], restarts=None)
+    return mix([src], kills=rounds, burst=1, shuffle=bool(seed), rng=rng, prefix=prefix, builder=builder)
 
 
 def fork_heavy(generations=50, *, pages="4M", children=4, cpus=2, limit="8M", seed=0):

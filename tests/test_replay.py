@@ -259,14 +259,16 @@ def test_result_summary_and_series_of_a_one_cpu_replay():
     eng = pymemcg.Engine("8M", "8M")
     res = eng.replay(tr, cpus=1, sample_every=100)
     assert res.events == 1001 and res.seconds > 0 and res.events_per_s == res.events / res.seconds
-    assert res.summary().keys() == {"events", "seconds", "events_per_s", "leaks", "counters", "meminfo", "stats"}
+    assert res.summary().keys() == {"events", "seconds", "events_per_s", "leaks", "counters", "meminfo", "stats",
+                                    "faults", "oom"}
     assert res.counters == eng.counters() and res.leaks == eng.leaks() and res.meminfo == eng.meminfo()
     s = res.series
     assert set(s) == {"events", "now_ns", "mem_free", "swap_used", "swap_cached", "stale", "stale_type1",
                       "stale_type2", "leaked_swap_entries", "orphan_charged_swapcache", "leaked_memsw",
                       "hook_calls", "hook_freed", "pgscan", "pgsteal", "oom_kills", "pswpout", "pswpin",
-                      "pgfault", "anon_faults", "swapins", "swapin_cache_hits", "pgmajfault", "swap_used_bytes"}
-    assert all(v.dtype == np.int64 and v.shape == (10,) for v in s.values())
+                      "pgfault", "anon_faults", "swapins", "swapin_cache_hits", "pgmajfault", "swap_used_bytes",
+                      "hits", "minor_faults", "major_faults", "hit_ratio", "minor_ratio", "major_ratio", "miss_ratio"}
+    assert all(v.dtype == (np.float64 if k.endswith("ratio") else np.int64) and v.shape == (10,) for k, v in s.items())
     assert s["events"].tolist() == list(range(100, 1001, 100))
     # a sample is taken when the event reaching the count is dispatched, before it runs:
     # spawn + (events - 2) completed faults over 300 distinct pages
@@ -276,6 +278,7 @@ def test_result_summary_and_series_of_a_one_cpu_replay():
     assert s["mem_free"].tolist() == [2048 - u for u in used]
     assert s["pgfault"].tolist() == [e - 2 for e in range(100, 1001, 100)]
     assert s["anon_faults"].tolist() == used and not s["swapins"].any() and not s["pgmajfault"].any()
+    assert s["hits"].tolist() == [e - 2 - u for e, u in zip(range(100, 1001, 100), used)]
     assert np.array_equal(s["stale"], s["stale_type1"] + s["stale_type2"])
     assert not s["swap_used"].any() and not s["pgscan"].any()
     assert (np.diff(s["now_ns"]) > 0).all()
@@ -329,10 +332,10 @@ def test_series_export_to_csv_and_json_parses_back(tmp_path):
     with open(tmp_path / "s.csv", newline="") as f:
         rows = list(csv.reader(f))
     assert rows[0] == names
-    got = np.array(rows[1:], dtype=np.int64)
+    got = np.array(rows[1:], dtype=np.float64)
     assert got.shape == (len(res.series["events"]), len(names))
     for i, n in enumerate(names):
-        assert np.array_equal(got[:, i], table[n]), n
+        assert np.array_equal(got[:, i], table[n], equal_nan=True), n
     text = res.to_json(tmp_path / "r.json")
     doc = json.loads((tmp_path / "r.json").read_text())
     assert json.loads(text) == doc
@@ -341,7 +344,7 @@ def test_series_export_to_csv_and_json_parses_back(tmp_path):
     assert doc["stats"] == res.stats
     assert list(doc["series"]) == names
     for n in names:
-        assert doc["series"][n] == table[n].tolist(), n
+        assert doc["series"][n] == [None if x != x else x for x in table[n].tolist()], n
 
 
 def test_series_csv_quotes_cgroup_paths(tmp_path):
@@ -718,10 +721,9 @@ def test_mixed_holds_a_million_pages_of_task_memory():
 
 
 def test_small_mixed_replays():
-    from pymemcg.demo import machine
     tr = workloads.mixed(1 << 14, cpus=2)
     assert alive_pages(tr) >= 1 << 14
-    ram, swap = machine(1 << 14)
+    ram, swap = (1 << 14) * P * 5 // 4, (1 << 14) * P     # swap for everything: nothing is OOM-killed
     runs = [pymemcg.Engine(ram, swap).replay(tr, cpus=2, sample_every=200) for _ in range(2)]
     res = runs[0]
     assert_same_result(runs[0], runs[1])

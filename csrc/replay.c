@@ -1277,14 +1277,17 @@ static int run_actor(pmc_engine *e, struct replay *r, int ia, struct others o)
 	int64_t steps = 0, switches = ia != r->last;
 	int rc = 1;
 	/*
-	 * A streak: kswapd (a) reclaims while the one CPU's fault (b) waits in
-	 * lock_page for a read; after each of kswapd's steps b is picked (its clock
-	 * is behind) and retries in vain, until the read completes.  b stays
-	 * blocked throughout, so only the page's lock and b's task need a look.
+	 * A round: kswapd (a) reclaims while every other busy actor, each a CPU's
+	 * fault, waits in lock_page for a read (nb of them, in the order they are
+	 * picked: their clocks are equal, so from the one after kswapd on).  After
+	 * each of kswapd's steps each of them is picked in turn (its clock is
+	 * behind) and retries in vain, until a read completes; they stay blocked
+	 * throughout, so only each page's lock and task need a look.
 	 */
-	int streak = 0;
-	const struct task *bt = NULL;
-	int32_t bpfn = 0;
+	enum { ROUND_MAX = 16 };
+	int nb = 0, round[ROUND_MAX];
+	const struct task *round_task[ROUND_MAX];
+	int32_t round_pfn[ROUND_MAX];
 	for (;;) {
 		int kswapd_was_idle = !k->job;
 		if (a->vtime > e->now)
@@ -1292,32 +1295,33 @@ static int run_actor(pmc_engine *e, struct replay *r, int ia, struct others o)
 		int64_t start = e->now;
 		int s = actor_step(e, a), ended = !a->job;
 		steps++;
-		if (streak && !ended) {              /* kswapd's step never blocks */
+		if (nb && !ended) {                  /* kswapd's step never blocks */
 			int64_t cost = e->now - start;
 			if (random)
 				cost = cost / 2 + (int64_t)(splitmix64(&r->rng) % (uint64_t)(cost + 1));
 			a->vtime = start + cost;
-			if (PageTest(e, bpfn, PG_locked) && bt->state == TASK_ALIVE && !bt->memdie) {
+			int x = 0;
+			for (; x < nb && PageTest(e, round_pfn[x], PG_locked) && round_task[x]->state == TASK_ALIVE &&
+			       !round_task[x]->memdie; x++) {   /* retry_is_futile, what can change of it */
 				if (random)
 					(void)splitmix64(&r->rng);
-				b->vtime = e->now;           /* another futile retry; b stays blocked */
-				steps++;
-				switches += 2;
+				r->actor[round[x]].vtime = e->now;
+			}
+			steps += x;
+			switches += x;
+			if (x == nb) {
+				switches++;                  /* and kswapd again */
 				continue;
 			}
-			streak = 0;                      /* the retry will succeed: b runs */
-			b->blocked = 0;
-			r->any_blocked = 0;
-			struct actor *t = a;
-			int it = ia;
-			a = b;
-			ia = ib;
-			b = t;
-			ib = it;
-			switches++;
-			continue;
+			/* round[x]'s retry will succeed: a's progress unblocked it and those after it */
+			for (int y = x; y < nb; y++)
+				r->actor[round[y]].blocked = 0;
+			r->any_blocked = x > 0;
+			if (x)
+				ia = round[x - 1];           /* the last picked: the scan goes on after it */
+			break;
 		}
-		streak = 0;
+		nb = 0;
 		if (ended) {
 			r->freed = 1;                    /* an operation ended: events may start */
 			if (e->debug_check && pmc_check(e)) {
@@ -1414,6 +1418,26 @@ static int run_actor(pmc_engine *e, struct replay *r, int ia, struct others o)
 			others = o.n;
 			limit = o.limit;
 			b = others == 1 ? &r->actor[ib] : NULL;
+			/* kswapd again after every CPU retried in vain: a round begins */
+			if (a == k && others <= ROUND_MAX) {
+				nb = 0;
+				for (int j = 1; j < n; j++) {
+					int i = (ia + j) % n;
+					const struct actor *x = &r->actor[i];
+					if (!x->job)
+						continue;
+					if (!x->blocked || x->vtime != e->now || x->job != ACT_FAULT ||
+					    x->u.fault.phase != FP_SWAPIN_LOCK) {
+						nb = 0;
+						break;
+					}
+					round[nb++] = i;
+				}
+				for (int x = 0; x < nb; x++) {
+					round_task[x] = &e->task[r->actor[round[x]].u.fault.pid];
+					round_pfn[x] = r->actor[round[x]].u.fault.swap_pfn;
+				}
+			}
 			continue;
 		}
 		if (b->vtime > a->vtime)
@@ -1445,9 +1469,12 @@ static int run_actor(pmc_engine *e, struct replay *r, int ia, struct others o)
 		}
 		switches++;
 		if (a == k) {
-			streak = 1;
-			bt = &e->task[b->u.fault.pid];
-			bpfn = b->u.fault.swap_pfn;
+			nb = 1;
+			round[0] = ib;
+		}
+		for (int x = 0; x < nb; x++) {
+			round_task[x] = &e->task[r->actor[round[x]].u.fault.pid];
+			round_pfn[x] = r->actor[round[x]].u.fault.swap_pfn;
 		}
 	}
 	r->last = ia;

@@ -303,11 +303,10 @@ struct zap_op {
 /*
  * The leak figures of kernel-semantics §4.4 kept up to date (leaks.c): every
  * change that can move a swap slot between classes first "touches" it, which
- * takes the slot's share out of the figures and notes it; the notes are
- * added back, as the slots then stand, before the figures are read (or when
- * the list is full), so changes nested in one another count once.
+ * takes the slot's share out of the figures; the share is added back, as the
+ * slot then stands, when another slot is touched or the figures are read, so
+ * changes nested in one another count once.
  */
-#define LEAK_DIRTY 16
 struct leak_figures {
 	int64_t stale_type1;      /* stale swap-cache pages not anon (Type-1)        */
 	int64_t stale_type2;      /* ... anon (Type-2)                               */
@@ -377,8 +376,7 @@ struct pmc_engine {
 
 	struct pmc_counters ctr;
 	struct leak_figures leak;   /* see leaks.c: up to date once leak_commit ran */
-	int32_t leak_dirty[LEAK_DIRTY];
-	int32_t nr_leak_dirty;
+	int32_t leak_pending;       /* the slot whose share is out of the figures, or NIL */
 	char errmsg[256];
 };
 
@@ -558,8 +556,13 @@ int64_t mem_cgroup_hierarchical_reclaim(pmc_engine *e, int32_t root, int noswap,
 void wakeup_kswapd(pmc_engine *e);
 
 /* leaks.c */
-void leak_touch_slot(pmc_engine *e, int32_t off);
+void leak_touch(pmc_engine *e, int32_t off);
 void leak_commit(pmc_engine *e);
+static inline void leak_touch_slot(pmc_engine *e, int32_t off)
+{
+	if (e->leak_pending != off)
+		leak_touch(e, off);
+}
 void leak_recount(pmc_engine *e, struct leak_figures *out);
 void leaks_from_figures(const struct leak_figures *lf, struct pmc_leaks *out);
 

@@ -8,10 +8,12 @@
  * swap_map count, its swap_cgroup record, its swap cache page, and that
  * page's mapcount, PCG_USED and PG_anon.  Each change to one of these first
  * calls leak_touch_slot (leak_touch_page for a page), which takes the slot's
- * share out of the figures and notes the slot; leak_commit adds the noted
- * slots back as they then stand.  A slot touched twice before a commit is
- * taken out once, so changes nested in one another (a delete from the swap
- * cache that frees the slot and drops its memsw record) count once.
+ * share out of the figures and leaves the slot pending; its share is added
+ * back as it then stands when another slot is touched or the figures are
+ * read (leak_commit).  A slot touched again while pending is taken out only
+ * once, so changes nested in one another (a delete from the swap cache that
+ * frees the slot and drops its memsw record) count once; adding a share back
+ * early is always right, as the next touch takes it out again.
  *
  * The swap ptes of a slot come from its count (the swap cache's reference
  * taken out in 2.6.30), which pmc_check proves against the page tables.  A
@@ -52,22 +54,18 @@ static void slot_figures(const pmc_engine *e, int32_t off, struct leak_figures *
 		lf->stale_type1 += sign;
 }
 
-void leak_touch_slot(pmc_engine *e, int32_t off)
+void leak_touch(pmc_engine *e, int32_t off)
 {
-	for (int i = e->nr_leak_dirty - 1; i >= 0; i--)
-		if (e->leak_dirty[i] == off)
-			return;
-	if (e->nr_leak_dirty == LEAK_DIRTY)
-		leak_commit(e);
+	leak_commit(e);
 	slot_figures(e, off, &e->leak, -1);
-	e->leak_dirty[e->nr_leak_dirty++] = off;
+	e->leak_pending = off;
 }
 
 void leak_commit(pmc_engine *e)
 {
-	for (int i = 0; i < e->nr_leak_dirty; i++)
-		slot_figures(e, e->leak_dirty[i], &e->leak, +1);
-	e->nr_leak_dirty = 0;
+	if (e->leak_pending != NIL)
+		slot_figures(e, e->leak_pending, &e->leak, +1);
+	e->leak_pending = NIL;
 }
 
 /* The figures counted from scratch over every slot. */

@@ -360,6 +360,7 @@ struct pmc_engine {
 	int64_t zone_nr_scan[NR_LRU_LISTS];
 	int32_t laptop_mode;
 	int32_t debug_check;        /* pmc_check after every replay operation */
+	int32_t replay_slow;        /* replays without their fast paths (pmc_set_replay_slow) */
 
 	struct replay *replay;      /* the replay in progress, if any */
 

@@ -388,6 +388,7 @@ int pmc_reclaim(pmc_engine *e, int memcg, int64_t nr, struct pmc_reclaim_result 
 int64_t pmc_end_writeback(pmc_engine *e, int64_t n);
 int pmc_set_laptop_mode(pmc_engine *e, int on);
 int pmc_set_debug_check(pmc_engine *e, int on);
+int pmc_set_replay_slow(pmc_engine *e, int on);
 int pmc_io_info(const pmc_engine *e, struct pmc_io_info *out);
 
 /* replay.c */

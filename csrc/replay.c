@@ -66,6 +66,7 @@ struct replay {
 	uint64_t started;            /* bit k: event head + k has started */
 	int32_t any_blocked;         /* some actor's blocked is set (saves clearing them all every step) */
 	struct feed *feed;           /* the chunk pmc_replay_run is feeding in, or NULL */
+	int32_t fast;                /* the fast paths on (else every step goes through the scan) */
 	int64_t *marks;              /* the trace's cgroup changes (mkdir, rmdir) validation saw */
 	int64_t nmarks, cap_marks;
 };
@@ -109,6 +110,7 @@ int pmc_replay_begin(pmc_engine *e, int cpus, int sched, uint64_t seed)
 		return pmc_err(e, PMC_EALLOC, "cannot allocate a replay");
 	}
 	r->ncpus = cpus;
+	r->fast = !e->replay_slow;
 	r->kswapd = &r->actor[cpus];
 	for (int c = 0; c < 256; c++)
 		r->cpu_of[c] = (uint8_t)(c % cpus);
@@ -782,6 +784,16 @@ struct feed {
 	int64_t sample_every, max_samples, written, ncg;
 	struct pmc_sample *samples;
 	int64_t *cg_usage;
+	/*
+	 * Lanes (several CPUs): each CPU's events chained in trace order, so the
+	 * next event a CPU may start is found without walking the window.
+	 */
+	int lanes;
+	int32_t *next_on_cpu;        /* the CPU's next event, or n (name events: n)  */
+	int32_t *prev_of_task;       /* the last earlier event naming the same task: -1 none, -2 a fork */
+	int32_t *barriers;           /* the cgroup changes, in order                  */
+	int64_t nbarriers, bcur;     /* ... and the first not behind the head         */
+	int32_t cand[256];           /* each CPU's first event not started, or n      */
 };
 
 /*
@@ -849,6 +861,157 @@ static int dispatch_one_cpu(pmc_engine *e, struct replay *r, struct feed *f)
 }
 
 /*
+ * Build the lanes of a chunk (several CPUs): a pass back for each CPU's chain
+ * and a pass forward for each event's predecessor of its task.  Returns 0,
+ * or 1 when the chunk goes without them (too many events or task ids to
+ * index cheaply, or no memory).
+ */
+static int lanes_build(const pmc_engine *e, const struct replay *r, struct feed *f)
+{
+	const int64_t n = f->n;
+	if (n >= INT32_MAX || r->vtask_cap > (1 << 22))
+		return 1;
+	f->next_on_cpu = malloc((size_t)(n ? n : 1) * sizeof(int32_t));
+	f->prev_of_task = malloc((size_t)(n ? n : 1) * sizeof(int32_t));
+	f->barriers = malloc((size_t)(n ? n : 1) * sizeof(int32_t));
+	int32_t *last = malloc((size_t)(r->vtask_cap ? r->vtask_cap : 1) * sizeof(int32_t));
+	if (!f->next_on_cpu || !f->prev_of_task || !f->barriers || !last) {
+		free(last);
+		return 1;
+	}
+	(void)e;
+	for (int c = 0; c < 256; c++)
+		f->cand[c] = (int32_t)n;
+	for (int64_t i = n - 1; i >= 0; i--) {
+		const struct pmc_event *v = &f->ev[i];
+		if (v->op == PMC_OP_NAME) {
+			f->next_on_cpu[i] = (int32_t)n;
+			continue;
+		}
+		int c = event_cpu(r, v);
+		f->next_on_cpu[i] = f->cand[c];
+		f->cand[c] = (int32_t)i;
+	}
+	for (int64_t t = 0; t < r->vtask_cap; t++)
+		last[t] = -1;
+	f->nbarriers = f->bcur = 0;
+	for (int64_t i = 0; i < n; i++) {
+		const struct pmc_event *v = &f->ev[i];
+		uint32_t t[2];
+		int nt = v->op == PMC_OP_NAME ? 0 : event_tasks(v, t);
+		f->prev_of_task[i] = nt == 1 ? last[t[0]] : nt ? -2 : -1;
+		for (int k = 0; k < nt; k++)
+			if (t[k] < r->vtask_cap)
+				last[t[k]] = (int32_t)i;
+		if (is_barrier(v->op))
+			f->barriers[f->nbarriers++] = (int32_t)i;
+	}
+	free(last);
+	for (int c = 0; c < r->ncpus; c++)          /* past what the previous chunk started */
+		while (f->cand[c] < f->n && f->cand[c] - f->head < WINDOW && (f->started >> (f->cand[c] - f->head) & 1))
+			f->cand[c] = f->next_on_cpu[f->cand[c]];
+	f->lanes = 1;
+	return 0;
+}
+
+static void lanes_free(struct feed *f)
+{
+	free(f->next_on_cpu);
+	free(f->prev_of_task);
+	free(f->barriers);
+	f->next_on_cpu = f->prev_of_task = f->barriers = NULL;
+	f->lanes = 0;
+}
+
+/* An event started: its CPU's lane moves on (a CPU starts its events in trace order). */
+static inline void lane_started(struct feed *f, int cpu, int64_t i)
+{
+	if (f->lanes && f->cand[cpu] == i)
+		f->cand[cpu] = f->next_on_cpu[i];
+}
+
+/* Slide the window past what has started. */
+static void window_slide(struct feed *f, uint64_t started, int64_t end)
+{
+	int64_t k = 0;
+	while (f->head + k < end && ((started >> k & 1) || f->ev[f->head + k].op == PMC_OP_NAME))
+		k++;
+	f->started = k < WINDOW ? started >> k : 0;
+	f->head += k;
+}
+
+/*
+ * dispatch_window with lanes: the idle CPUs' next events, in trace order, as
+ * the window walk would meet them.  Each starts unless a cgroup change comes
+ * first (the walk stops there), an earlier event not started names its task
+ * (it waits for that one; that event is in the window, before it), or its
+ * task is busy; one that waits holds its CPU for the rest of the walk, one
+ * that starts and keeps its CPU busy too.  Returns the events started, or -1
+ * when a fork, or a cgroup change at the head, is next and the walk must
+ * decide: then *pre gets what started up to there (the same the walk starts
+ * first: it is left in f->started, the head unmoved, for the walk to go on).
+ */
+static int dispatch_lanes(pmc_engine *e, struct replay *r, struct feed *f, int *pre)
+{
+	const int64_t head = f->head, end = head + WINDOW < f->n ? head + WINDOW : f->n;
+	while (f->bcur < f->nbarriers && f->barriers[f->bcur] < head)
+		f->bcur++;
+	const int64_t barrier = f->bcur < f->nbarriers ? f->barriers[f->bcur] : INT64_MAX;
+	uint8_t open[256];
+	int nopen = 0, dispatched = 0;
+	for (int c = 0; c < r->ncpus; c++)
+		nopen += open[c] = !r->actor[c].job;
+	uint64_t started = f->started;
+	int rc = 0;
+	while (nopen) {
+		int c = -1;
+		int64_t x = end;
+		for (int k = 0; k < r->ncpus; k++)
+			if (open[k] && f->cand[k] < x) {
+				x = f->cand[k];
+				c = k;
+			}
+		if (c < 0)
+			break;
+		if (barrier <= x) {
+			/* a cgroup change: it starts only as the first event of the walk, which stops at it */
+			rc = barrier == head ? -1 : 0;
+			break;
+		}
+		const struct pmc_event *v = &f->ev[x];
+		int32_t prev = f->prev_of_task[x];
+		if (prev == -2) {
+			rc = -1;                         /* a fork names two tasks: the walk decides */
+			break;
+		}
+		uint32_t t[2];
+		int32_t pid = event_tasks(v, t) && v->op != PMC_OP_SPAWN && t[0] < r->vtask_cap ? r->task_pid[t[0]] : 0;
+		if ((prev >= head && !(started >> (prev - head) & 1)) || (pid > 0 && e->task[pid].busy)) {
+			open[c] = 0;                     /* it waits: its CPU is held */
+			nopen--;
+			continue;
+		}
+		dispatch(e, r, v);
+		started |= 1ull << (x - head);
+		f->cand[c] = f->next_on_cpu[x];
+		dispatched++;
+		if (e->debug_check && pmc_check(e))
+			return PMC_EINVARIANT;
+		if (r->actor[c].job) {
+			open[c] = 0;
+			nopen--;
+		}
+	}
+	if (rc < 0) {
+		f->started = started;
+		*pre = dispatched;
+		return -1;
+	}
+	window_slide(f, started, end);
+	return dispatched;
+}
+
+/*
  * dispatch_window when one CPU, c, is idle and its next event keeps it busy
  * (a fault, mlock, munmap or exit of a live task): the scan would hold every
  * other CPU and the tasks of the events it passes, so that event starts
@@ -897,12 +1060,7 @@ static int dispatch_to_idle_cpu(pmc_engine *e, struct replay *r, struct feed *f,
 	dispatch(e, r, v);
 	if (e->debug_check && pmc_check(e))
 		return PMC_EINVARIANT;
-	uint64_t started = f->started | 1ull << (at - head);
-	int64_t k = 0;                           /* slide the window past what has started */
-	while (head + k < end && ((started >> k & 1) || ev[head + k].op == PMC_OP_NAME))
-		k++;
-	f->started = k < WINDOW ? started >> k : 0;
-	f->head = head + k;
+	window_slide(f, f->started | 1ull << (at - head), end);
 	return 1;
 }
 
@@ -914,7 +1072,7 @@ static int dispatch_to_idle_cpu(pmc_engine *e, struct replay *r, struct feed *f,
  */
 static int dispatch_window(pmc_engine *e, struct replay *r, struct feed *f)
 {
-	if (r->ncpus == 1 && !f->started)
+	if (r->ncpus == 1 && !f->started && r->fast)
 		return dispatch_one_cpu(e, r, f);
 	/*
 	 * Every CPU busy: nothing can start, and the window is already slid past
@@ -928,7 +1086,15 @@ static int dispatch_window(pmc_engine *e, struct replay *r, struct feed *f)
 		}
 	if (!idle)
 		return 0;
-	if (idle == 1) {
+	int pre = 0;                             /* started by the lanes before the walk */
+	if (f->lanes) {
+		int rc = dispatch_lanes(e, r, f, &pre);
+		if (rc >= 0)
+			return rc;
+		idle = 0;                            /* the walk goes on from where the lanes stopped */
+		for (int c = 0; c < r->ncpus; c++)
+			idle += !r->actor[c].job;
+	} else if (idle == 1 && r->fast) {
 		int rc = dispatch_to_idle_cpu(e, r, f, idle_cpu);
 		if (rc >= 0)
 			return rc;
@@ -965,6 +1131,8 @@ static int dispatch_window(pmc_engine *e, struct replay *r, struct feed *f)
 		int consumed = can ? dispatch(e, r, v) : 0;
 		if (consumed && e->debug_check && pmc_check(e))
 			return PMC_EINVARIANT;
+		if (consumed)
+			lane_started(f, cpu, i);
 		if (consumed) {
 			for (int k = 0; k < consumed && i + k < end; k++)
 				started |= 1ull << (i + k - head);
@@ -981,13 +1149,8 @@ static int dispatch_window(pmc_engine *e, struct replay *r, struct feed *f)
 				if (!task_held(held, nheld, &t[k], 1))
 					held[nheld++] = t[k];
 	}
-	/* slide the window past what has started */
-	int64_t k = 0;
-	while (head + k < end && ((started >> k & 1) || ev[head + k].op == PMC_OP_NAME))
-		k++;
-	f->started = k < WINDOW ? started >> k : 0;
-	f->head = head + k;
-	return dispatched;
+	window_slide(f, started, end);
+	return pre + dispatched;
 }
 
 /*
@@ -1000,7 +1163,7 @@ static int dispatch_window(pmc_engine *e, struct replay *r, struct feed *f)
 static int start_next_event(pmc_engine *e, struct replay *r)
 {
 	struct feed *f = r->feed;
-	if (!f || r->ncpus != 1 || r->actor[0].job || f->started || e->debug_check || !feed_more(f))
+	if (!f || !r->fast || r->ncpus != 1 || r->actor[0].job || f->started || e->debug_check || !feed_more(f))
 		return 0;
 	const struct pmc_event *v = &f->ev[f->head];
 	if (v->op != PMC_OP_FAULT && v->op != PMC_OP_MLOCK && v->op != PMC_OP_MUNMAP && v->op != PMC_OP_EXIT)
@@ -1148,7 +1311,7 @@ static void run_hits(pmc_engine *e, struct replay *r, int64_t *steps)
 	struct feed *f = r->feed;
 	struct actor *a = &r->actor[0];
 	const struct actor *k = r->kswapd;
-	if (!f || r->ncpus != 1 || a->job || f->started || e->debug_check ||
+	if (!f || !r->fast || r->ncpus != 1 || a->job || f->started || e->debug_check ||
 	    (!k->job && e->nr_free < e->pages_low && e->nr_swap))
 		return;
 	struct hits h = { .head = f->head, .now = e->now, .vt = a->vtime, .rng = r->rng, .stop_at = -1,
@@ -1348,6 +1511,10 @@ static int run_actor(pmc_engine *e, struct replay *r, int ia, struct others o)
 			r->any_blocked = 0;
 		}
 		kswapd_wake(e, r);
+		if (!r->fast) {                      /* one step at a time: the reference scheduler */
+			rc = !ended;
+			break;
+		}
 		if (ended) {
 			if (a != k) {                    /* a CPU's operation ended */
 				run_hits(e, r, &steps);
@@ -1540,6 +1707,8 @@ int64_t pmc_replay_run(pmc_engine *e, const struct pmc_event *ev, int64_t base, 
 	if (!r->next_sample)
 		r->next_sample = sample_every;
 	r->feed = &f;
+	if (r->ncpus > 1 && r->fast)
+		lanes_build(e, r, &f);
 	int64_t rc = 0;
 	while (feed_more(&f)) {
 		int started_now = r->freed ? (r->freed = 0, dispatch_window(e, r, &f)) : 0;
@@ -1560,6 +1729,7 @@ int64_t pmc_replay_run(pmc_engine *e, const struct pmc_event *ev, int64_t base, 
 		}
 		rc = 0;
 	}
+	lanes_free(&f);
 	r->feed = NULL;
 	r->head = base + f.head;
 	r->started = f.started;

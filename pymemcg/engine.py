@@ -410,6 +410,11 @@ class Engine:
         lib.pmc_counters(self._ptr, c)
         return struct_to_dict(c)
 
+    def _set_replay_slow(self, on=True):
+        """Replays without their fast paths (one scheduler step per pick, the general
+        dispatch, no hits in one go): the reference the fast paths must match bit for bit."""
+        lib.pmc_set_replay_slow(self._ptr, int(bool(on)))
+
     def _after_operation(self):
         if self._debug_check:
             self.check()

@@ -14,12 +14,17 @@ __all__ = ["from_accesses", "zipf", "loop", "churn", "fork_heavy", "mixed", "ste
            "GENERATORS"]
 
 
-def _one_task(vpns, write, cgroup, limit, cpu):
-    """spawn + one fault per access (a task in `cgroup`, made with `limit` if given)."""
+def _one_task(vpns, write, cgroup, limit, cpu, tasks=1):
+    """spawn + one fault per access (a task in `cgroup`, made with `limit` if given).  With
+    tasks > 1 the pages are shared out: page p belongs to task p % tasks (at p // tasks in
+    its own address space), task k on CPU cpu + k, so the accesses and the footprint are
+    those of the one-task trace, in the same order."""
+    if isinstance(tasks, bool) or not isinstance(tasks, int) or not 1 <= tasks <= 256:
+        raise ValueError(f"tasks must be an int in 1..256, got {tasks!r}")
     b = Builder()
     if cgroup:
         b.mkdir(cgroup, limit=limit)
-    t = b.spawn(cgroup or "", cpu=cpu)
+    ids = [b.spawn(cgroup or "", cpu=(cpu + k) % 256) for k in range(tasks)]
     head = b.build()
     vpns = np.asarray(vpns)
     if vpns.ndim != 1 or (vpns.size and vpns.dtype.kind not in "iu"):
@@ -28,9 +33,15 @@ def _one_task(vpns, write, cgroup, limit, cpu):
         raise ValueError("vpns must lie in [0, 2**36)")
     ev = empty(len(vpns))
     ev["op"] = OP["fault"]
-    ev["cpu"] = cpu
-    ev["task"] = t
-    ev["vpn"] = vpns
+    if tasks == 1:
+        ev["cpu"] = cpu
+        ev["task"] = ids[0]
+        ev["vpn"] = vpns
+    else:
+        owner = vpns % tasks
+        ev["cpu"] = (cpu + owner) % 256
+        ev["task"] = np.asarray(ids, np.uint32)[owner]
+        ev["vpn"] = vpns // tasks
     ev["count"] = 1
     ev["flags"] = np.where(np.asarray(write, dtype=bool), FLAG_WRITE, 0) if np.ndim(write) else (
         FLAG_WRITE if write else 0)
@@ -54,9 +65,11 @@ def zipf_stream(n_events, n_pages, alpha=1.0, seed=0):
     return rng.permutation(n_pages)[ranks]
 
 
-def zipf(n_events=10_000_000, n_pages=1 << 20, alpha=1.0, *, seed=0, write=False, cgroup=None, limit=None):
-    """One task touching n_pages with zipf(alpha) popularity."""
-    return _one_task(zipf_stream(n_events, n_pages, alpha, seed), write, cgroup, limit, 0)
+def zipf(n_events=10_000_000, n_pages=1 << 20, alpha=1.0, *, seed=0, write=False, cgroup=None, limit=None,
+         tasks=1):
+    """One task touching n_pages with zipf(alpha) popularity; with tasks > 1 the same
+    accesses cut into that many tasks, each owning a share of the pages, one per CPU."""
+    return _one_task(zipf_stream(n_events, n_pages, alpha, seed), write, cgroup, limit, 0, tasks)
 
 
 def loop(n_events=1_000_000, n_pages=1 << 16, *, seed=0, write=False, cgroup=None, limit=None):

@@ -5,6 +5,7 @@ is reported with its index before anything is applied), then feeds it in
 chunks (a memory-mapped trace is never read whole) and never loops per event.
 """
 import json
+import mmap
 import time
 
 import numpy as np
@@ -137,6 +138,32 @@ def _json_column(v):
     return v.tolist()
 
 
+class _MappedTrace:
+    """A memory-mapped trace gives its pages back to the kernel once a chunk is done with
+    (madvise MADV_DONTNEED; the file stays the copy, a page read again comes back from it), so
+    a replay holds about a chunk of a trace larger than RAM, not the whole file."""
+
+    def __init__(self, trace):
+        self.mm = None
+        base = trace
+        while base is not None and not isinstance(base, mmap.mmap):
+            base = getattr(base, "base", None)
+        if base is None or not hasattr(mmap, "MADV_DONTNEED") or not trace.size:
+            return
+        self.mm = base
+        self.offset = trace.ctypes.data - np.frombuffer(base, np.uint8).ctypes.data
+        self.itemsize = trace.itemsize
+
+    def release(self, a, b):
+        """Drop the pages that hold only events before b (those from a on)."""
+        if self.mm is None or b <= a:
+            return
+        start = (self.offset + a * self.itemsize) // mmap.PAGESIZE * mmap.PAGESIZE
+        end = (self.offset + b * self.itemsize) // mmap.PAGESIZE * mmap.PAGESIZE
+        if end > start:
+            self.mm.madvise(mmap.MADV_DONTNEED, start, end - start)
+
+
 def _chunks(trace, size):
     """Chunk boundaries that never split a mkdir from its name events."""
     n = len(trace)
@@ -197,9 +224,11 @@ def replay(eng, trace, cpus=2, sched="rr", seed=None, sample_every=None, progres
     try:
         if resume:
             _preload(eng)
+        mapped = _MappedTrace(trace)
         for a, b in _chunks(trace, chunk):
             part = np.require(trace[a:b], requirements=['C', 'A'])
             _check(eng, lib.pmc_replay_validate(eng._ptr, _events_ptr(part), b - a, a))
+            mapped.release(a, b)
         _alias_existing_paths(eng, trace, resume)
         st = ffi.new("struct pmc_replay_stats *")
         lib.pmc_replay_stats(eng._ptr, st)
@@ -223,6 +252,7 @@ def replay(eng, trace, cpus=2, sched="rr", seed=None, sample_every=None, progres
                 ffi.cast("int64_t *", ffi.from_buffer(cg_usage[written:])) if room else ffi.NULL, room, ncg))
             written += got
             new_head = lib.pmc_replay_head(eng._ptr)
+            mapped.release(head, new_head)
             if bar is not None:
                 bar.update(new_head - head)
             step = chunk if new_head > head else 2 * step      # a chunk shorter than the window

@@ -759,3 +759,30 @@ def test_replay_of_a_memory_mapped_npy_equals_the_array(tmp_path):
     assert len(r1.series["events"]) == 200                # max(n // 200, 1000) = 1500 events a sample
     assert_same_result(r1, r2)
     assert_same(state(e1), state(e2))
+
+
+def test_a_memory_mapped_trace_is_not_kept_resident(tmp_path):
+    """A replay gives a memory-mapped trace's pages back to the kernel chunk by chunk, so a
+    trace far larger than the chunk does not end up resident: a child process replaying a
+    240 MB trace peaks far below that (VmHWM is the child's own high-water mark)."""
+    import subprocess
+    import sys
+    from pymemcg import trace as T
+    n = 10_000_000
+    path = tmp_path / "big.npy"
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=T.TRACE_DTYPE, shape=(n,))
+    out[0] = workloads.from_accesses(np.zeros(1, np.int64))[0]
+    for a in range(1, n, 1 << 22):
+        b = min(a + (1 << 22), n)
+        out["op"][a:b] = T.OP["fault"]
+        out["vpn"][a:b] = np.arange(a, b) % 4096
+        out["count"][a:b] = 1
+    out.flush()
+    del out
+    child = ("import sys, pymemcg\nfrom pymemcg import trace\n"
+             "res = pymemcg.Engine('64M', '64M').replay(trace.load(sys.argv[1]), cpus=1, progress=False)\n"
+             "assert res.events == %d and res.counters['anon_faults'] == 4096\n"
+             "print([l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].split()[1])" % n)
+    peak_kib = int(subprocess.run([sys.executable, "-c", child, str(path)], capture_output=True, text=True,
+                                  check=True).stdout)
+    assert peak_kib * 1024 < 120 << 20, f"peak RSS {peak_kib} KiB replaying a {n * 24 >> 20} MiB trace"

@@ -1340,6 +1340,33 @@ static void run_hits(pmc_engine *e, struct replay *r, int64_t *steps)
 	}
 }
 
+/*
+ * What pmc_replay_run's loop does after an operation ended, before it calls
+ * the scheduler again: start events while some start (each round of starts
+ * may free more), as long as the chunk has events to start.  Returns a
+ * negative error, 0 when the loop must look first (the chunk is done, or
+ * there is no chunk: pmc_replay_finish), 1 to go on picking.
+ */
+static int dispatch_pending(pmc_engine *e, struct replay *r)
+{
+	struct feed *f = r->feed;
+	if (!f || !r->fast || e->debug_check)
+		return 0;
+	for (;;) {
+		if (!feed_more(f))
+			return 0;
+		if (!r->freed)
+			return 1;
+		r->freed = 0;
+		int started = dispatch_window(e, r, f);
+		if (started < 0)
+			return started;
+		if (!started)
+			return 1;
+		events_started(e, r, f);
+	}
+}
+
 /* --- the scheduler ------------------------------------------------------------------ */
 
 /*
@@ -1406,6 +1433,82 @@ static inline int retry_is_futile(const pmc_engine *e, const struct actor *b)
 		return 0;
 	const struct task *t = &e->task[b->u.fault.pid];
 	return t->state == TASK_ALIVE && !t->memdie && PageTest(e, b->u.fault.swap_pfn, PG_locked);
+}
+
+/* Ties go to the first actor after `last` in index order, wrapping. */
+static inline int tie_rank(int i, int last, int n)
+{
+	return (i - last - 1 + n) % n;
+}
+
+/*
+ * The scan after a step that did not block (every busy actor is a candidate)
+ * when the actors that would only retry a lock in vain (retry_is_futile) all
+ * have clocks behind every other busy actor's: the scan picks them first, one
+ * after another (by clock, a tie going to the first after the last picked),
+ * each retrying at no cost, then the earliest of the others.  Done here in one
+ * pass instead of a scan per retry.  Returns the pick and fills *o for it
+ * (*retries: how many retried; r->last: the last of them), or -1 when the
+ * clocks do not fall that way (the scan decides, one retry at a time).
+ */
+static __attribute__((noinline)) int pick_after_retries(pmc_engine *e, struct replay *r, struct others *o,
+                                                        int *retries, int random)
+{
+	const int n = r->ncpus + 1;
+	int fut[257], run[257], nf = 0, nr = 0;
+	int64_t min_run = INT64_MAX, max_fut = INT64_MIN;
+	for (int i = 0; i < n; i++) {
+		const struct actor *x = &r->actor[i];
+		if (!x->job)
+			continue;
+		if (retry_is_futile(e, x)) {
+			fut[nf++] = i;
+			if (x->vtime > max_fut)
+				max_fut = x->vtime;
+		} else {
+			run[nr++] = i;
+			if (x->vtime < min_run)
+				min_run = x->vtime;
+		}
+	}
+	if (!nr || max_fut >= min_run)
+		return -1;
+	int last = r->last;
+	for (int left = nf; left; left--) {          /* the retries, in the scan's order */
+		int best = -1;
+		for (int j = 0; j < nf; j++) {
+			const struct actor *x = &r->actor[fut[j]];
+			if (x->blocked)
+				continue;
+			if (best < 0 || x->vtime < r->actor[best].vtime ||
+			    (x->vtime == r->actor[best].vtime && tie_rank(fut[j], last, n) < tie_rank(best, last, n)))
+				best = fut[j];
+		}
+		struct actor *x = &r->actor[best];
+		if (random)
+			(void)splitmix64(&r->rng);
+		x->vtime = e->now;
+		x->blocked = 1;
+		last = best;
+	}
+	if (nf)
+		r->any_blocked = 1;
+	r->last = last;
+	*retries = nf;
+	int pick = -1;
+	for (int j = 0; j < nr; j++) {
+		const struct actor *x = &r->actor[run[j]];
+		if (pick < 0 || x->vtime < r->actor[pick].vtime ||
+		    (x->vtime == r->actor[pick].vtime && tie_rank(run[j], last, n) < tie_rank(pick, last, n)))
+			pick = run[j];
+	}
+	*o = (struct others){ nf + nr - 1, -1, nf ? e->now : INT64_MAX };
+	for (int j = 0; j < nr; j++)
+		if (run[j] != pick && r->actor[run[j]].vtime < o->limit)
+			o->limit = r->actor[run[j]].vtime;
+	if (o->n == 1)
+		o->one = nf ? fut[0] : run[run[0] == pick];
+	return pick;
 }
 
 /*
@@ -1516,7 +1619,24 @@ static int run_actor(pmc_engine *e, struct replay *r, int ia, struct others o)
 			break;
 		}
 		if (ended) {
-			if (a != k) {                    /* a CPU's operation ended */
+			if (a != k && r->ncpus > 1) {    /* a CPU's operation ended: dispatch, then the scan */
+				rc = dispatch_pending(e, r);
+				if (rc <= 0)
+					break;
+				r->last = ia;
+				int next = pick_next(r, &o);
+				if (next < 0)
+					break;
+				switches += next != ia;
+				ia = next;
+				a = &r->actor[ia];
+				ib = o.one;
+				others = o.n;
+				limit = o.limit;
+				b = others == 1 ? &r->actor[ib] : NULL;
+				continue;
+			}
+			if (a != k) {                    /* the one CPU's operation ended */
 				run_hits(e, r, &steps);
 				if ((!a->job && !start_next_event(e, r)) || !feed_more(r->feed)) {
 					rc = 0;
@@ -1563,8 +1683,13 @@ static int run_actor(pmc_engine *e, struct replay *r, int ia, struct others o)
 			 * them all (a's progress cleared every blocked flag), here.
 			 */
 			r->last = ia;
-			int next;
-			while ((next = pick_next(r, &o)) >= 0 && retry_is_futile(e, &r->actor[next])) {
+			int retries = 0, next = pick_after_retries(e, r, &o, &retries, random);
+			if (next >= 0) {
+				steps += retries;
+				switches += retries;
+				ia = r->last;
+			}
+			while (next < 0 && (next = pick_next(r, &o)) >= 0 && retry_is_futile(e, &r->actor[next])) {
 				struct actor *x = &r->actor[next];   /* x's futile retry, as in the pair case */
 				if (random)
 					(void)splitmix64(&r->rng);
@@ -1575,6 +1700,7 @@ static int run_actor(pmc_engine *e, struct replay *r, int ia, struct others o)
 				switches++;
 				r->last = ia = next;
 				kswapd_wake(e, r);
+				next = -1;
 			}
 			if (next < 0)
 				break;

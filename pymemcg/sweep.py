@@ -38,7 +38,8 @@ from concurrent.futures import FIRST_COMPLETED, CancelledError, Executor, Proces
 from concurrent.futures.process import BrokenProcessPool
 
 from ._ffi import ffi
-from .engine import _MEMINFO_NAMES, HOOKS, KERNELS
+from . import strategies
+from .engine import _MEMINFO_NAMES, KERNELS
 from .sizes import PAGE_SIZE, parse_size
 
 __all__ = ["run", "load_config", "load_results", "compare", "plan", "run_cell", "deterministic", "ConfigError",
@@ -140,7 +141,7 @@ def _check_value(key, value):
     if key == "kernel":
         return _choice(value, what, tuple(KERNELS))
     if key == "hook":
-        return _choice(value, what, tuple(HOOKS))
+        return _choice(value, what, tuple(strategies.names()))
     if key in ("swap_account", "laptop_mode"):
         return _bool(value, what)
     if key == "page_cluster":

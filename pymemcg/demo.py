@@ -1,10 +1,13 @@
-"""`pymemcg demo`: the default workload under 2.6.30 without and with the seed hook
-and under 2.6.31, side by side."""
+"""`pymemcg demo`: the default workload under 2.6.30 with each registered strategy (none,
+seed, uncharge-at-free, and any added with --strategy) and under 2.6.31, side by side."""
 import json
 
-from . import Engine, PAGE_SIZE, workloads
+from . import Engine, PAGE_SIZE, strategies, workloads
 
-CONFIGS = (("2.6.30", "none"), ("2.6.30", "seed"), ("2.6.31", "none"))
+
+def configs():
+    """(kernel, strategy) per column: 2.6.30 under every registered strategy, then 2.6.31."""
+    return [("2.6.30", h) for h in strategies.names()] + [("2.6.31", "none")]
 
 
 def demo_workload(pages=1 << 20, cpus=4, seed=0):
@@ -22,7 +25,7 @@ def machine(pages):
 def run_configs(trace, pages, cpus, seed=0, progress=None):
     ram, swap = machine(pages)
     results = {}
-    for kernel, hook in CONFIGS:
+    for kernel, hook in configs():
         eng = Engine(ram, swap, kernel=kernel, hook=hook, seed=seed)
         results[f"{kernel} hook={hook}"] = eng.replay(trace, cpus=cpus, seed=seed, progress=progress)
     return results

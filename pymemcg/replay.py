@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from ._ffi import ffi, lib, struct_to_dict
+from ._ffi import ffi, lib, raise_strategy_error, struct_to_dict
 from .errors import TraceError
 from .sizes import PAGE_SIZE
 from .trace import OP, as_trace, mkdir_names
@@ -20,7 +20,8 @@ SAMPLE_FIELDS = [name for name, _ in ffi.typeof("struct pmc_sample").fields]
 
 
 class ReplayResult:
-    """What a replay did: ``counters``, ``leaks``, ``meminfo``, ``stats`` and a time
+    """What a replay did: ``counters``, ``strategy_counters`` (the strategy's own), ``leaks``,
+    ``meminfo``, ``stats`` and a time
     series (``series``: one numpy array per field, ``cgroups``: usage and memsw usage
     per trace cgroup id and sample)."""
 
@@ -30,6 +31,7 @@ class ReplayResult:
         self.events_per_s = events / seconds if seconds > 0 else float("inf")
         self.stats = stats
         self.counters = eng.counters()
+        self.strategy_counters = eng.strategy_counters()
         self.leaks = eng.leaks()
         self.meminfo = eng.meminfo()
         self.series = series
@@ -40,7 +42,8 @@ class ReplayResult:
     def summary(self):
         """The JSON-ready dict `pymemcg replay --json` prints."""
         return {"events": self.events, "seconds": self.seconds, "events_per_s": self.events_per_s,
-                "leaks": self.leaks, "counters": self.counters, "meminfo": self.meminfo, "stats": self.stats}
+                "leaks": self.leaks, "counters": self.counters, "strategy_counters": self.strategy_counters,
+                "meminfo": self.meminfo, "stats": self.stats}
 
     def series_table(self):
         """The time series as one dict of columns (global fields, then per cgroup)."""
@@ -166,6 +169,8 @@ def replay(eng, trace, cpus=2, sched="rr", seed=None, sample_every=None, progres
         paths = _register(eng, trace, int(st.max_task), ncg, resume)
     finally:
         lib.pmc_replay_end(eng._ptr)
+    # a Python strategy's exception: the replay ran to its end with the strategy's no-op answers
+    raise_strategy_error(eng._ptr)
     series = {f: samples[f][:written].copy() for f in SAMPLE_FIELDS}
     series["swap_used_bytes"] = series["swap_used"] * PAGE_SIZE
     return ReplayResult(eng, stats["events"], seconds, stats, series, cg_usage[:written].copy(), paths)

@@ -20,7 +20,7 @@ from pymemcg.trace import OP
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SUBCOMMANDS = ("demo", "replay", "gen", "import", "plot", "stat")
-SUMMARY_KEYS = {"events", "seconds", "events_per_s", "leaks", "counters", "meminfo", "stats"}
+SUMMARY_KEYS = {"events", "seconds", "events_per_s", "leaks", "counters", "strategy_counters", "meminfo", "stats"}
 
 
 def run(*args, cwd=None):
@@ -82,8 +82,8 @@ def test_replay_help_names_the_documented_options(capsys):
     with pytest.raises(SystemExit):
         main(["replay", "--help"])
     out = capsys.readouterr().out
-    for opt in ("--ram", "--swap", "--kernel", "--hook", "--cpus", "--seed", "--json", "{2.6.30,2.6.31}",
-                "{none,seed}"):
+    for opt in ("--ram", "--swap", "--kernel", "--hook", "--strategy", "--cpus", "--seed", "--json", "{2.6.30,2.6.31}",
+                "{none,seed,uncharge-at-free}"):
         assert opt in out, opt
     with pytest.raises(SystemExit):
         main(["import", "--help"])
@@ -227,24 +227,25 @@ def test_import_blockids(tmp_path, capsys):
     assert doc["events"] == 6 and doc["counters"]["pgfault"] == 5 and doc["counters"]["anon_faults"] == 3
 
 
-def test_demo_prints_the_three_configurations_and_writes_the_plot(tmp_path, capsys):
+def test_demo_prints_one_column_per_strategy_and_writes_the_plot(tmp_path, capsys):
     plot = tmp_path / "d.png"
     assert main(["demo", "--pages", "65536", "--cpus", "2", "--plot", str(plot), "--no-progress"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == ("workload: 2,506 events, 7 cgroups x 5 tasks churning over 65,536 pages; "
                         "RAM 320M, swap 256M, 2 CPUs")
-    assert lines[1].split() == ["2.6.30", "hook=none", "2.6.30", "hook=seed", "2.6.31", "hook=none"]
+    assert lines[1].split() == ["2.6.30", "hook=none", "2.6.30", "hook=seed", "2.6.30", "hook=uncharge-at-free",
+                                "2.6.31", "hook=none"]
     rows = {cells[0]: cells[1:] for cells in (re.split(r"\s{2,}", line.strip()) for line in lines[2:-1])}
-    assert all(len(v) == 3 for v in rows.values())
-    assert rows["stale type-2 (pages)"] == ["19", "0", "19"]
-    assert rows["stale type-1 (pages)"] == ["0", "0", "0"]
-    assert rows["leaked swap entries"] == ["19", "0", "19"]
-    assert rows["leaked memsw (pages)"] == ["0", "0", "0"]
-    assert rows["hook calls"][0] == "0" and int(rows["hook calls"][1]) > 0 and rows["hook calls"][2] == "0"
-    assert rows["hook freed (pages)"] == ["0", "70", "0"]
+    assert all(len(v) == 4 for v in rows.values())
+    assert rows["stale type-2 (pages)"] == ["19", "0", "0", "19"]
+    assert rows["stale type-1 (pages)"] == ["0", "0", "0", "0"]
+    assert rows["leaked swap entries"] == ["19", "0", "0", "19"]
+    assert rows["leaked memsw (pages)"] == ["0", "0", "0", "0"]
+    assert rows["hook calls"][0] == "0" and int(rows["hook calls"][1]) > 0 and rows["hook calls"][2:] == ["0", "0"]
+    assert rows["hook freed (pages)"] == ["0", "70", "0", "0"]
     for key in ("swap used (MB)", "SwapCached (MB)", "pages reclaimed", "reclaim throughput (pages/s)",
                 "replay (s)", "ns per scanned page", "RAM held by stale (MB)"):
-        assert len(rows[key]) == 3, key
+        assert len(rows[key]) == 4, key
     assert lines[-1] == f"plot: {plot}"
     assert plot.read_bytes()[:8] == PNG_MAGIC
 
@@ -253,7 +254,8 @@ def test_demo_json(tmp_path, capsys):
     assert main(["demo", "--pages", "16384", "--cpus", "2", "--plot", str(tmp_path / "d.png"), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["plot"] == str(tmp_path / "d.png")
-    assert [r["config"] for r in doc["rows"]] == ["2.6.30 hook=none", "2.6.30 hook=seed", "2.6.31 hook=none"]
+    assert [r["config"] for r in doc["rows"]] == ["2.6.30 hook=none", "2.6.30 hook=seed",
+                                                  "2.6.30 hook=uncharge-at-free", "2.6.31 hook=none"]
     assert doc["rows"][1]["stale type-2 (pages)"] == 0
     assert (tmp_path / "d.png").read_bytes()[:8] == PNG_MAGIC
 

@@ -12,7 +12,7 @@
 #ifndef PMC_HOOKPOINTS_H
 #define PMC_HOOKPOINTS_H
 
-/* Around each call: the page the caller holds locked, restored after (hooks may nest). */
+/* Before a call: record the page the caller holds locked (NIL: none); returns what to restore. */
 static inline int32_t hook_enter(pmc_engine *e, int32_t locked)
 {
 	int32_t old = e->sctx.locked;
@@ -20,20 +20,26 @@ static inline int32_t hook_enter(pmc_engine *e, int32_t locked)
 	return old;
 }
 
-static inline void hook_leave(pmc_engine *e, int32_t old)
+/*
+ * After a call (hooks may nest: restore the caller's locked page): 1 if the
+ * strategy answered yes, the one decision its point takes (besides
+ * PMC_GO_ON, which gives 0); any other answer is refused (0).
+ */
+static inline int hook_answer(pmc_engine *e, int32_t old, int32_t answer, int32_t yes)
 {
 	e->sctx.locked = old;
+	if (answer == yes)
+		return 1;
+	if (answer != PMC_GO_ON)
+		strategy_refuse(e);
+	return 0;
 }
 
 /* shrink_page_list after a successful add_to_swap (the caller checked the member): 1 = keep_locked. */
 static inline int hook_after_add_to_swap(pmc_engine *e, int32_t pfn)
 {
 	int32_t old = hook_enter(e, pfn);
-	int32_t d = e->ops.after_add_to_swap(&e->sctx, pfn);
-	hook_leave(e, old);
-	if (d == PMC_GO_ON || d == PMC_KEEP_LOCKED)
-		return d == PMC_KEEP_LOCKED;
-	return strategy_refuse(e);
+	return hook_answer(e, old, e->ops.after_add_to_swap(&e->sctx, pfn), PMC_KEEP_LOCKED);
 }
 
 /* shrink_page_list's keep, keep_locked and activate_locked labels: the strategy may swap the locked two. */
@@ -45,15 +51,16 @@ static inline void hook_shrink_page_list_exit(pmc_engine *e, int32_t pfn, int32_
 	             : *label == L_ACTIVATE_LOCKED ? PMC_EXIT_ACTIVATE_LOCKED : 0;
 	if (!exit)
 		return;
-	int32_t old = hook_enter(e, exit == PMC_EXIT_KEEP ? NIL : pfn);
+	int locked = exit != PMC_EXIT_KEEP;
+	int32_t old = hook_enter(e, locked ? pfn : NIL);
 	int32_t d = e->ops.shrink_page_list_exit(&e->sctx, pfn, exit);
-	hook_leave(e, old);
-	if (d == PMC_GO_ON)
+	if (!locked) {
+		hook_answer(e, old, d, PMC_GO_ON);       /* keep: the page is unlocked, nothing to pick */
 		return;
-	if (exit != PMC_EXIT_KEEP && (d == PMC_KEEP_LOCKED || d == PMC_ACTIVATE))
+	}
+	/* a locked exit may be turned into either locked exit */
+	if (hook_answer(e, old, d, d == PMC_ACTIVATE ? PMC_ACTIVATE : PMC_KEEP_LOCKED))
 		*label = d == PMC_ACTIVATE ? L_ACTIVATE_LOCKED : L_KEEP_LOCKED;
-	else
-		strategy_refuse(e);
 }
 
 /* page_remove_rmap, the last unmap of a charged anon page out of the swap cache: 1 = keep the charge. */
@@ -62,11 +69,7 @@ static inline int hook_page_remove_rmap(pmc_engine *e, int32_t pfn)
 	if (!e->ops.page_remove_rmap || (e->a.flags[pfn] & (PCG_USED | PG_swapcache)) != PCG_USED)
 		return 0;
 	int32_t old = hook_enter(e, NIL);
-	int32_t d = e->ops.page_remove_rmap(&e->sctx, pfn);
-	hook_leave(e, old);
-	if (d == PMC_GO_ON || d == PMC_DEFER)
-		return d == PMC_DEFER;
-	return strategy_refuse(e);
+	return hook_answer(e, old, e->ops.page_remove_rmap(&e->sctx, pfn), PMC_DEFER);
 }
 
 /*
@@ -79,13 +82,7 @@ static inline int32_t hook_delete_from_swap_cache(pmc_engine *e, int32_t pfn)
 	if (!e->ops.delete_from_swap_cache || !(e->a.flags[pfn] & PCG_USED) || page_mapped(e, pfn))
 		return pfn;
 	int32_t old = hook_enter(e, pfn);
-	int32_t d = e->ops.delete_from_swap_cache(&e->sctx, pfn);
-	hook_leave(e, old);
-	if (d == PMC_DEFER)
-		return NIL;
-	if (d != PMC_GO_ON)
-		strategy_refuse(e);
-	return pfn;
+	return hook_answer(e, old, e->ops.delete_from_swap_cache(&e->sctx, pfn), PMC_DEFER) ? NIL : pfn;
 }
 
 /* free_hot_cold_page of a page still charged (only after a PMC_DEFER): the strategy is told, the page uncharged. */
@@ -101,24 +98,17 @@ static inline int hook_do_swap_page(pmc_engine *e, int32_t pfn, int32_t memcg)
 	if (!e->ops.do_swap_page)
 		return 0;
 	int32_t old = hook_enter(e, pfn);
-	int32_t d = e->ops.do_swap_page(&e->sctx, pfn, memcg);
-	hook_leave(e, old);
-	if (d == PMC_GO_ON || d == PMC_KEEP_CACHE)
-		return d == PMC_KEEP_CACHE;
-	return strategy_refuse(e);
+	return hook_answer(e, old, e->ops.do_swap_page(&e->sctx, pfn, memcg), PMC_KEEP_CACHE);
 }
 
-/* free_swap_and_cache after the trylock of the slot's cache page: 1 = leave it in the swap cache. */
+/* free_swap_and_cache after the trylock of the slot's cache page: 1 = leave it in the swap cache (locked only). */
 static inline int hook_free_swap_and_cache(pmc_engine *e, int32_t off, int32_t pfn, int locked)
 {
 	if (!e->ops.free_swap_and_cache)
 		return 0;
 	int32_t old = hook_enter(e, locked ? pfn : NIL);
 	int32_t d = e->ops.free_swap_and_cache(&e->sctx, off, pfn, locked);
-	hook_leave(e, old);
-	if (d == PMC_GO_ON || (d == PMC_KEEP_CACHE && locked))
-		return d == PMC_KEEP_CACHE;
-	return strategy_refuse(e);
+	return hook_answer(e, old, d, locked ? PMC_KEEP_CACHE : PMC_GO_ON) && locked;
 }
 
 /* scan_swap_map starts an allocation: the strategy's answers of the last one no longer hold. */

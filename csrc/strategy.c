@@ -249,10 +249,7 @@ void strategy_uncharge_at_free(pmc_engine *e, int32_t pfn)
 {
 	if (e->ops.free_hot_cold_page) {
 		int32_t old = hook_enter(e, NIL);
-		int32_t d = e->ops.free_hot_cold_page(&e->sctx, pfn);
-		hook_leave(e, old);
-		if (d != PMC_GO_ON)
-			strategy_refuse(e);
+		hook_answer(e, old, e->ops.free_hot_cold_page(&e->sctx, pfn), PMC_GO_ON);
 	}
 	__mem_cgroup_uncharge_common(e, pfn, MEM_CGROUP_CHARGE_TYPE_FORCE);
 }
@@ -275,12 +272,9 @@ int strategy_scan_swap_map(pmc_engine *e, int32_t off)
 	if (m >> 1 == e->scan_gen)
 		return (int)(m & 1);
 	int32_t old = hook_enter(e, NIL);
-	int32_t d = e->ops.scan_swap_map(&e->sctx, off, pfn);
-	hook_leave(e, old);
-	if (d != PMC_GO_ON && d != PMC_RECLAIM)
-		d = strategy_refuse(e);
-	e->scan_memo[off] = (e->scan_gen << 1) | (d == PMC_RECLAIM);
-	return d == PMC_RECLAIM;
+	int reclaim = hook_answer(e, old, e->ops.scan_swap_map(&e->sctx, off, pfn), PMC_RECLAIM);
+	e->scan_memo[off] = (e->scan_gen << 1) | (uint32_t)reclaim;
+	return reclaim;
 }
 
 int pmc_strategy_counters(const pmc_engine *e, int64_t *out, int n)

@@ -122,6 +122,7 @@ int pmc_engine_create(const struct pmc_config *cfg, const struct pmc_arrays *arr
 	e->nr_free = cfg->nr_pages;
 	for (int64_t off = 0; off < cfg->nr_swap; off++)
 		e->a.swap_cache[off] = NIL;
+	e->leak_pending = NIL;
 	swap_info_init(e);
 	setup_watermarks(e);
 	if (pt_pool_init(e)) {

@@ -293,6 +293,22 @@ struct zap_op {
 	int64_t zapped;
 };
 
+/*
+ * The leak figures of kernel-semantics §4.4 kept up to date (leaks.c): every
+ * change that can move a swap slot between classes first "touches" it, which
+ * takes the slot's share out of the figures; the share is added back, as the
+ * slot then stands, when another slot is touched or the figures are read, so
+ * changes nested in one another count once.
+ */
+struct leak_figures {
+	int64_t stale_type1;      /* stale swap-cache pages not anon (Type-1)        */
+	int64_t stale_type2;      /* ... anon (Type-2)                               */
+	int64_t no_cache;         /* allocated, no pte, no cache page                */
+	int64_t orphan;           /* orphan but charged swap-cache pages             */
+	int64_t leaked_memsw;     /* swap_cgroup records with no pte                 */
+	int64_t saturated;        /* slots whose count saturated: their ptes are unknown */
+};
+
 struct pmc_engine {
 	struct pmc_config cfg;
 	struct pmc_arrays a;
@@ -336,6 +352,7 @@ struct pmc_engine {
 	int64_t zone_nr_scan[NR_LRU_LISTS];
 	int32_t laptop_mode;
 	int32_t debug_check;        /* pmc_check after every replay operation */
+	int32_t replay_slow;        /* replays without their fast paths (pmc_set_replay_slow) */
 
 	struct replay *replay;      /* the replay in progress, if any */
 
@@ -351,6 +368,8 @@ struct pmc_engine {
 	int32_t nr_batch, cap_batch;
 
 	struct pmc_counters ctr;
+	struct leak_figures leak;   /* see leaks.c: up to date once leak_commit ran */
+	int32_t leak_pending;       /* the slot whose share is out of the figures, or NIL */
 	char errmsg[256];
 
 	/* the reclaim strategy (strategy.c): its table, copied; what its hooks see; its counters */
@@ -402,6 +421,22 @@ static inline uint64_t *pte_alloc(pmc_engine *e, struct task *t, int64_t vpn) /*
 {
 	uint64_t *pte = pte_offset(t, vpn);
 	return pte ? pte : pte_alloc_walk(e, t, vpn);
+}
+/*
+ * A fault of a present pte that needs nothing but its accessed bit (and its
+ * dirty bit on a write): writable if this is a write, outside any locked
+ * range (mlock takes the page lock).  The pte, or NULL when the fault must
+ * go the long way (fault_next).
+ */
+static inline uint64_t *pte_hit(struct task *t, int64_t vpn, int write)
+{
+	uint64_t *pte = pte_offset(t, vpn);
+	const uint64_t want = PTE_PRESENT | (write ? PTE_WRITE : 0);
+	return pte && (*pte & (want | PTE_LOCKED)) == want ? pte : NULL;
+}
+static inline void pte_mkyoung_hit(uint64_t *pte, int write)
+{
+	*pte |= PTE_YOUNG | (write ? PTE_DIRTY : 0);
 }
 typedef void (*pte_visit_fn)(pmc_engine *e, int32_t pid, int64_t vpn, uint64_t *pte, void *ctx);
 void walk_ptes(pmc_engine *e, int32_t pid, pte_visit_fn fn, void *ctx);
@@ -528,6 +563,17 @@ void strategy_uncharge_at_free(pmc_engine *e, int32_t pfn);
 void strategy_scan_begin(pmc_engine *e);
 int strategy_scan_swap_map(pmc_engine *e, int32_t off);
 
+/* leaks.c */
+void leak_touch(pmc_engine *e, int32_t off);
+void leak_commit(pmc_engine *e);
+static inline void leak_touch_slot(pmc_engine *e, int32_t off)
+{
+	if (e->leak_pending != off)
+		leak_touch(e, off);
+}
+void leak_recount(pmc_engine *e, struct leak_figures *out);
+void leaks_from_figures(const struct leak_figures *lf, struct pmc_leaks *out);
+
 /* oom_kill.c */
 int32_t mem_cgroup_out_of_memory(pmc_engine *e, int32_t mem_over_limit, int32_t current);
 int32_t out_of_memory(pmc_engine *e, int32_t current);
@@ -567,6 +613,13 @@ static inline int trylock_page(pmc_engine *e, int32_t pfn)
 static inline void unlock_page(pmc_engine *e, int32_t pfn) { e->a.flags[pfn] &= ~PG_locked; }
 
 static inline int page_mapped(const pmc_engine *e, int32_t pfn) { return e->a.mapcount[pfn] > 0; }
+
+/* A change to a page's charge or mapping moves its swap slot's leak class only while it is in the swap cache. */
+static inline void leak_touch_page(pmc_engine *e, int32_t pfn)
+{
+	if (e->a.flags[pfn] & PG_swapcache)
+		leak_touch_slot(e, (int32_t)e->a.private[pfn]);
+}
 
 static inline int32_t pte_pfn(uint64_t pte) { return (int32_t)(pte >> PTE_SHIFT); }
 static inline uint64_t mk_pte(int32_t pfn, uint64_t bits) { return ((uint64_t)pfn << PTE_SHIFT) | bits; }

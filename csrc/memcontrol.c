@@ -145,6 +145,7 @@ void mem_cgroup_commit_charge(pmc_engine *e, int32_t memcg, int32_t pfn, enum ch
 		mem_cgroup_cancel_charge(e, memcg);
 		return;
 	}
+	leak_touch_page(e, pfn);
 	e->a.memcg[pfn] = memcg;
 	ClearPage(e, pfn, PCG_CACHE);
 	SetPage(e, pfn, PCG_USED |
@@ -181,6 +182,7 @@ int32_t __mem_cgroup_uncharge_common(pmc_engine *e, int32_t pfn, enum charge_typ
 	if (e->cfg.swap_account && ctype != MEM_CGROUP_CHARGE_TYPE_SWAPOUT)
 		res_counter_uncharge(e, memcg, 1);
 	mem_cgroup_charge_statistics(e, memcg, pfn, 0);
+	leak_touch_page(e, pfn);
 	ClearPage(e, pfn, PCG_USED);
 	return memcg;
 }
@@ -197,6 +199,8 @@ void mem_cgroup_uncharge_page(pmc_engine *e, int32_t pfn)
 static int32_t swap_cgroup_record(pmc_engine *e, int32_t off, int32_t memcg)
 {
 	int32_t old = e->a.swap_cgroup[off];
+	if (old != memcg)
+		leak_touch_slot(e, off);
 	e->a.swap_cgroup[off] = (uint16_t)memcg;
 	return old;
 }

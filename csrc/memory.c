@@ -17,18 +17,25 @@
 
 /* --- faults ------------------------------------------------------------------ */
 
-/* Only the batch's own fields: the charge and reclaim states inside are set up when used. */
+/*
+ * Only the batch's own fields: the charge and reclaim states inside are set
+ * up when used.  Field by field, not a memset: a replay starts one of these
+ * per event.
+ */
 void fault_op_init(struct fault_op *f, int32_t pid, const int64_t *vpns, int64_t n, int64_t start, int write, int lock)
 {
-	memset(f, 0, offsetof(struct fault_op, charge));
 	f->pid = pid;
 	f->write = write;
 	f->lock = lock;
 	f->phase = FP_NEXT;
+	f->after_direct = f->cow = f->swap_locked = f->swap_off = f->ra_next = f->ra_end = 0;
+	f->charge_memcg = f->error = f->alone = 0;
+	f->new_pfn = f->swap_pfn = f->cow_old = NIL;
 	f->vpns = vpns;
 	f->n = n;
 	f->start = start;
-	f->new_pfn = f->swap_pfn = f->cow_old = NIL;
+	f->i = f->touched = 0;
+	f->orig_pte = 0;
 }
 
 static inline int64_t cur_vpn(const struct fault_op *f)
@@ -446,7 +453,42 @@ static int fault_may_die(const struct fault_op *f)
 	       !((f->phase == FP_CHARGE || f->phase == FP_SWAPIN_CHARGE) && f->charge.phase != CH_TRY);
 }
 
+static int fault_step_slow(pmc_engine *e, struct fault_op *f);
+
+/*
+ * The common steps, kept small so they inline into the scheduler: a retry of
+ * lock_page while the read still holds the lock, the end of the batch, and a
+ * present pte that needs neither the page lock (mlock) nor a copy (a write to
+ * a read-only pte).  They do exactly what the long way does for them.
+ */
 int fault_step(pmc_engine *e, struct fault_op *f)
+{
+	if (f->phase == FP_SWAPIN_LOCK) {               /* lock_page still waiting for the read */
+		const struct task *t = &e->task[f->pid];
+		if (t->state == TASK_ALIVE && !t->memdie && PageTest(e, f->swap_pfn, PG_locked))
+			return OP_BLOCKED;
+	} else if (f->phase == FP_NEXT) {
+		struct task *t = &e->task[f->pid];
+		if (t->state == TASK_ALIVE && !t->memdie) {
+			if (f->i == f->n) {
+				f->phase = FP_DONE;
+				return OP_DONE;
+			}
+			uint64_t *pte = f->lock ? NULL : pte_hit(t, cur_vpn(f), f->write);
+			if (pte) {
+				f->orig_pte = *pte;
+				pte_mkyoung_hit(pte, f->write);
+				f->touched++;
+				f->i++;
+				tick(e, COST_FAULT_NS);
+				return OP_MORE;
+			}
+		}
+	}
+	return fault_step_slow(e, f);
+}
+
+static __attribute__((noinline)) int fault_step_slow(pmc_engine *e, struct fault_op *f)
 {
 	struct task *t = &e->task[f->pid];
 	if (f->phase != FP_DONE && (t->state != TASK_ALIVE || (t->memdie && fault_may_die(f))))

@@ -365,6 +365,7 @@ int pmc_reclaim(pmc_engine *e, int memcg, int64_t nr, struct pmc_reclaim_result 
 int64_t pmc_end_writeback(pmc_engine *e, int64_t n);
 int pmc_set_laptop_mode(pmc_engine *e, int on);
 int pmc_set_debug_check(pmc_engine *e, int on);
+int pmc_set_replay_slow(pmc_engine *e, int on);
 int pmc_io_info(const pmc_engine *e, struct pmc_io_info *out);
 
 /* replay.c */
@@ -373,6 +374,7 @@ int pmc_replay_preload(pmc_engine *e, const int32_t *task_pid, const uint8_t *ta
                        const int32_t *cg_id, const uint8_t *cg_state, int64_t ncg);
 int pmc_replay_alias(pmc_engine *e, int64_t trace_cgroup, int memcg);
 int64_t pmc_replay_validate(pmc_engine *e, const struct pmc_event *ev, int64_t n, int64_t base);
+int64_t pmc_replay_marks(const pmc_engine *e, int64_t *out, int64_t cap);
 int64_t pmc_replay_run(pmc_engine *e, const struct pmc_event *ev, int64_t base, int64_t n, int final,
                        int64_t sample_every, struct pmc_sample *samples, int64_t *cg_usage, int64_t max_samples,
                        int64_t ncg);

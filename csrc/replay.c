@@ -41,11 +41,15 @@ struct actor {
 
 enum { V_UNKNOWN = 0, V_LIVE, V_GONE };
 
+struct feed;
+
 struct replay {
 	int32_t ncpus;
 	int32_t sched;
 	uint64_t rng;
 	struct actor *actor;         /* ncpus CPUs, then kswapd */
+	struct actor *kswapd;        /* &actor[ncpus] */
+	uint8_t cpu_of[256];         /* event.cpu -> the CPU it runs on (event.cpu modulo ncpus) */
 	int32_t last;
 	/* validation */
 	uint8_t *vtask;
@@ -61,6 +65,10 @@ struct replay {
 	int64_t head;                /* the first event of the trace not yet started */
 	uint64_t started;            /* bit k: event head + k has started */
 	int32_t any_blocked;         /* some actor's blocked is set (saves clearing them all every step) */
+	struct feed *feed;           /* the chunk pmc_replay_run is feeding in, or NULL */
+	int32_t fast;                /* the fast paths on (else every step goes through the scan) */
+	int64_t *marks;              /* the trace's cgroup changes (mkdir, rmdir) validation saw */
+	int64_t nmarks, cap_marks;
 };
 
 static uint64_t splitmix64(uint64_t *s)
@@ -79,6 +87,7 @@ void pmc_replay_end(pmc_engine *e)
 	for (int32_t pid = 1; pid < e->nr_task; pid++)
 		e->task[pid].busy = 0;
 	free(r->actor);
+	free(r->marks);
 	free(r->vtask);
 	free(r->task_pid);
 	free(r);
@@ -101,6 +110,10 @@ int pmc_replay_begin(pmc_engine *e, int cpus, int sched, uint64_t seed)
 		return pmc_err(e, PMC_EALLOC, "cannot allocate a replay");
 	}
 	r->ncpus = cpus;
+	r->fast = !e->replay_slow;
+	r->kswapd = &r->actor[cpus];
+	for (int c = 0; c < 256; c++)
+		r->cpu_of[c] = (uint8_t)(c % cpus);
 	r->sched = sched;
 	r->rng = seed;
 	r->last = cpus;
@@ -325,6 +338,32 @@ static int v_name(pmc_engine *e, const struct pmc_event *ev, int64_t n, int64_t 
 	return 0;
 }
 
+/* Note a cgroup change's event index, so that Python need not scan the trace for them. */
+static int mark(pmc_engine *e, struct replay *r, int64_t idx)
+{
+	if (r->nmarks == r->cap_marks) {
+		int64_t cap = r->cap_marks ? 2 * r->cap_marks : 64;
+		int64_t *m = realloc(r->marks, (size_t)cap * sizeof *m);
+		if (!m)
+			return pmc_err(e, PMC_EALLOC, "cannot grow the list of cgroup events");
+		r->marks = m;
+		r->cap_marks = cap;
+	}
+	r->marks[r->nmarks++] = idx;
+	return 0;
+}
+
+/* The event indices of the mkdir and rmdir events validated so far, in trace order; returns how many. */
+int64_t pmc_replay_marks(const pmc_engine *e, int64_t *out, int64_t cap)
+{
+	const struct replay *r = e->replay;
+	if (!r)
+		return PMC_ESTATE;
+	for (int64_t i = 0; i < r->nmarks && i < cap; i++)
+		out[i] = r->marks[i];
+	return r->nmarks;
+}
+
 /*
  * Check a chunk of events against the trace so far: known ops, ids used only
  * while they exist, pages inside the address space.  A replay validates the
@@ -336,6 +375,17 @@ int64_t pmc_replay_validate(pmc_engine *e, const struct pmc_event *ev, int64_t n
 	if (!r)
 		return pmc_err(e, PMC_ESTATE, "no replay begun");
 	for (int64_t i = 0; i < n; i++) {
+		/* the common case first, in a loop of its own: faults of live tasks, inside the address space */
+		const uint8_t *vtask = r->vtask;
+		const int64_t cap = r->vtask_cap;
+		for (; i < n; i++) {
+			const struct pmc_event *v = &ev[i];
+			if (v->op != PMC_OP_FAULT || (v->flags & ~1u) || v->task >= cap || vtask[v->task] != V_LIVE ||
+			    v->vpn < 0 || v->count < 1 || v->count > TASK_VPN_LIMIT || v->vpn > TASK_VPN_LIMIT - v->count)
+				break;
+		}
+		if (i == n)
+			break;
 		const struct pmc_event *v = &ev[i];
 		int64_t idx = base + i;
 		int rc = 0, k;
@@ -373,6 +423,8 @@ int64_t pmc_replay_validate(pmc_engine *e, const struct pmc_event *ev, int64_t n
 				rc = v_cg(e, r, idx, v->vpn);
 			break;
 		case PMC_OP_MKDIR:
+			if (mark(e, r, idx))
+				return PMC_EALLOC;
 			if (v->task == 0 || v->task > MAX_MEMCG || r->vcg[v->task] != V_UNKNOWN)
 				BAD("event %lld: cgroup id %u is taken or out of range", (long long)idx, v->task);
 			rc = v_cg(e, r, idx, v->vpn);
@@ -401,6 +453,8 @@ int64_t pmc_replay_validate(pmc_engine *e, const struct pmc_event *ev, int64_t n
 				BAD("event %lld: reclaim of %lld pages", (long long)idx, (long long)v->count);
 			break;
 		case PMC_OP_RMDIR:
+			if (mark(e, r, idx))
+				return PMC_EALLOC;
 			if (v->task == 0)
 				BAD("event %lld: the root cgroup cannot be removed", (long long)idx);
 			rc = v_cg(e, r, idx, v->task);
@@ -442,7 +496,7 @@ static void skip_dead(pmc_engine *e, struct replay *r, int32_t pid)
 static void take_sample(pmc_engine *e, struct replay *r, struct pmc_sample *s, int64_t *cg_usage, int64_t ncg)
 {
 	struct pmc_leaks lk;
-	pmc_leaks(e, &lk);
+	pmc_leaks(e, &lk);                   /* O(1) from the kept figures (leaks.c) */
 	*s = (struct pmc_sample){
 		.events = r->st.events, .now_ns = e->now, .mem_free = e->nr_free,
 		.swap_used = e->total_swap_pages - e->nr_swap_pages, .swap_cached = e->swapcache_pages,
@@ -487,7 +541,25 @@ static void apply_write(pmc_engine *e, struct replay *r, const struct pmc_event 
 /* The CPU an event runs on (no division when there is one CPU). */
 static inline int event_cpu(const struct replay *r, const struct pmc_event *v)
 {
-	return r->ncpus == 1 ? 0 : v->cpu % r->ncpus;
+	return r->cpu_of[v->cpu];
+}
+
+/* A fault, mlock, munmap or exit of a live task starts on its CPU (the actor a). */
+static inline void start_task_op(pmc_engine *e, struct actor *a, const struct pmc_event *v, int32_t pid)
+{
+	if (v->op == PMC_OP_EXIT || v->op == PMC_OP_MUNMAP) {
+		int exit = v->op == PMC_OP_EXIT;
+		zap_op_init(&a->u.zap, pid, NULL, exit ? TASK_VPN_LIMIT : v->count, exit ? 0 : v->vpn, 1, exit);
+		a->job = ACT_ZAP;
+		if (exit)
+			e->task[pid].exiting = 1;
+	} else {
+		fault_op_init(&a->u.fault, pid, NULL, v->count, v->vpn, v->flags & 1 || v->op == PMC_OP_MLOCK,
+		              v->op == PMC_OP_MLOCK);
+		a->job = ACT_FAULT;
+	}
+	a->pid = pid;
+	e->task[pid].busy = 1;
 }
 
 /*
@@ -522,20 +594,7 @@ static int dispatch(pmc_engine *e, struct replay *r, const struct pmc_event *v)
 		}
 		if (e->task[pid].busy)
 			return 0;
-		if (v->op == PMC_OP_EXIT || v->op == PMC_OP_MUNMAP) {
-			int exit = v->op == PMC_OP_EXIT;
-			zap_op_init(&a->u.zap, pid, NULL, exit ? TASK_VPN_LIMIT : v->count, exit ? 0 : v->vpn, 1, exit);
-			a->job = ACT_ZAP;
-			if (exit)
-				e->task[pid].exiting = 1;
-		} else {
-			fault_op_init(&a->u.fault, pid, NULL, v->count, v->vpn, v->flags & 1, v->op == PMC_OP_MLOCK);
-			if (v->op == PMC_OP_MLOCK)
-				a->u.fault.write = 1;
-			a->job = ACT_FAULT;
-		}
-		a->pid = pid;
-		e->task[pid].busy = 1;
+		start_task_op(e, a, v, pid);
 		break;
 	case PMC_OP_FORK: {
 		if (!task_usable(e, pid)) {
@@ -599,6 +658,38 @@ static int dispatch(pmc_engine *e, struct replay *r, const struct pmc_event *v)
 	return consumed;
 }
 
+/* Control-file writes, mkdir and rmdir change cgroups: nothing is dispatched past them. */
+static int is_barrier(uint8_t op)
+{
+	return op == PMC_OP_MKDIR || op == PMC_OP_RMDIR || op == PMC_OP_WRITE;
+}
+
+/* The trace tasks an event concerns (fork: parent and child); 0, 1 or 2. */
+static int event_tasks(const struct pmc_event *v, uint32_t *t)
+{
+	switch (v->op) {
+	case PMC_OP_SPAWN: case PMC_OP_FAULT: case PMC_OP_MUNMAP: case PMC_OP_EXIT: case PMC_OP_MLOCK:
+	case PMC_OP_MOVE:
+		t[0] = v->task;
+		return 1;
+	case PMC_OP_FORK:
+		t[0] = v->task;
+		t[1] = (uint32_t)v->vpn;
+		return 2;
+	default:
+		return 0;
+	}
+}
+
+static int task_held(const uint32_t *held, int nheld, const uint32_t *t, int nt)
+{
+	for (int i = 0; i < nt; i++)
+		for (int j = 0; j < nheld; j++)
+			if (held[j] == t[i])
+				return 1;
+	return 0;
+}
+
 /* One step of an actor; returns OP_DONE, OP_MORE or OP_BLOCKED. */
 static int actor_step(pmc_engine *e, struct actor *a)
 {
@@ -628,18 +719,11 @@ static int actor_step(pmc_engine *e, struct actor *a)
 	return s;
 }
 
-/* After a step: did an operation end, so that more events may start? */
-static void note_end(struct replay *r, const struct actor *a)
-{
-	if (!a->job)
-		r->freed = 1;
-}
-
 /* kswapd wakes when free memory falls below the low watermark (wakeup_kswapd). */
 static void kswapd_wake(pmc_engine *e, struct replay *r)
 {
-	struct actor *k = &r->actor[r->ncpus];
-	if (!k->job && e->nr_swap && e->nr_free < e->pages_low) {
+	struct actor *k = r->kswapd;
+	if (e->nr_free < e->pages_low && !k->job && e->nr_swap) {
 		reclaim_init(e, &k->u.rs, RK_KSWAPD, 0, 0, SWAP_CLUSTER_MAX);
 		k->job = ACT_RECLAIM;
 		k->pid = 0;
@@ -685,9 +769,968 @@ static inline int pick_actor(const struct replay *r, int n)
 	return pick;
 }
 
+/* --- the chunk being fed in, and starting its events ------------------------------- */
+
+#define WINDOW 64                /* the bits of the started mask */
+#define LOOKAHEAD (WINDOW + (NAME_MAX + NAME_CHUNK - 1) / NAME_CHUNK)
+
+/* The chunk of the trace pmc_replay_run feeds in, and where its samples go. */
+struct feed {
+	const struct pmc_event *ev;
+	int64_t n;                   /* events in the chunk                           */
+	int64_t head;                /* the first not started, from the chunk's start  */
+	uint64_t started;            /* bit k: event head + k has started              */
+	int final;                   /* the trace's last chunk                         */
+	int64_t sample_every, max_samples, written, ncg;
+	struct pmc_sample *samples;
+	int64_t *cg_usage;
+	/*
+	 * Lanes (several CPUs): each CPU's events chained in trace order, so the
+	 * next event a CPU may start is found without walking the window.
+	 */
+	int lanes;
+	int32_t *next_on_cpu;        /* the CPU's next event, or n (name events: n)  */
+	int32_t *prev_of_task;       /* the last earlier event naming the same task: -1 none, -2 a fork */
+	int32_t *barriers;           /* the cgroup changes, in order                  */
+	int64_t nbarriers, bcur;     /* ... and the first not behind the head         */
+	int32_t cand[256];           /* each CPU's first event not started, or n      */
+};
+
+/*
+ * Events left to start from this chunk.  A chunk that is not the last stops
+ * while the window and a mkdir's names at its end would still fit, so the
+ * next chunk shows the scheduler what one call over the whole trace would.
+ */
+static inline int feed_more(const struct feed *f)
+{
+	return f->head < f->n && (f->final || f->head + LOOKAHEAD <= f->n);
+}
+
+/* The samples due once r->st.events reached r->next_sample. */
+static __attribute__((noinline)) void samples_due(pmc_engine *e, struct replay *r, struct feed *f)
+{
+	while (r->st.events >= r->next_sample) {
+		r->next_sample += f->sample_every;
+		if (f->written < f->max_samples) {
+			take_sample(e, r, &f->samples[f->written], f->cg_usage + f->written * 2 * f->ncg, f->ncg);
+			f->written++;
+		}
+	}
+}
+
+/* After events started: more may start, kswapd may wake, samples fall due. */
+static inline void events_started(pmc_engine *e, struct replay *r, struct feed *f)
+{
+	r->freed = 1;
+	kswapd_wake(e, r);
+	if (f->sample_every > 0 && r->st.events >= r->next_sample)
+		samples_due(e, r, f);
+}
+
+/*
+ * dispatch_window with one CPU, where it reduces to this: events start in
+ * trace order while the CPU is idle (an event that is over at once, such as
+ * a spawn, leaves it idle), no further than the window, and a cgroup change
+ * starts only as the first event of a call and ends it.  Every event starts
+ * in order, so no started bit is ever left past the head.
+ */
+static int dispatch_one_cpu(pmc_engine *e, struct replay *r, struct feed *f)
+{
+	const struct actor *a = &r->actor[0];
+	if (a->job)
+		return 0;
+	int64_t i = f->head, end = f->head + WINDOW < f->n ? f->head + WINDOW : f->n;
+	int dispatched = 0;
+	while (i < end) {
+		const struct pmc_event *v = &f->ev[i];
+		int barrier = is_barrier(v->op);
+		if (barrier && i != f->head)
+			break;
+		int consumed = dispatch(e, r, v);    /* a mkdir takes its name events along */
+		if (!consumed)
+			break;
+		i += consumed;
+		dispatched++;
+		if (e->debug_check && pmc_check(e))
+			return PMC_EINVARIANT;
+		if (barrier || a->job)
+			break;
+	}
+	f->head = i;
+	return dispatched;
+}
+
+/*
+ * Build the lanes of a chunk (several CPUs): a pass back for each CPU's chain
+ * and a pass forward for each event's predecessor of its task.  Returns 0,
+ * or 1 when the chunk goes without them (too many events or task ids to
+ * index cheaply, or no memory).
+ */
+static int lanes_build(const pmc_engine *e, const struct replay *r, struct feed *f)
+{
+	const int64_t n = f->n;
+	if (n >= INT32_MAX || r->vtask_cap > (1 << 22))
+		return 1;
+	f->next_on_cpu = malloc((size_t)(n ? n : 1) * sizeof(int32_t));
+	f->prev_of_task = malloc((size_t)(n ? n : 1) * sizeof(int32_t));
+	f->barriers = malloc((size_t)(n ? n : 1) * sizeof(int32_t));
+	int32_t *last = malloc((size_t)(r->vtask_cap ? r->vtask_cap : 1) * sizeof(int32_t));
+	if (!f->next_on_cpu || !f->prev_of_task || !f->barriers || !last) {
+		free(last);
+		return 1;
+	}
+	(void)e;
+	for (int c = 0; c < 256; c++)
+		f->cand[c] = (int32_t)n;
+	for (int64_t i = n - 1; i >= 0; i--) {
+		const struct pmc_event *v = &f->ev[i];
+		if (v->op == PMC_OP_NAME) {
+			f->next_on_cpu[i] = (int32_t)n;
+			continue;
+		}
+		int c = event_cpu(r, v);
+		f->next_on_cpu[i] = f->cand[c];
+		f->cand[c] = (int32_t)i;
+	}
+	for (int64_t t = 0; t < r->vtask_cap; t++)
+		last[t] = -1;
+	f->nbarriers = f->bcur = 0;
+	for (int64_t i = 0; i < n; i++) {
+		const struct pmc_event *v = &f->ev[i];
+		uint32_t t[2];
+		int nt = v->op == PMC_OP_NAME ? 0 : event_tasks(v, t);
+		f->prev_of_task[i] = nt == 1 ? last[t[0]] : nt ? -2 : -1;
+		for (int k = 0; k < nt; k++)
+			if (t[k] < r->vtask_cap)
+				last[t[k]] = (int32_t)i;
+		if (is_barrier(v->op))
+			f->barriers[f->nbarriers++] = (int32_t)i;
+	}
+	free(last);
+	for (int c = 0; c < r->ncpus; c++)          /* past what the previous chunk started */
+		while (f->cand[c] < f->n && f->cand[c] - f->head < WINDOW && (f->started >> (f->cand[c] - f->head) & 1))
+			f->cand[c] = f->next_on_cpu[f->cand[c]];
+	f->lanes = 1;
+	return 0;
+}
+
+static void lanes_free(struct feed *f)
+{
+	free(f->next_on_cpu);
+	free(f->prev_of_task);
+	free(f->barriers);
+	f->next_on_cpu = f->prev_of_task = f->barriers = NULL;
+	f->lanes = 0;
+}
+
+/* An event started: its CPU's lane moves on (a CPU starts its events in trace order). */
+static inline void lane_started(struct feed *f, int cpu, int64_t i)
+{
+	if (f->lanes && f->cand[cpu] == i)
+		f->cand[cpu] = f->next_on_cpu[i];
+}
+
+/* Slide the window past what has started. */
+static void window_slide(struct feed *f, uint64_t started, int64_t end)
+{
+	int64_t k = 0;
+	while (f->head + k < end && ((started >> k & 1) || f->ev[f->head + k].op == PMC_OP_NAME))
+		k++;
+	f->started = k < WINDOW ? started >> k : 0;
+	f->head += k;
+}
+
+/*
+ * dispatch_window with lanes: the idle CPUs' next events, in trace order, as
+ * the window walk would meet them.  Each starts unless a cgroup change comes
+ * first (the walk stops there), an earlier event not started names its task
+ * (it waits for that one; that event is in the window, before it), or its
+ * task is busy; one that waits holds its CPU for the rest of the walk, one
+ * that starts and keeps its CPU busy too.  Returns the events started, or -1
+ * when a fork, or a cgroup change at the head, is next and the walk must
+ * decide: then *pre gets what started up to there (the same the walk starts
+ * first: it is left in f->started, the head unmoved, for the walk to go on).
+ */
+static int dispatch_lanes(pmc_engine *e, struct replay *r, struct feed *f, int *pre)
+{
+	const int64_t head = f->head, end = head + WINDOW < f->n ? head + WINDOW : f->n;
+	while (f->bcur < f->nbarriers && f->barriers[f->bcur] < head)
+		f->bcur++;
+	const int64_t barrier = f->bcur < f->nbarriers ? f->barriers[f->bcur] : INT64_MAX;
+	uint8_t open[256];
+	int nopen = 0, dispatched = 0;
+	for (int c = 0; c < r->ncpus; c++)
+		nopen += open[c] = !r->actor[c].job;
+	uint64_t started = f->started;
+	int rc = 0;
+	while (nopen) {
+		int c = -1;
+		int64_t x = end;
+		for (int k = 0; k < r->ncpus; k++)
+			if (open[k] && f->cand[k] < x) {
+				x = f->cand[k];
+				c = k;
+			}
+		if (c < 0)
+			break;
+		if (barrier <= x) {
+			/* a cgroup change: it starts only as the first event of the walk, which stops at it */
+			rc = barrier == head ? -1 : 0;
+			break;
+		}
+		const struct pmc_event *v = &f->ev[x];
+		int32_t prev = f->prev_of_task[x];
+		if (prev == -2) {
+			rc = -1;                         /* a fork names two tasks: the walk decides */
+			break;
+		}
+		uint32_t t[2];
+		int32_t pid = event_tasks(v, t) && v->op != PMC_OP_SPAWN && t[0] < r->vtask_cap ? r->task_pid[t[0]] : 0;
+		if ((prev >= head && !(started >> (prev - head) & 1)) || (pid > 0 && e->task[pid].busy)) {
+			open[c] = 0;                     /* it waits: its CPU is held */
+			nopen--;
+			continue;
+		}
+		dispatch(e, r, v);
+		started |= 1ull << (x - head);
+		f->cand[c] = f->next_on_cpu[x];
+		dispatched++;
+		if (e->debug_check && pmc_check(e))
+			return PMC_EINVARIANT;
+		if (r->actor[c].job) {
+			open[c] = 0;
+			nopen--;
+		}
+	}
+	if (rc < 0) {
+		f->started = started;
+		*pre = dispatched;
+		return -1;
+	}
+	window_slide(f, started, end);
+	return dispatched;
+}
+
+/*
+ * Dispatch what can start now from a window of WINDOW events past the first
+ * one not yet started.  Each CPU takes its events in trace order; an event
+ * also waits for every earlier event of its task, and nothing passes a
+ * cgroup change.  Returns the events started.
+ */
+static int dispatch_window(pmc_engine *e, struct replay *r, struct feed *f)
+{
+	if (r->ncpus == 1 && !f->started && r->fast)
+		return dispatch_one_cpu(e, r, f);
+	/*
+	 * Every CPU busy: nothing can start, and the window is already slid past
+	 * what started (the slide below ends every call), so there is nothing to do.
+	 */
+	int idle = 0;
+	for (int c = 0; c < r->ncpus; c++)
+		idle += !r->actor[c].job;
+	if (!idle)
+		return 0;
+	int pre = 0;                             /* started by the lanes before the walk */
+	if (f->lanes) {
+		int rc = dispatch_lanes(e, r, f, &pre);
+		if (rc >= 0)
+			return rc;
+		idle = 0;                            /* the walk goes on from where the lanes stopped */
+		for (int c = 0; c < r->ncpus; c++)
+			idle += !r->actor[c].job;
+	}
+	const struct pmc_event *ev = f->ev;
+	uint8_t cpu_held[256];
+	uint32_t held[2 * WINDOW];
+	int nheld = 0, dispatched = 0, idle_held = 0;
+	int64_t head = f->head, end = head + WINDOW < f->n ? head + WINDOW : f->n;
+	uint64_t started = f->started;
+	memset(cpu_held, 0, (size_t)r->ncpus);
+	/*
+	 * Only an idle CPU can start an event; once every CPU that was idle is
+	 * held (it started one, or its next event must wait), the rest of the
+	 * window could only hold more, so the scan stops there.
+	 */
+	uint64_t todo = ~started & (end - head >= WINDOW ? ~0ull : (1ull << (end - head)) - 1);
+	while (todo && idle_held < idle) {      /* the events not started, in order */
+		int64_t i = head + __builtin_ctzll(todo);
+		todo &= todo - 1;
+		const struct pmc_event *v = &ev[i];
+		if (v->op == PMC_OP_NAME)
+			continue;
+		int cpu = event_cpu(r, v);
+		uint32_t t[2];
+		int nt = event_tasks(v, t);
+		int can = !cpu_held[cpu] && !r->actor[cpu].job && !task_held(held, nheld, t, nt);
+		if (can && is_barrier(v->op))
+			can = i == head;
+		if (can && nt && v->op != PMC_OP_SPAWN) {
+			int32_t pid = t[0] < r->vtask_cap ? r->task_pid[t[0]] : 0;
+			can = !(pid > 0 && e->task[pid].busy);
+		}
+		int consumed = can ? dispatch(e, r, v) : 0;
+		if (consumed && e->debug_check && pmc_check(e))
+			return PMC_EINVARIANT;
+		if (consumed)
+			lane_started(f, cpu, i);
+		if (consumed) {
+			for (int k = 0; k < consumed && i + k < end; k++)
+				started |= 1ull << (i + k - head);
+			dispatched++;
+		}
+		if (is_barrier(v->op))
+			break;
+		if ((!consumed || r->actor[cpu].job) && !cpu_held[cpu]) {
+			cpu_held[cpu] = 1;
+			idle_held += consumed || !r->actor[cpu].job;    /* it was idle when the scan began */
+		}
+		if (!consumed)
+			for (int k = 0; k < nt; k++)
+				if (!task_held(held, nheld, &t[k], 1))
+					held[nheld++] = t[k];
+	}
+	window_slide(f, started, end);
+	return pre + dispatched;
+}
+
+/*
+ * With one CPU, when its operation ends and the next event keeps it busy (a
+ * fault, mlock, munmap or exit of a live task), start that event here, as
+ * pmc_replay_run's loop would next (dispatch_one_cpu starting one event, then
+ * events_started; its next dispatch attempt finds the CPU busy).  Returns 1
+ * if it did; 0 leaves it to the loop.
+ */
+static int start_next_event(pmc_engine *e, struct replay *r)
+{
+	struct feed *f = r->feed;
+	if (!f || !r->fast || r->ncpus != 1 || r->actor[0].job || f->started || e->debug_check || !feed_more(f))
+		return 0;
+	const struct pmc_event *v = &f->ev[f->head];
+	if (v->op != PMC_OP_FAULT && v->op != PMC_OP_MLOCK && v->op != PMC_OP_MUNMAP && v->op != PMC_OP_EXIT)
+		return 0;
+	int32_t pid = v->task < r->vtask_cap ? r->task_pid[v->task] : 0;
+	if (!task_usable(e, pid) || e->task[pid].busy)
+		return 0;
+	struct actor *a = &r->actor[0];
+	if (a->vtime < e->now)
+		a->vtime = e->now;                   /* dispatch(), for this kind of event */
+	start_task_op(e, a, v, pid);
+	r->st.events++;
+	tick(e, COST_DISPATCH_NS);
+	f->head++;
+	events_started(e, r, f);
+	r->freed = 0;
+	return 1;
+}
+
+/*
+ * Hits in one go (one CPU, idle after an operation ended): while the next
+ * event is a one-page fault that needs nothing but the pte's accessed and
+ * dirty bits (pte_hit), do what its dispatch, its page-step, its last step
+ * and the scheduler's bookkeeping around them do, without setting the
+ * operation up on the CPU: the clocks, the costs (the random scheduler's
+ * draws included), the I/O completions the clock passes, the counters, the
+ * samples, the steps.  This holds while the CPU would be picked at every
+ * step: kswapd, if busy, must have a later clock (a tie goes to kswapd), and
+ * hits change nothing kswapd_wake looks at.  Where kswapd would run, the
+ * operation is set up as the step-by-step path would have it there, and the
+ * caller goes on from that point; at any other event the caller goes on as
+ * after any operation's end.
+ */
+/* Where run_hits stands; the loop keeps it in registers. */
+struct hits {
+	int64_t head, now, vt, io_due, done;     /* done: events over (dispatch and both steps) */
+	uint64_t rng;
+	int stop_at;                             /* -1, or the step at which kswapd would run: 0 or 1 */
+	uint32_t task_id;
+	struct task *t;
+	uint64_t orig;
+};
+
+static inline __attribute__((always_inline)) void hits_loop(pmc_engine *e, struct replay *r, struct feed *f,
+                                                             struct hits *h, const int random)
+{
+	const int64_t kswapd_at = r->kswapd->job ? r->kswapd->vtime : INT64_MAX;   /* kswapd does not move meanwhile */
+	/* feed_more() as a bound on the head */
+	const int64_t end = f->final ? f->n : f->n - LOOKAHEAD + 1 < f->n ? f->n - LOOKAHEAD + 1 : f->n;
+	const struct pmc_event *ev = f->ev;
+	int64_t head = h->head, now = h->now, vt = h->vt, io_due = h->io_due, done = 0;
+	int64_t sample_after = f->sample_every > 0 ? r->next_sample - r->st.events - 1 : INT64_MAX;
+	uint64_t rng = h->rng;
+	uint32_t task_id = h->task_id;
+	struct task *t = h->t;
+#define PASS_TIME(t_) do { if ((t_) >= io_due) { e->now = (t_); io_complete_due(e); \
+	now = e->now; io_due = io_pending(e) ? io_oldest(e)->complete_at : INT64_MAX; } } while (0)
+	for (; head < end; head++) {
+		const struct pmc_event *v = &ev[head];
+		if (v->op != PMC_OP_FAULT || v->count != 1)
+			break;
+		if (v->task != task_id) {
+			int32_t p = v->task < r->vtask_cap ? r->task_pid[v->task] : 0;
+			if (!task_usable(e, p))
+				break;
+			task_id = v->task;
+			t = &e->task[p];
+		}
+		const int write = v->flags & 1;
+		uint64_t *pte = pte_hit(t, v->vpn, write);
+		if (!pte)
+			break;
+		if (vt < now)                        /* dispatch */
+			vt = now;
+		now += COST_DISPATCH_NS;
+		PASS_TIME(now);
+		if (done >= sample_after) {
+			e->now = now;
+			r->actor[0].vtime = vt;
+			r->st.events += done + 1;
+			e->ctr.pgfault += done;
+			r->rng = rng;
+			f->head = head + 1;
+			samples_due(e, r, f);
+			r->st.events -= done + 1;         /* counted again below */
+			e->ctr.pgfault -= done;
+			sample_after = r->next_sample - r->st.events - 1;
+		}
+		if (kswapd_at <= vt || head + 1 >= end) {
+			h->stop_at = 0;                   /* kswapd runs, or the chunk ends, first */
+			break;
+		}
+		if (vt > now) {                      /* the page-step: advance_time */
+			now = vt;
+			PASS_TIME(now);
+		}
+		int64_t start = now, cost = COST_FAULT_NS;
+		h->orig = *pte;
+		pte_mkyoung_hit(pte, write);
+		now += COST_FAULT_NS;
+		PASS_TIME(now);
+		if (random)
+			cost = cost / 2 + (int64_t)(splitmix64(&rng) % (uint64_t)(cost + 1));
+		vt = start + cost;
+		if (kswapd_at <= vt) {
+			h->stop_at = 1;
+			break;
+		}
+		if (vt > now) {                      /* the last step, at no cost: advance_time */
+			now = vt;
+			PASS_TIME(now);
+		}
+		if (random)
+			(void)splitmix64(&rng);
+		vt = now;
+		done++;
+	}
+#undef PASS_TIME
+	h->head = head;
+	h->now = now;
+	h->vt = vt;
+	h->io_due = io_due;
+	h->done = done;
+	h->rng = rng;
+	h->task_id = task_id;
+	h->t = t;
+}
+
+/*
+ * Hits in one go (one CPU, idle after an operation ended): while the next
+ * event is a one-page fault that needs nothing but the pte's accessed and
+ * dirty bits (pte_hit), do what its dispatch, its page-step, its last step
+ * and the scheduler's bookkeeping around them do, without setting the
+ * operation up on the CPU: the clocks, the costs (the random scheduler's
+ * draws included), the I/O completions the clock passes, the counters, the
+ * samples, the steps.  This holds while the CPU would be picked at every
+ * step: kswapd, if busy, must have a later clock (a tie goes to kswapd), and
+ * hits change nothing kswapd_wake looks at.  Where kswapd would run, the
+ * operation is set up as the step-by-step path would have it there, and the
+ * caller goes on from that point; at any other event the caller goes on as
+ * after any operation's end.
+ */
+static void run_hits(pmc_engine *e, struct replay *r, int64_t *steps)
+{
+	struct feed *f = r->feed;
+	struct actor *a = &r->actor[0];
+	const struct actor *k = r->kswapd;
+	if (!f || !r->fast || r->ncpus != 1 || a->job || f->started || e->debug_check ||
+	    (!k->job && e->nr_free < e->pages_low && e->nr_swap))
+		return;
+	struct hits h = { .head = f->head, .now = e->now, .vt = a->vtime, .rng = r->rng, .stop_at = -1,
+	                  .task_id = UINT32_MAX, .io_due = io_pending(e) ? io_oldest(e)->complete_at : INT64_MAX };
+	if (r->sched == PMC_SCHED_RANDOM)
+		hits_loop(e, r, f, &h, 1);
+	else
+		hits_loop(e, r, f, &h, 0);
+	e->now = h.now;
+	a->vtime = h.vt;
+	r->rng = h.rng;
+	r->st.events += h.done + (h.stop_at >= 0);
+	e->ctr.pgfault += h.done;
+	*steps += 2 * h.done + (h.stop_at > 0);
+	f->head = h.head;
+	if (h.stop_at >= 0) {                    /* the step-by-step path from here, the operation as it stands */
+		const struct pmc_event *v = &f->ev[h.head];
+		fault_op_init(&a->u.fault, r->task_pid[v->task], NULL, 1, v->vpn, v->flags & 1, 0);
+		a->u.fault.i = a->u.fault.touched = h.stop_at;
+		a->u.fault.orig_pte = h.stop_at ? h.orig : 0;
+		a->job = ACT_FAULT;
+		a->pid = a->u.fault.pid;
+		h.t->busy = 1;
+		r->freed = 0;
+		f->head++;
+	}
+}
+
+/*
+ * What pmc_replay_run's loop does after an operation ended, before it calls
+ * the scheduler again: start events while some start (each round of starts
+ * may free more), as long as the chunk has events to start.  Returns a
+ * negative error, 0 when the loop must look first (the chunk is done, or
+ * there is no chunk: pmc_replay_finish), 1 to go on picking.
+ */
+static int dispatch_pending(pmc_engine *e, struct replay *r)
+{
+	struct feed *f = r->feed;
+	if (!f || !r->fast || e->debug_check)
+		return 0;
+	for (;;) {
+		if (!feed_more(f))
+			return 0;
+		if (!r->freed)
+			return 1;
+		r->freed = 0;
+		int started = dispatch_window(e, r, f);
+		if (started < 0)
+			return started;
+		if (!started)
+			return 1;
+		events_started(e, r, f);
+	}
+}
+
+/* --- the scheduler ------------------------------------------------------------------ */
+
+/*
+ * The other busy actors seen from actor `pick`: how many, the earliest of
+ * their clocks, and (when there is one) which.  One pass over the actors.
+ */
+struct others {
+	int n;
+	int one;
+	int64_t limit;
+};
+
+/*
+ * pick_actor, and the other busy actors seen from the actor it picks, in
+ * one pass.  -1 when nothing is runnable.
+ */
+static inline int pick_next(const struct replay *r, struct others *o)
+{
+	const int n = r->ncpus + 1;
+	if (n == 2) {
+		int pick = pick_actor(r, n);
+		const struct actor *b = pick < 0 ? NULL : &r->actor[1 - pick];
+		*o = !b || !b->job ? (struct others){ 0, -1, INT64_MAX } : (struct others){ 1, 1 - pick, b->vtime };
+		return pick;
+	}
+	int pick = -1, busy = 0, first = -1, second = -1, i1 = -1;
+	int64_t best = 0, m1 = INT64_MAX, m2 = INT64_MAX;
+	for (int k = 0, i = r->last; k < n; k++) {
+		if (++i == n)
+			i = 0;
+		const struct actor *a = &r->actor[i];
+		if (!a->job)
+			continue;
+		if (busy++)
+			second = i;
+		else
+			first = i;
+		if (a->vtime < m1) {
+			m2 = m1;
+			m1 = a->vtime;
+			i1 = i;
+		} else if (a->vtime < m2) {
+			m2 = a->vtime;
+		}
+		if (!a->blocked && (pick < 0 || a->vtime < best)) {
+			pick = i;
+			best = a->vtime;
+		}
+	}
+	o->n = busy - 1;
+	o->one = o->n == 1 ? (first == pick ? second : first) : -1;
+	o->limit = i1 == pick ? m2 : m1;
+	return pick;
+}
+
+/*
+ * A retry of a lock wait that cannot succeed yet: a fault in lock_page whose
+ * page the read still holds (fault_step returns OP_BLOCKED at once, changing
+ * nothing).  Its clock does not lead the machine's, so no time passes first.
+ */
+static inline int retry_is_futile(const pmc_engine *e, const struct actor *b)
+{
+	if (b->job != ACT_FAULT || b->u.fault.phase != FP_SWAPIN_LOCK || b->vtime > e->now)
+		return 0;
+	const struct task *t = &e->task[b->u.fault.pid];
+	return t->state == TASK_ALIVE && !t->memdie && PageTest(e, b->u.fault.swap_pfn, PG_locked);
+}
+
+/* Ties go to the first actor after `last` in index order, wrapping. */
+static inline int tie_rank(int i, int last, int n)
+{
+	return (i - last - 1 + n) % n;
+}
+
+/*
+ * The scan after a step that did not block (every busy actor is a candidate)
+ * when the actors that would only retry a lock in vain (retry_is_futile) all
+ * have clocks behind every other busy actor's: the scan picks them first, one
+ * after another (by clock, a tie going to the first after the last picked),
+ * each retrying at no cost, then the earliest of the others.  Done here in one
+ * pass instead of a scan per retry.  Returns the pick and fills *o for it
+ * (*retries: how many retried; r->last: the last of them), or -1 when the
+ * clocks do not fall that way (the scan decides, one retry at a time).
+ */
+static __attribute__((noinline)) int pick_after_retries(pmc_engine *e, struct replay *r, struct others *o,
+                                                        int *retries, int random)
+{
+	const int n = r->ncpus + 1;
+	int fut[257], run[257], nf = 0, nr = 0;
+	int64_t min_run = INT64_MAX, max_fut = INT64_MIN;
+	for (int i = 0; i < n; i++) {
+		const struct actor *x = &r->actor[i];
+		if (!x->job)
+			continue;
+		if (retry_is_futile(e, x)) {
+			fut[nf++] = i;
+			if (x->vtime > max_fut)
+				max_fut = x->vtime;
+		} else {
+			run[nr++] = i;
+			if (x->vtime < min_run)
+				min_run = x->vtime;
+		}
+	}
+	if (!nr || max_fut >= min_run)
+		return -1;
+	int last = r->last;
+	for (int left = nf; left; left--) {          /* the retries, in the scan's order */
+		int best = -1;
+		for (int j = 0; j < nf; j++) {
+			const struct actor *x = &r->actor[fut[j]];
+			if (x->blocked)
+				continue;
+			if (best < 0 || x->vtime < r->actor[best].vtime ||
+			    (x->vtime == r->actor[best].vtime && tie_rank(fut[j], last, n) < tie_rank(best, last, n)))
+				best = fut[j];
+		}
+		struct actor *x = &r->actor[best];
+		if (random)
+			(void)splitmix64(&r->rng);
+		x->vtime = e->now;
+		x->blocked = 1;
+		last = best;
+	}
+	if (nf)
+		r->any_blocked = 1;
+	r->last = last;
+	*retries = nf;
+	int pick = -1;
+	for (int j = 0; j < nr; j++) {
+		const struct actor *x = &r->actor[run[j]];
+		if (pick < 0 || x->vtime < r->actor[pick].vtime ||
+		    (x->vtime == r->actor[pick].vtime && tie_rank(run[j], last, n) < tie_rank(pick, last, n)))
+			pick = run[j];
+	}
+	*o = (struct others){ nf + nr - 1, -1, nf ? e->now : INT64_MAX };
+	for (int j = 0; j < nr; j++)
+		if (run[j] != pick && r->actor[run[j]].vtime < o->limit)
+			o->limit = r->actor[run[j]].vtime;
+	if (o->n == 1)
+		o->one = nf ? fut[0] : run[run[0] == pick];
+	return pick;
+}
+
+/*
+ * Step the actor `ia` that pick_actor chose, and go on stepping whichever
+ * actor pick_actor would choose next for as long as that takes no scan.
+ * Each step: the actor's clock catches the machine up, the step's cost
+ * (perturbed by the random scheduler) moves its clock on, a blocked step
+ * leaves it where it was, and progress lets blocked actors try again.
+ *
+ * After a step that did not block, every other busy actor may run (their
+ * blocked flags are cleared), and the next pick is the actor furthest behind,
+ * a tie going to the first after the one that just ran, so never to it.  So:
+ *  - with no other busy actor, the same one runs on;
+ *  - with one other, b, the one that ran goes on while b's clock leads its
+ *    own, else b runs.  When b would run only to retry a lock it cannot take
+ *    yet (retry_is_futile), that retry's bookkeeping is done here instead
+ *    and the first goes on;
+ *  - with more, it goes on while its clock is behind all of theirs.
+ * When an operation ends, pmc_replay_run's loop would dispatch next: with one
+ * CPU the next event starts here (start_next_event), and when kswapd's
+ * reclaim ends with every CPU busy the loop would start nothing, so the
+ * stepping goes on.  Returns a negative error, 1 when the next pick needs the
+ * scan, or 0 when pmc_replay_run's loop must look first.
+ */
+/* The waiting faults of a round: their tasks and pages, what retry_is_futile looks at. */
+#define ROUND_MAX 16
+struct round {
+	int n;
+	int who[ROUND_MAX];
+	const struct task *task[ROUND_MAX];
+	int32_t pfn[ROUND_MAX];
+};
+
+static void round_cache(const pmc_engine *e, const struct replay *r, struct round *rd)
+{
+	for (int x = 0; x < rd->n; x++) {
+		rd->task[x] = &e->task[r->actor[rd->who[x]].u.fault.pid];
+		rd->pfn[x] = r->actor[rd->who[x]].u.fault.swap_pfn;
+	}
+}
+
+static int run_actor(pmc_engine *e, struct replay *r, int ia, struct others o)
+{
+	const int n = r->ncpus + 1, random = r->sched == PMC_SCHED_RANDOM;
+	struct actor *const k = r->kswapd;
+	int ib = o.one, others = o.n;
+	int64_t limit = o.limit;                 /* the earliest clock of the other busy actors */
+	struct actor *a = &r->actor[ia], *b = others == 1 ? &r->actor[ib] : NULL;
+	int64_t steps = 0, switches = ia != r->last;
+	int rc = 1;
+	/*
+	 * A round: kswapd (a) reclaims while every other busy actor, each a CPU's
+	 * fault, waits in lock_page for a read (nb of them, in the order they are
+	 * picked: their clocks are equal, so from the one after kswapd on).  After
+	 * each of kswapd's steps each of them is picked in turn (its clock is
+	 * behind) and retries in vain, until a read completes; they stay blocked
+	 * throughout, so only each page's lock and task need a look.
+	 */
+	struct round rd = { .n = 0 };
+#define SWAP_A_B() do { struct actor *t_ = a; int it_ = ia; a = b; ia = ib; b = t_; ib = it_; switches++; } while (0)
+	for (;;) {
+		int kswapd_was_idle = !k->job;
+		if (a->vtime > e->now)
+			advance_time(e, a->vtime);
+		int64_t start = e->now;
+		int s = actor_step(e, a), ended = !a->job;
+		steps++;
+		if (rd.n && !ended) {                /* kswapd's step never blocks */
+			int64_t cost = e->now - start;
+			if (random)
+				cost = cost / 2 + (int64_t)(splitmix64(&r->rng) % (uint64_t)(cost + 1));
+			a->vtime = start + cost;
+			int x = 0;
+			for (; x < rd.n && PageTest(e, rd.pfn[x], PG_locked) && rd.task[x]->state == TASK_ALIVE &&
+			       !rd.task[x]->memdie; x++) {     /* retry_is_futile, what can change of it */
+				if (random)
+					(void)splitmix64(&r->rng);
+				r->actor[rd.who[x]].vtime = e->now;
+			}
+			steps += x;
+			switches += x;
+			if (x == rd.n) {
+				switches++;                  /* and kswapd again */
+				continue;
+			}
+			/* who[x]'s retry will succeed: a's progress unblocked it and those after it */
+			for (int y = x; y < rd.n; y++)
+				r->actor[rd.who[y]].blocked = 0;
+			r->any_blocked = x > 0;
+			if (x)
+				ia = rd.who[x - 1];          /* the last picked: the scan goes on after it */
+			break;
+		}
+		rd.n = 0;
+		if (ended) {
+			r->freed = 1;                    /* an operation ended: events may start */
+			if (e->debug_check && pmc_check(e)) {
+				rc = PMC_EINVARIANT;
+				break;
+			}
+		}
+		int64_t cost = e->now - start;
+		if (random)
+			cost = cost / 2 + (int64_t)(splitmix64(&r->rng) % (uint64_t)(cost + 1));
+		if (s == OP_BLOCKED) {
+			a->vtime = start;
+			r->any_blocked = 1;
+			kswapd_wake(e, r);
+			break;                           /* the scan picks among the others */
+		}
+		a->vtime = start + cost;
+		if (r->any_blocked) {                /* progress may have released a lock */
+			if (others == 1)
+				b->blocked = 0;                  /* idle actors are never blocked */
+			else
+				for (int i = 0; i < n; i++)
+					r->actor[i].blocked = 0;
+			r->any_blocked = 0;
+		}
+		kswapd_wake(e, r);
+		if (!r->fast) {                      /* one step at a time: the reference scheduler */
+			rc = !ended;
+			break;
+		}
+		if (ended) {
+			if (a != k && r->ncpus > 1) {    /* a CPU's operation ended: dispatch, then the scan */
+				rc = dispatch_pending(e, r);
+				if (rc <= 0)
+					break;
+				r->last = ia;
+				int next = pick_next(r, &o);
+				if (next < 0)
+					break;
+				switches += next != ia;
+				ia = next;
+				a = &r->actor[ia];
+				ib = o.one;
+				others = o.n;
+				limit = o.limit;
+				b = others == 1 ? &r->actor[ib] : NULL;
+				continue;
+			}
+			if (a != k) {                    /* the one CPU's operation ended */
+				run_hits(e, r, &steps);
+				if ((!a->job && !start_next_event(e, r)) || !feed_more(r->feed)) {
+					rc = 0;
+					break;
+				}
+				b = k->job ? k : NULL;       /* one CPU: kswapd is the only other actor */
+				ib = r->ncpus;
+				others = b != NULL;
+				kswapd_was_idle = 0;
+			} else {                         /* kswapd's reclaim ended */
+				if (others < r->ncpus) {
+					rc = 0;                  /* a CPU is idle: the loop dispatches */
+					break;
+				}
+				r->freed = 0;                /* the loop would find every CPU busy */
+				if (!a->job) {               /* and kswapd was not woken again */
+					if (others > 1)
+						break;
+					a = b;                   /* the one CPU runs next */
+					ia = ib;
+					b = NULL;
+					others = 0;
+					switches++;
+					continue;
+				}
+				kswapd_was_idle = 0;
+			}
+		}
+		if (kswapd_was_idle && k->job && k != a) {   /* kswapd woke up: one more busy actor */
+			if (k->vtime < limit)
+				limit = k->vtime;
+			if (++others == 1) {
+				b = k;
+				ib = r->ncpus;
+			}
+		}
+		if (!others)
+			continue;
+		if (others > 1) {
+			if (a->vtime < limit)
+				continue;
+			/*
+			 * Another actor's clock does not lead a's: the scan picks among
+			 * them all (a's progress cleared every blocked flag), here.
+			 */
+			r->last = ia;
+			int retries = 0, next = pick_after_retries(e, r, &o, &retries, random);
+			if (next >= 0) {
+				steps += retries;
+				switches += retries;
+				ia = r->last;
+			}
+			while (next < 0 && (next = pick_next(r, &o)) >= 0 && retry_is_futile(e, &r->actor[next])) {
+				struct actor *x = &r->actor[next];   /* x's futile retry, as in the pair case */
+				if (random)
+					(void)splitmix64(&r->rng);
+				x->vtime = e->now;
+				x->blocked = 1;
+				r->any_blocked = 1;
+				steps++;
+				switches++;
+				r->last = ia = next;
+				kswapd_wake(e, r);
+				next = -1;
+			}
+			if (next < 0)
+				break;
+			switches++;
+			ia = next;
+			a = &r->actor[ia];
+			ib = o.one;
+			others = o.n;
+			limit = o.limit;
+			b = others == 1 ? &r->actor[ib] : NULL;
+			/* kswapd again after every CPU retried in vain: a round begins */
+			if (a == k && others <= ROUND_MAX) {
+				for (int j = 1; j < n; j++) {
+					int i = (ia + j) % n;
+					const struct actor *x = &r->actor[i];
+					if (!x->job)
+						continue;
+					if (!x->blocked || x->vtime != e->now || x->job != ACT_FAULT ||
+					    x->u.fault.phase != FP_SWAPIN_LOCK) {
+						rd.n = 0;
+						break;
+					}
+					rd.who[rd.n++] = i;
+				}
+				round_cache(e, r, &rd);
+			}
+			continue;
+		}
+		if (b->vtime > a->vtime)
+			continue;                        /* a is picked again */
+		if (!retry_is_futile(e, b)) {
+			SWAP_A_B();                      /* b runs next, a becomes the other */
+			continue;
+		}
+		/* b's futile retry, then a again: a zero-cost step draws once */
+		if (random)
+			(void)splitmix64(&r->rng);
+		b->vtime = e->now;
+		b->blocked = 1;
+		r->any_blocked = 1;
+		steps++;
+		switches++;
+		if (!k->job) {                       /* kswapd_wake after b's step */
+			kswapd_wake(e, r);
+			if (k->job) {
+				ia = ib;                     /* the scan picks next, after b */
+				break;
+			}
+		}
+		switches++;
+		if (a == k) {                        /* a round of one */
+			rd.n = 1;
+			rd.who[0] = ib;
+			round_cache(e, r, &rd);
+		}
+	}
+#undef SWAP_A_B
+	r->last = ia;
+	r->st.steps += steps;
+	r->st.interleavings += switches;
+	return rc;
+}
+
+/*
+ * Step actors, each time the one pick_actor chooses, until an operation ends
+ * (the caller then dispatches what may start) or nothing can run.  Returning
+ * to the caller between steps would change nothing: it only dispatches after
+ * an operation ended, and otherwise calls here again.  Returns 0 when nothing
+ * is busy, 1 otherwise, or a negative error.
+ */
 static int schedule_one(pmc_engine *e, struct replay *r)
 {
-	int n = r->ncpus + 1, pick = pick_actor(r, n);
+	int n = r->ncpus + 1;
+	struct others o;
+	int pick = pick_next(r, &o);
 	if (pick < 0) {
 		int busy = 0;
 		for (int i = 0; i < n; i++)
@@ -701,131 +1744,10 @@ static int schedule_one(pmc_engine *e, struct replay *r)
 		r->any_blocked = 0;
 		return 1;
 	}
-	struct actor *a = &r->actor[pick];
-	if (pick != r->last)
-		r->st.interleavings++;
-	r->last = pick;
-	if (a->vtime > e->now)
-		advance_time(e, a->vtime);
-	int64_t start = e->now;
-	int s = actor_step(e, a);
-	note_end(r, a);
-	if (e->debug_check && !a->job && pmc_check(e))
-		return PMC_EINVARIANT;
-	int64_t cost = e->now - start;
-	if (r->sched == PMC_SCHED_RANDOM)
-		cost = cost / 2 + (int64_t)(splitmix64(&r->rng) % (uint64_t)(cost + 1));
-	a->vtime = start + cost;
-	if (s == OP_BLOCKED) {
-		a->vtime = start;
-		r->any_blocked = 1;
-	} else if (r->any_blocked) {               /* progress may have released a lock */
-		for (int i = 0; i < n; i++)
-			r->actor[i].blocked = 0;
-		r->any_blocked = 0;
-	}
-	r->st.steps++;
-	kswapd_wake(e, r);
-	return 1;
-}
-
-/* Control-file writes, mkdir and rmdir change cgroups: nothing is dispatched past them. */
-static int is_barrier(uint8_t op)
-{
-	return op == PMC_OP_MKDIR || op == PMC_OP_RMDIR || op == PMC_OP_WRITE;
-}
-
-/* The trace tasks an event concerns (fork: parent and child); 0, 1 or 2. */
-static int event_tasks(const struct pmc_event *v, uint32_t *t)
-{
-	switch (v->op) {
-	case PMC_OP_SPAWN: case PMC_OP_FAULT: case PMC_OP_MUNMAP: case PMC_OP_EXIT: case PMC_OP_MLOCK:
-	case PMC_OP_MOVE:
-		t[0] = v->task;
-		return 1;
-	case PMC_OP_FORK:
-		t[0] = v->task;
-		t[1] = (uint32_t)v->vpn;
-		return 2;
-	default:
-		return 0;
-	}
-}
-
-static int task_held(const uint32_t *held, int nheld, const uint32_t *t, int nt)
-{
-	for (int i = 0; i < nt; i++)
-		for (int j = 0; j < nheld; j++)
-			if (held[j] == t[i])
-				return 1;
-	return 0;
-}
-
-/*
- * Dispatch what can start now from a window of WINDOW events past the first
- * one not yet started.  Each CPU takes its events in trace order; an event
- * also waits for every earlier event of its task, and nothing passes a
- * cgroup change.  Returns the events started.
- */
-#define WINDOW 64                /* the bits of the started mask */
-static int dispatch_window(pmc_engine *e, struct replay *r, const struct pmc_event *ev, int64_t n,
-                           int64_t *head, uint64_t *started)
-{
-	/*
-	 * Every CPU busy: nothing can start, and the window is already slid past
-	 * what started (the slide below ends every call), so there is nothing to do.
-	 */
-	int idle = 0;
-	for (int c = 0; c < r->ncpus && !idle; c++)
-		idle = !r->actor[c].job;
-	if (!idle)
-		return 0;
-	uint8_t cpu_held[256];
-	uint32_t held[2 * WINDOW];
-	int nheld = 0, dispatched = 0, cpus_held = 0;
-	int64_t end = *head + WINDOW < n ? *head + WINDOW : n;
-	memset(cpu_held, 0, (size_t)r->ncpus);
-	for (int64_t i = *head; i < end && cpus_held < r->ncpus; i++) {
-		const struct pmc_event *v = &ev[i];
-		if ((*started >> (i - *head) & 1) || v->op == PMC_OP_NAME)
-			continue;
-		int cpu = event_cpu(r, v);
-		uint32_t t[2];
-		int nt = event_tasks(v, t);
-		int can = !cpu_held[cpu] && !r->actor[cpu].job && !task_held(held, nheld, t, nt);
-		if (can && is_barrier(v->op))
-			can = i == *head;
-		if (can && nt && v->op != PMC_OP_SPAWN) {
-			int32_t pid = t[0] < r->vtask_cap ? r->task_pid[t[0]] : 0;
-			can = !(pid > 0 && e->task[pid].busy);
-		}
-		int consumed = can ? dispatch(e, r, v) : 0;
-		if (consumed && e->debug_check && pmc_check(e))
-			return PMC_EINVARIANT;
-		if (consumed) {
-			for (int k = 0; k < consumed && i + k < end; k++)
-				*started |= 1ull << (i + k - *head);
-			dispatched++;
-		}
-		if (is_barrier(v->op))
-			break;
-		if ((!consumed || r->actor[cpu].job) && !cpu_held[cpu]) {
-			cpu_held[cpu] = 1;
-			cpus_held++;
-		}
-		if (!consumed)
-			for (int k = 0; k < nt; k++)
-				held[nheld++] = t[k];
-	}
-	/* slide the window past what has started */
-	int64_t k = 0;
-	while (*head + k < end && ((*started >> k & 1) || ev[*head + k].op == PMC_OP_NAME))
-		k++;
-	if (k) {
-		*started = k < WINDOW ? *started >> k : 0;
-		*head += k;
-	}
-	return dispatched;
+	int rc;
+	while ((rc = run_actor(e, r, pick, o)) > 0 && (pick = pick_next(r, &o)) >= 0)
+		;
+	return rc < 0 ? rc : 1;
 }
 
 /*
@@ -839,7 +1761,6 @@ static int dispatch_window(pmc_engine *e, struct replay *r, const struct pmc_eve
  * sample_every started events while room remains; returns how many were
  * written.
  */
-#define LOOKAHEAD (WINDOW + (NAME_MAX + NAME_CHUNK - 1) / NAME_CHUNK)
 int64_t pmc_replay_run(pmc_engine *e, const struct pmc_event *ev, int64_t base, int64_t n, int final,
                        int64_t sample_every, struct pmc_sample *samples, int64_t *cg_usage, int64_t max_samples,
                        int64_t ncg)
@@ -850,35 +1771,38 @@ int64_t pmc_replay_run(pmc_engine *e, const struct pmc_event *ev, int64_t base, 
 	if (base != r->head || n < 0)
 		return pmc_err(e, PMC_EINVAL, "a chunk must start at event %lld, the first not started, not %lld",
 		               (long long)r->head, (long long)base);
-	int64_t written = 0, head = 0;
-	uint64_t started = r->started;
+	struct feed f = { .ev = ev, .n = n, .started = r->started, .final = final, .sample_every = sample_every,
+	                  .max_samples = max_samples, .ncg = ncg, .samples = samples, .cg_usage = cg_usage };
 	if (!r->next_sample)
 		r->next_sample = sample_every;
-	while (head < n && (final || head + LOOKAHEAD <= n)) {
-		int started_now = r->freed ? (r->freed = 0, dispatch_window(e, r, ev, n, &head, &started)) : 0;
-		if (started_now < 0)
-			return started_now;
+	r->feed = &f;
+	if (r->ncpus > 1 && r->fast)
+		lanes_build(e, r, &f);
+	int64_t rc = 0;
+	while (feed_more(&f)) {
+		int started_now = r->freed ? (r->freed = 0, dispatch_window(e, r, &f)) : 0;
+		if (started_now < 0) {
+			rc = started_now;
+			break;
+		}
 		if (started_now) {
-			r->freed = 1;
-			kswapd_wake(e, r);
-			while (sample_every > 0 && r->st.events >= r->next_sample) {
-				r->next_sample += sample_every;
-				if (written < max_samples) {
-					take_sample(e, r, &samples[written], cg_usage + written * 2 * ncg, ncg);
-					written++;
-				}
-			}
+			events_started(e, r, &f);
 			continue;
 		}
-		int rc = schedule_one(e, r);
+		rc = schedule_one(e, r);
 		if (rc < 0)
-			return rc;
-		if (!rc)
-			return pmc_err(e, PMC_ESTATE, "replay stalled at event %lld with every CPU idle", (long long)(base + head));
+			break;
+		if (!rc) {
+			rc = pmc_err(e, PMC_ESTATE, "replay stalled at event %lld with every CPU idle", (long long)(base + f.head));
+			break;
+		}
+		rc = 0;
 	}
-	r->head = base + head;
-	r->started = started;
-	return written;
+	lanes_free(&f);
+	r->feed = NULL;
+	r->head = base + f.head;
+	r->started = f.started;
+	return rc < 0 ? rc : f.written;
 }
 
 int64_t pmc_replay_head(const pmc_engine *e)

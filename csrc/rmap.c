@@ -38,6 +38,8 @@ void page_dup_rmap(pmc_engine *e, int32_t pfn)
  */
 void page_remove_rmap(pmc_engine *e, int32_t pfn)
 {
+	if (e->a.mapcount[pfn] == 1)
+		leak_touch_page(e, pfn);
 	if (--e->a.mapcount[pfn] > 0)
 		return;
 	if (PageTest(e, pfn, PG_anon)) {
@@ -71,6 +73,8 @@ int rmap_walk_anon(pmc_engine *e, int32_t pfn, rmap_one_fn fn, void *ctx)
 /* page_add_anon_rmap (swap-in, page locked): one more pte; the first gives the page its anon mapping. */
 void page_add_anon_rmap(pmc_engine *e, int32_t pfn, int32_t anon_vma, int64_t vpn)
 {
+	if (!e->a.mapcount[pfn])
+		leak_touch_page(e, pfn);
 	if (e->a.mapcount[pfn]++ == 0) {
 		SetPage(e, pfn, PG_anon);
 		e->a.anon_vma[pfn] = anon_vma;

@@ -279,6 +279,8 @@ int pmc_restore(pmc_engine *e, const void *buf, int64_t size)
 	int32_t laptop_mode = e->laptop_mode;
 	COPY_FIELDS(e, &se);
 	e->laptop_mode = laptop_mode;        /* a copy may change it */
+	e->leak_pending = NIL;
+	leak_recount(e, &e->leak);           /* derived state: counted again from the slots */
 	return 0;
 
 corrupt:

@@ -236,6 +236,17 @@ int pmc_set_laptop_mode(pmc_engine *e, int on)
 	return 0;
 }
 
+/*
+ * Replays without their fast paths: one step per pick through the scan, the
+ * general window dispatch, no hits in one go.  Every fast path must give the
+ * same replay bit for bit; tests compare the two.
+ */
+int pmc_set_replay_slow(pmc_engine *e, int on)
+{
+	e->replay_slow = on != 0;
+	return 0;
+}
+
 /* PYMEMCG_DEBUG_CHECK: replays run the full check after every operation. */
 int pmc_set_debug_check(pmc_engine *e, int on)
 {

@@ -10,6 +10,7 @@ static int add_to_swap_cache(pmc_engine *e, int32_t pfn, int32_t off)
 {
 	if (e->a.swap_cache[off] != NIL)
 		return -1;
+	leak_touch_slot(e, off);
 	e->a.count[pfn]++;
 	SetPage(e, pfn, PG_swapcache);
 	e->a.private[pfn] = (uint32_t)off;
@@ -21,6 +22,7 @@ static int add_to_swap_cache(pmc_engine *e, int32_t pfn, int32_t off)
 /* __delete_from_swap_cache: out of the radix tree; the caller handles the slot and the page ref. */
 static void __delete_from_swap_cache(pmc_engine *e, int32_t pfn)
 {
+	leak_touch_slot(e, (int32_t)e->a.private[pfn]);
 	e->a.swap_cache[e->a.private[pfn]] = NIL;
 	e->a.private[pfn] = 0;
 	ClearPage(e, pfn, PG_swapcache);
@@ -111,6 +113,7 @@ int32_t read_swap_cache_async(pmc_engine *e, int32_t off)
 	}
 	SetPage(e, pfn, PG_locked | PG_swapbacked);
 	/* add_to_swap_cache without a second slot reference: swapcache_prepare took it */
+	leak_touch_slot(e, off);
 	e->a.count[pfn]++;
 	SetPage(e, pfn, PG_swapcache);
 	e->a.private[pfn] = (uint32_t)off;

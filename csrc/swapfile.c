@@ -52,6 +52,7 @@ static uint16_t swap_entry_free_30(pmc_engine *e, int32_t off, int cache)
 	(void)cache;
 	uint16_t count = e->a.swap_map[off];
 	if (count < SWAP_MAP_MAX_30) {
+		leak_touch_slot(e, off);
 		e->a.swap_map[off] = --count;
 		if (!count) {
 			swap_slot_freed(e, off);
@@ -72,6 +73,7 @@ static uint16_t swap_entry_free_31(pmc_engine *e, int32_t off, int cache)
 	if (!count)
 		mem_cgroup_uncharge_swap(e, off);
 	uint16_t usage = (uint16_t)(count | (has_cache ? SWAP_HAS_CACHE : 0));
+	leak_touch_slot(e, off);
 	e->a.swap_map[off] = usage;
 	if (!usage)
 		swap_slot_freed(e, off);
@@ -84,6 +86,7 @@ static int swap_duplicate_30(pmc_engine *e, int32_t off)
 	uint16_t v = e->a.swap_map[off];
 	if (!v || v == SWAP_MAP_BAD_30)
 		return 0;
+	leak_touch_slot(e, off);
 	e->a.swap_map[off] = v < SWAP_MAP_MAX_30 - 1 ? v + 1 : SWAP_MAP_MAX_30;
 	return 1;
 }
@@ -95,6 +98,7 @@ static int swap_duplicate_31(pmc_engine *e, int32_t off)
 	if (!v || v == SWAP_MAP_BAD_31)
 		return 0;
 	count = count < SWAP_MAP_MAX_31 - 1 ? count + 1 : SWAP_MAP_MAX_31;
+	leak_touch_slot(e, off);
 	e->a.swap_map[off] = (uint16_t)(count | (v & SWAP_HAS_CACHE));
 	return 1;
 }
@@ -114,6 +118,7 @@ static int swapcache_prepare_31(pmc_engine *e, int32_t off)
 	uint16_t v = e->a.swap_map[off];
 	if (v == SWAP_MAP_BAD_31 || (v & SWAP_HAS_CACHE) || !(v & ~SWAP_HAS_CACHE))
 		return -1;
+	leak_touch_slot(e, off);
 	e->a.swap_map[off] = v | SWAP_HAS_CACHE;
 	return 0;
 }
@@ -274,6 +279,7 @@ checks:
 		e->lowest_bit = (int32_t)e->nr_swap;
 		e->highest_bit = 0;
 	}
+	leak_touch_slot(e, offset);
 	e->a.swap_map[offset] = e->swap_ops->new_slot;
 	e->cluster_next = offset + 1;
 	return offset;

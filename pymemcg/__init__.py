@@ -16,3 +16,19 @@ del _name
 __all__ = ["Engine", "load", "Cgroup", "Task", "Error", "CgroupError", "TaskDead", "InvariantError", "TraceError",
            "StateError", "StrategyError", "OutOfMemory", "PAGE_SIZE", "strategies"]
 __version__ = "0.1.0"
+
+# the documented submodules, reachable as attributes; imported on first use (sweep pulls in
+# the executors, plot matplotlib)
+SUBMODULES = ("trace", "workloads", "importers", "replay", "sweep", "faults", "facts", "mix", "mrc", "bench",
+              "plot", "sizes")
+
+
+def __getattr__(name):
+    if name in SUBMODULES:
+        import importlib
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'pymemcg' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(SUBMODULES))

@@ -218,14 +218,14 @@ def _file_property(filename, doc):
     return property(fget, fset, doc=doc)
 
 
-for _attr, _doc in (("limit_in_bytes", "memory.limit_in_bytes"),
-                    ("memsw_limit_in_bytes", "memory.memsw.limit_in_bytes"),
-                    ("usage_in_bytes", "memory.usage_in_bytes"),
-                    ("memsw_usage_in_bytes", "memory.memsw.usage_in_bytes"),
-                    ("max_usage_in_bytes", "memory.max_usage_in_bytes"),
-                    ("memsw_max_usage_in_bytes", "memory.memsw.max_usage_in_bytes"),
-                    ("failcnt", "memory.failcnt"),
-                    ("memsw_failcnt", "memory.memsw.failcnt"),
-                    ("swappiness", "memory.swappiness"),
-                    ("use_hierarchy", "memory.use_hierarchy")):
-    setattr(Cgroup, _attr, _file_property(_doc, f"int view of {_doc}"))
+for _attr, _doc in (("limit_in_bytes", "memory.limit_in_bytes (bytes)"),
+                    ("memsw_limit_in_bytes", "memory.memsw.limit_in_bytes (bytes)"),
+                    ("usage_in_bytes", "memory.usage_in_bytes (bytes)"),
+                    ("memsw_usage_in_bytes", "memory.memsw.usage_in_bytes (bytes)"),
+                    ("max_usage_in_bytes", "memory.max_usage_in_bytes (bytes)"),
+                    ("memsw_max_usage_in_bytes", "memory.memsw.max_usage_in_bytes (bytes)"),
+                    ("failcnt", "memory.failcnt (times a charge hit the limit)"),
+                    ("memsw_failcnt", "memory.memsw.failcnt (times a charge hit the mem+swap limit)"),
+                    ("swappiness", "memory.swappiness (0..100)"),
+                    ("use_hierarchy", "memory.use_hierarchy (0 or 1)")):
+    setattr(Cgroup, _attr, _file_property(_doc.split()[0], f"int view of {_doc}"))

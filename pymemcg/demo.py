@@ -1,13 +1,19 @@
 """`pymemcg demo`: the default workload under 2.6.30 with each registered strategy (none,
-seed, uncharge-at-free, and any added with --strategy) and under 2.6.31, side by side."""
+seed, uncharge-at-free, and any added with --strategy) and under 2.6.31, side by side, with
+one line per column saying why it differs."""
 import json
 
 from . import Engine, PAGE_SIZE, strategies, workloads
 
 
+
 def configs():
-    """(kernel, strategy) per column: 2.6.30 under every registered strategy, then 2.6.31."""
+    """The columns: (kernel, strategy), 2.6.30 under every registered strategy, then 2.6.31."""
     return [("2.6.30", h) for h in strategies.names()] + [("2.6.31", "none")]
+
+
+def column_name(kernel, hook):
+    return f"{kernel} hook={hook}"
 
 
 def demo_workload(pages=1 << 20, cpus=4, seed=0):
@@ -17,9 +23,11 @@ def demo_workload(pages=1 << 20, cpus=4, seed=0):
 
 
 def machine(pages):
-    """RAM for the workload's cgroups plus a quarter, swap as large as the workload:
-    memcg limits, not global pressure, drive reclaim."""
-    return pages * PAGE_SIZE * 5 // 4, pages * PAGE_SIZE
+    """RAM for the workload's cgroups plus a quarter, so that memcg limits, not global
+    pressure, drive reclaim; swap 1/64 of the workload's memory: small enough that the
+    stale pages fill it, and that it gets half full (vm_swap_full), where 2.6.31 starts to
+    reuse cache-only slots."""
+    return pages * PAGE_SIZE * 5 // 4, pages * PAGE_SIZE // 64
 
 
 def run_configs(trace, pages, cpus, seed=0, progress=None):
@@ -27,8 +35,46 @@ def run_configs(trace, pages, cpus, seed=0, progress=None):
     results = {}
     for kernel, hook in configs():
         eng = Engine(ram, swap, kernel=kernel, hook=hook, seed=seed)
-        results[f"{kernel} hook={hook}"] = eng.replay(trace, cpus=cpus, seed=seed, progress=progress)
+        results[column_name(kernel, hook)] = eng.replay(trace, cpus=cpus, seed=seed, progress=progress)
     return results
+
+
+def _peak_swap(res):
+    total = res.meminfo["SwapTotal"] // PAGE_SIZE
+    return res.series["swap_used"].max() / total if total and len(res.series["swap_used"]) else 0.0
+
+
+def reason(kernel, hook, res):
+    """One line: what sets this column apart, and why, from its own figures."""
+    lk, c = res.leaks, res.counters
+    parts = [f"{lk['stale_swapcache']:,} stale swap-cache pages"]
+    if hook != "none":
+        acted = [f"{v:,} {k.replace('_', ' ')}" for k, v in res.strategy_counters.items() if v]
+        if c["hook_freed"]:
+            acted.insert(0, f"freed {c['hook_freed']:,} pages that had lost their last mapping, right after "
+                            f"add_to_swap ({c['hook_calls']:,} calls)")
+        parts.append(f"the {hook} strategy " + (", ".join(acted) if acted else "never acted"))
+        if lk["orphan_charged_swapcache"]:
+            parts.append(f"{lk['orphan_charged_swapcache']:,} unmapped swap-cache pages stay charged to their "
+                         f"memcg, whose reclaim can still free them (not a leak)")
+        if lk["stale_swapcache_type1"]:
+            parts.append(f"the {lk['stale_swapcache_type1']:,} left are type-1 (a swap-in racing with an exit), "
+                         f"which the strategy does not address")
+    elif lk["stale_swapcache_type2"]:
+        parts.append(f"{lk['stale_swapcache_type2']:,} of type-2: tasks exited while reclaim held their pages "
+                     f"between isolation and add_to_swap, and no memcg reclaim can reach such a page")
+    if kernel == "2.6.31":
+        if c["swap_reuse"]:
+            parts.append(f"once swap was half full (vm_swap_full) the swap allocator reused {c['swap_reuse']:,} "
+                         f"cache-only slots, freeing the stale pages in them")
+        else:
+            parts.append("swap never got half full, so 2.6.31's reuse of cache-only slots never ran "
+                         "(a smaller device or a longer run makes it)")
+    parts.append(f"swap peaked at {_peak_swap(res):.0%} of the device")
+    oom = c["oom_kills"] + c["global_oom_kills"]
+    if oom:
+        parts.append(f"{oom} OOM kill(s)")
+    return f"{column_name(kernel, hook)}: " + "; ".join(parts)
 
 
 def table(results):
@@ -48,7 +94,10 @@ def table(results):
             "leaked memsw (pages)": lk["leaked_memsw"],
             "orphan charged swap cache": lk["orphan_charged_swapcache"],
             "swap used (MB)": mb((mi["SwapTotal"] - mi["SwapFree"]) // PAGE_SIZE),
+            "swap used at peak (%)": f"{_peak_swap(res) * 100:.0f}",
             "SwapCached (MB)": mb(mi["SwapCached"] // PAGE_SIZE),
+            "stale slots reused (2.6.31)": c["swap_reuse"],
+            "OOM kills": c["oom_kills"] + c["global_oom_kills"],
             "pages reclaimed": c["pgsteal"],
             "reclaim throughput (pages/s)": f"{c['pgsteal'] / res.seconds:,.0f}" if res.seconds else "-",
             "hook calls": c["hook_calls"],
@@ -83,14 +132,18 @@ def run_demo(args=None):
               f"RAM {ram >> 20}M, swap {swap >> 20}M, {cpus} CPUs")
     results = run_configs(trace, pages, cpus, seed, progress)
     rows = table(results)
+    why = [reason(k, h, results[column_name(k, h)]) for k, h in configs()]
     if plot_path:
         from .plot import plot_series
         plot_series({name: res.series for name, res in results.items()}, plot_path,
                     title="pymemcg demo: stale swap cache under a multi-cgroup churn")
     if as_json:
-        print(json.dumps({"rows": rows, "plot": plot_path}, indent=1))
+        print(json.dumps({"rows": rows, "why": why, "plot": plot_path}, indent=1))
         return 0
     print_table(rows)
+    print("why the columns differ:")
+    for line in why:
+        print(f"  {line}")
     if plot_path:
         print(f"plot: {plot_path}")
     return 0

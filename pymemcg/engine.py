@@ -36,7 +36,10 @@ def load(path):
     """An engine saved by Engine.save."""
     import json
     try:
-        with np.load(path, allow_pickle=False) as z:
+        z = np.load(path, allow_pickle=False)
+        if not isinstance(z, np.lib.npyio.NpzFile):      # a .npy: an array, maybe a trace
+            raise ValueError("a single array (a trace? `pymemcg stat` reads traces), not an .npz archive")
+        with z:
             meta = json.loads(bytes(z["meta"]).decode())
             if meta.get("format") != "pymemcg-engine":
                 raise ValueError("not a saved pymemcg engine")
@@ -75,6 +78,9 @@ class PageArrays:
             return self._views[name]
         except KeyError:
             raise AttributeError(name) from None
+
+    def __repr__(self):
+        return f"<PageArrays: {len(self):,} frames, read-only numpy arrays {', '.join(self._views)}>"
 
     def keys(self):
         return self._views.keys()
@@ -297,7 +303,8 @@ class Engine:
         return done
 
     def io(self):
-        """Simulated time, the swap device's queue, and the watermarks."""
+        """Simulated time (now_ns, nanoseconds), the swap device's queue (requests in flight,
+        congestion, vm_swap_full as 0/1), and the watermarks (pages_min/low/high, in pages)."""
         info = ffi.new("struct pmc_io_info *")
         lib.pmc_io_info(self._ptr, info)
         return struct_to_dict(info)
@@ -411,13 +418,15 @@ class Engine:
     # -- introspection ---------------------------------------------------------
 
     def meminfo(self):
-        """/proc/meminfo lines the engine models, in bytes."""
+        """/proc/meminfo lines the engine models, in bytes (the file itself shows kB:
+        ``eng.meminfo()["SwapCached"] >> 10`` is its SwapCached line)."""
         info = ffi.new("struct pmc_meminfo *")
         lib.pmc_meminfo(self._ptr, info)
         return {_MEMINFO_NAMES.get(k, k): v * PAGE_SIZE for k, v in struct_to_dict(info).items()}
 
     def counters(self):
-        """Engine-wide event counters."""
+        """Engine-wide event counters: each counts events or pages (pgfault: pages touched,
+        pswpin/pswpout: pages read/written, oom_kills: kills, ...; csrc/pymemcg.h says which)."""
         c = ffi.new("struct pmc_counters *")
         lib.pmc_counters(self._ptr, c)
         return struct_to_dict(c)
@@ -431,6 +440,11 @@ class Engine:
         """The strategy's own counters, by the names its table gives them."""
         values = self._strategy_counters()
         return {name: int(values[i]) for i, name in enumerate(self._strategy.counters)}
+
+    def _set_replay_slow(self, on=True):
+        """Replays without their fast paths (one scheduler step per pick, the general
+        dispatch, no hits in one go): the reference the fast paths must match bit for bit."""
+        lib.pmc_set_replay_slow(self._ptr, int(bool(on)))
 
     def _after_operation(self):
         if strategy_failed:

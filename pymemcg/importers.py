@@ -655,19 +655,25 @@ def from_oracle_general(source, *, dense=True, limit_events=None, cpu=0, cgroup=
                 cgroup=cgroup, limit=limit, merge_runs=merge_runs)
 
 
+def _csv_header(src):
+    """(the first line, without its line end; the bytes read after it)."""
+    data = b""
+    while b"\n" not in data:
+        more = src.read(_FIRST_CHUNK)
+        if not more:
+            break
+        data += more
+    header, _, rest = data.partition(b"\n")
+    return header.rstrip(b"\r"), rest
+
+
 def from_csv(source, *, id_column=None, dense=True, limit_events=None, cpu=0, cgroup="", limit=None,
              merge_runs=False):
     """libCacheSim csv block trace with a header (version,time,op,size,lbn in any order):
     the id column (lbn by default) -> page; writes from the op column if there is one."""
     def body(src, acc):
-        data = b""
-        while b"\n" not in data:
-            more = src.read(_FIRST_CHUNK)
-            if not more:
-                break
-            data += more
-        header, _, rest = data.partition(b"\n")
-        _import_text(src, _Csv(header.rstrip(b"\r"), id_column, src), acc, rest, lineno=2)
+        header, rest = _csv_header(src)
+        _import_text(src, _Csv(header, id_column, src), acc, rest, lineno=2)
     return _run(source, "csv", body, limit_events=limit_events, dense=dense, cpu=cpu, cgroup=cgroup,
                 limit=limit, merge_runs=merge_runs)
 
@@ -728,3 +734,123 @@ def load_foreign(path, format, **kw):
     except (KeyError, TypeError):
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}") from None
     return fn(path, **kw)
+
+
+# --- what a file is ----------------------------------------------------------------------------
+
+_SNIFF = 1 << 16
+_ADDRESS_LINE = re.compile(rb"[ls] (?:0[xX])?[0-9a-fA-F]{1,16}(?: \S+)*")
+_LACKEY_LINE = re.compile(rb"(?:==\d+==.*|I  .*| [LSM] .*)")
+
+
+def _is_oracle_general(data, exact):
+    """Whole records of libCacheSim's oracleGeneral: a time stamp that never goes back by
+    much, and a next-access virtual time that is -1 or after the record's own (and below
+    2**32: no trace has more requests; int32 ids read as records fail this)."""
+    n = len(data) // ORACLE_DTYPE.itemsize
+    if n == 0 or (exact and len(data) % ORACLE_DTYPE.itemsize):
+        return False
+    rec = np.frombuffer(data[:n * ORACLE_DTYPE.itemsize], ORACLE_DTYPE)
+    nxt = rec["next_access_vtime"]
+    vtime = np.arange(n)
+    return bool(((nxt == -1) | ((nxt > vtime) & (nxt < 1 << 32))).all()
+                and (np.diff(rec["time"].astype(np.int64)) >= -3600).all())
+
+
+def detect_format(source):
+    """The FORMATS entry a foreign trace file looks like (read from its first 64 KiB,
+    decompressed), or None when it could be several or none.  A pymemcg .npy trace or
+    .csv trace is not foreign: it gives None."""
+    with _Source(source) as src:
+        data = src.read(_SNIFF)
+        whole = len(data) < _SNIFF
+    if not data or data.startswith(b"\x93NUMPY"):
+        return None
+    if not _looks_like_text(data):
+        if _is_oracle_general(data, whole):
+            return "oracleGeneral"
+        return "blockids" if not whole or len(data) % 4 == 0 else None
+    lines = [ln.rstrip(b"\r") for ln in data.split(b"\n")[:-1 if not whole else None] if ln.strip()][:200]
+    if not lines:
+        return None
+    head = lines[0].decode("ascii", "replace").strip().lower()
+    if "," in head and any(c.isalpha() for c in head):
+        names = [h.strip() for h in head.split(",")]
+        if names == ["op", "cpu", "task", "vpn", "count", "flags", "name"]:
+            return None                                      # a pymemcg csv trace
+        return "csv" if any(n in names for n in _CSV_ID_COLUMNS) else None
+    if all(_LACKEY_LINE.fullmatch(ln) for ln in lines) and any(ln[:1] in b"I " for ln in lines):
+        return "lackey"
+    if all(_ADDRESS_LINE.fullmatch(ln) for ln in lines):
+        return "address"
+    if all(re.fullmatch(rb"\s*-?\d{1,18}\s*", ln) for ln in lines):
+        return "blockids"
+    return None
+
+
+def timestamps(source, format, *, limit_events=None):
+    """The time stamp of each access, for the formats that record one (oracleGeneral: its
+    time field; csv: a "time" or "timestamp" column), as float64 in the file's units, in
+    the order the importer emits the accesses; None for formats without time stamps."""
+    limit_events = _check_limit_events(limit_events)
+    parts = []
+    got = 0
+    with _Source(source) as src:
+        if format == "oracleGeneral":
+            for _, rec in _records(src, ORACLE_DTYPE):
+                parts.append(rec["time"].astype(np.float64))
+                got += len(rec)
+                if limit_events is not None and got >= limit_events:
+                    break
+        elif format == "csv":
+            header, rest = _csv_header(src)
+            names = [h.strip().lower() for h in header.decode("utf-8", "replace").split(",")]
+            col = next((names.index(n) for n in ("time", "timestamp", "ts") if n in names), None)
+            if col is None:
+                return None
+            values = []
+            for lineno, chunk in _text_chunks(src, rest, 2):
+                for i, row in enumerate(csv.reader(chunk.decode("utf-8", "replace").splitlines())):
+                    if not "".join(row).strip():
+                        continue
+                    try:
+                        values.append(float(row[col]))
+                    except (ValueError, IndexError):
+                        raise TraceError(f"{src.name}:{lineno + i}: time {row[col:col + 1]} is not a number") from None
+                if limit_events is not None and len(values) >= limit_events:
+                    break
+            parts.append(np.array(values, np.float64))
+        else:
+            return None
+    times = np.concatenate(parts) if parts else np.zeros(0)
+    return times[:limit_events] if limit_events is not None else times
+
+
+def _import_command(path, format="FORMAT"):
+    stem = os.path.basename(os.fspath(path))
+    for ext in (".gz", ".xz", ".bin", ".trace", ".csv", ".txt"):
+        stem = stem[:-len(ext)] if stem.endswith(ext) else stem
+    return f"pymemcg import --format {format} {os.fspath(path)} {stem or 'trace'}.npy"
+
+
+def load_any(path, format=None, *, limit_events=None):
+    """A trace from a file: a pymemcg trace (.npy, or .csv with pymemcg's header) as
+    trace.load reads it, or a foreign trace imported on the fly, in `format` or in the
+    format detect_format sees.  Returns (trace, the foreign format or None).  A file whose
+    format is unclear raises TraceError saying which `pymemcg import` command to run."""
+    from .trace import CSV_FIELDS, load
+    p = os.fspath(path)
+    if format is None and p.endswith(".npy"):
+        return load(p), None
+    if format is None and p.endswith(".csv"):
+        with open(p, "rb") as f:
+            if f.readline().decode("utf-8", "replace").strip() == ",".join(CSV_FIELDS):
+                return load(p), None
+    if format is not None and format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
+    fmt = format or detect_format(p)
+    if fmt is None:
+        raise TraceError(f"{p}: not a pymemcg trace, and its format is not clear from its contents; import it "
+                         f"first: {_import_command(p)} (FORMAT: {', '.join(FORMATS)}), or name the format "
+                         f"with --format")
+    return load_foreign(p, fmt, limit_events=limit_events), fmt

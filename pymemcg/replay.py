@@ -5,12 +5,14 @@ is reported with its index before anything is applied), then feeds it in
 chunks (a memory-mapped trace is never read whole) and never loops per event.
 """
 import json
+import mmap
 import time
 
 import numpy as np
 
 from ._ffi import ffi, lib, raise_strategy_error, struct_to_dict
 from .errors import TraceError
+from .faults import classify, series_columns
 from .sizes import PAGE_SIZE
 from .trace import OP, as_trace, mkdir_names
 
@@ -20,12 +22,12 @@ SAMPLE_FIELDS = [name for name, _ in ffi.typeof("struct pmc_sample").fields]
 
 
 class ReplayResult:
-    """What a replay did: ``counters``, ``strategy_counters`` (the strategy's own), ``leaks``,
-    ``meminfo``, ``stats`` and a time
-    series (``series``: one numpy array per field, ``cgroups``: usage and memsw usage
-    per trace cgroup id and sample)."""
+    """What a replay did: ``counters``, ``strategy_counters`` (the strategy's own), ``leaks``
+    (pages/slots), ``meminfo`` (bytes), ``stats``, ``faults`` (hits, minor and major faults as
+    counts and ratios, see pymemcg.faults) and a time series (``series``: one numpy array per
+    field, ``cgroups``: usage and memsw usage in bytes per trace cgroup path and sample)."""
 
-    def __init__(self, eng, events, seconds, stats, series, cg_usage, cg_paths):
+    def __init__(self, eng, events, seconds, stats, series, cg_usage, cg_paths, killed_before=()):
         self.events = events
         self.seconds = seconds
         self.events_per_s = events / seconds if seconds > 0 else float("inf")
@@ -34,16 +36,30 @@ class ReplayResult:
         self.strategy_counters = eng.strategy_counters()
         self.leaks = eng.leaks()
         self.meminfo = eng.meminfo()
+        self.faults = classify(self.counters)
         self.series = series
         self.cgroup_paths = cg_paths
         self.cgroups = {path: {"usage": cg_usage[:, i, 0], "memsw_usage": cg_usage[:, i, 1]}
                         for i, path in enumerate(cg_paths) if path is not None}
+        self.oom = _oom_victims(eng, set(killed_before))
+
+    def __repr__(self):
+        lk = self.leaks
+        return (f"<ReplayResult {self.events:,} events in {self.seconds:.2f} s: {self.faults['accesses']:,} pages "
+                f"touched, miss ratio {self.faults['miss_ratio']:.3f}, stale swap cache {lk['stale_swapcache']}, "
+                f"{len(self.oom)} OOM-killed, {len(self.series['events'])} samples>")
 
     def summary(self):
         """The JSON-ready dict `pymemcg replay --json` prints."""
         return {"events": self.events, "seconds": self.seconds, "events_per_s": self.events_per_s,
                 "leaks": self.leaks, "counters": self.counters, "strategy_counters": self.strategy_counters,
-                "meminfo": self.meminfo, "stats": self.stats}
+                "meminfo": self.meminfo, "stats": self.stats, "faults": self.faults, "oom": self.oom}
+
+    def oom_lines(self):
+        """One line per OOM-killed task of the trace, for people."""
+        return [f"trace task {v['task']} (pid {v['pid']}, cgroup {v['cgroup']}) was OOM-killed after "
+                f"{v['event']:,} of the {self.events:,} events had been dispatched; {v['events_skipped']:,} of its "
+                f"events were skipped" for v in self.oom]
 
     def series_table(self):
         """The time series as one dict of columns (global fields, then per cgroup)."""
@@ -54,7 +70,7 @@ class ReplayResult:
         return cols
 
     def to_json(self, path=None):
-        doc = dict(self.summary(), series={k: v.tolist() for k, v in self.series_table().items()})
+        doc = dict(self.summary(), series={k: _json_column(v) for k, v in self.series_table().items()})
         text = json.dumps(doc, indent=1)
         if path:
             with open(path, "w") as f:
@@ -69,6 +85,84 @@ class ReplayResult:
             w = csv.writer(f)
             w.writerow(names)
             w.writerows(zip(*(cols[n].tolist() for n in names)))
+
+
+SWAP_CLUSTER_MAX = 32         # pages reclaim isolates at a time (csrc/engine.h)
+
+
+def too_small(eng, trace, cpus):
+    """Why eng's RAM cannot run the trace at all, or None.  Each simulated CPU may hold a
+    reclaim batch (SWAP_CLUSTER_MAX pages isolated) and a swap readahead window
+    (2**page_cluster pages) at once; RAM whose frames above the min watermark cannot hold
+    that for every CPU leaves reclaim no room to work, and the OOM killer ends the
+    workload.  The message gives the trace's footprint and a RAM size that holds it."""
+    from .facts import trace_facts
+    frames = eng.meminfo()["MemTotal"] // PAGE_SIZE
+    usable = frames - eng.io()["pages_min"]
+    need = cpus * (SWAP_CLUSTER_MAX + (1 << eng.page_cluster))
+    if usable >= need:
+        return None
+    from .sizes import human
+    f = trace_facts(trace)
+    room = -(-max(f["peak_pages"], need) * 5 // 4 * PAGE_SIZE // (1 << 20))
+    return (f"RAM of {human(frames * PAGE_SIZE)} is too small to run this trace: {frames:,} page frame(s), "
+            f"{max(usable, 0):,} above the min watermark, where {cpus} CPU(s) reclaiming need {need:,} (a "
+            f"{SWAP_CLUSTER_MAX}-page reclaim batch and a {1 << eng.page_cluster}-page readahead window each). "
+            f"The trace touches {f['footprint_pages']:,} distinct pages ({human(f['footprint_bytes'])}; at most "
+            f"{human(f['peak_bytes'])} live at once): try --ram {room}M")
+
+
+def _oom_victims(eng, killed_before):
+    """The tasks of the last replay's trace the OOM killer chose during it (by trace task id)."""
+    out = []
+    for tid, pid in enumerate(getattr(eng, "_trace_tasks", ()).tolist()):
+        if pid <= 0 or pid in killed_before:
+            continue
+        t = eng._task(pid)
+        info = t._info()
+        if info.oom_killed:
+            out.append({"task": tid, "pid": pid, "cgroup": eng._cg_by_id[info.memcg].path if info.memcg in
+                        eng._cg_by_id else None, "event": int(info.oom_event), "events_skipped": int(info.events_skipped)})
+    return out
+
+
+def _killed(eng):
+    """Pids of the engine's trace tasks already OOM-killed (before a replay that resumes)."""
+    pids = getattr(eng, "_trace_tasks", np.zeros(0, np.int32)).tolist()
+    return {p for p in pids if p > 0 and eng._task(p)._info().oom_killed}
+
+
+def _json_column(v):
+    """A series column as a list; NaN (a ratio over no accesses) becomes null."""
+    if v.dtype.kind == "f":
+        return [None if x != x else x for x in v.tolist()]
+    return v.tolist()
+
+
+class _MappedTrace:
+    """A memory-mapped trace gives its pages back to the kernel once a chunk is done with
+    (madvise MADV_DONTNEED; the file stays the copy, a page read again comes back from it), so
+    a replay holds about a chunk of a trace larger than RAM, not the whole file."""
+
+    def __init__(self, trace):
+        self.mm = None
+        base = trace
+        while base is not None and not isinstance(base, mmap.mmap):
+            base = getattr(base, "base", None)
+        if base is None or not hasattr(mmap, "MADV_DONTNEED") or not trace.size:
+            return
+        self.mm = base
+        self.offset = trace.ctypes.data - np.frombuffer(base, np.uint8).ctypes.data
+        self.itemsize = trace.itemsize
+
+    def release(self, a, b):
+        """Drop the pages that hold only events before b (those from a on)."""
+        if self.mm is None or b <= a:
+            return
+        start = (self.offset + a * self.itemsize) // mmap.PAGESIZE * mmap.PAGESIZE
+        end = (self.offset + b * self.itemsize) // mmap.PAGESIZE * mmap.PAGESIZE
+        if end > start:
+            self.mm.madvise(mmap.MADV_DONTNEED, start, end - start)
 
 
 def _chunks(trace, size):
@@ -126,13 +220,16 @@ def replay(eng, trace, cpus=2, sched="rr", seed=None, sample_every=None, progres
         sample_every = max(n // 200, 1)
     if isinstance(sample_every, bool) or not isinstance(sample_every, int) or sample_every < 0:
         raise ValueError("sample_every must be a non-negative int (0: no time series)")
+    killed_before = _killed(eng) if resume else set()
     _check(eng, lib.pmc_replay_begin(eng._ptr, cpus, SCHEDULERS[sched], seed))
     try:
         if resume:
             _preload(eng)
+        mapped = _MappedTrace(trace)
         for a, b in _chunks(trace, chunk):
             part = np.require(trace[a:b], requirements=['C', 'A'])
             _check(eng, lib.pmc_replay_validate(eng._ptr, _events_ptr(part), b - a, a))
+            mapped.release(a, b)
         _alias_existing_paths(eng, trace, resume)
         st = ffi.new("struct pmc_replay_stats *")
         lib.pmc_replay_stats(eng._ptr, st)
@@ -156,6 +253,7 @@ def replay(eng, trace, cpus=2, sched="rr", seed=None, sample_every=None, progres
                 ffi.cast("int64_t *", ffi.from_buffer(cg_usage[written:])) if room else ffi.NULL, room, ncg))
             written += got
             new_head = lib.pmc_replay_head(eng._ptr)
+            mapped.release(head, new_head)
             if bar is not None:
                 bar.update(new_head - head)
             step = chunk if new_head > head else 2 * step      # a chunk shorter than the window
@@ -173,7 +271,8 @@ def replay(eng, trace, cpus=2, sched="rr", seed=None, sample_every=None, progres
     raise_strategy_error(eng._ptr)
     series = {f: samples[f][:written].copy() for f in SAMPLE_FIELDS}
     series["swap_used_bytes"] = series["swap_used"] * PAGE_SIZE
-    return ReplayResult(eng, stats["events"], seconds, stats, series, cg_usage[:written].copy(), paths)
+    series.update(series_columns(series))
+    return ReplayResult(eng, stats["events"], seconds, stats, series, cg_usage[:written].copy(), paths, killed_before)
 
 
 def _preload(eng):
@@ -199,6 +298,17 @@ def _progress(progress, total):
     return tqdm(total=total, unit="ev", unit_scale=True, desc="replay", leave=False)
 
 
+def _cgroup_events(eng, trace):
+    """The indices of the trace's mkdir and rmdir events (the C validation noted them: no scan
+    over a trace of millions of events), as (mkdirs, rmdirs)."""
+    n = lib.pmc_replay_marks(eng._ptr, ffi.NULL, 0)
+    marks = np.zeros(n, np.int64)
+    if n:
+        lib.pmc_replay_marks(eng._ptr, ffi.cast("int64_t *", ffi.from_buffer(marks)), n)
+    ops = trace["op"][marks]
+    return marks[ops == OP["mkdir"]], marks[ops == OP["rmdir"]]
+
+
 def _trace_paths(eng, trace, ncg, resume):
     """Each trace cgroup id's path: the earlier segment's (resume), then this trace's mkdirs;
     also {event index: path} of the mkdirs."""
@@ -207,8 +317,8 @@ def _trace_paths(eng, trace, ncg, resume):
     paths[:len(old)] = old[:ncg]
     paths[0] = "/"
     made = {}
-    mkdirs = np.flatnonzero(trace["op"] == OP["mkdir"])
-    names = mkdir_names(trace) if len(mkdirs) else {}
+    mkdirs = _cgroup_events(eng, trace)[0]
+    names = mkdir_names(trace, mkdirs)
     for i in mkdirs:
         cg, parent = int(trace["task"][i]), int(trace["vpn"][i])
         if cg >= ncg or paths[parent] is None:
@@ -252,7 +362,7 @@ def _register(eng, trace, ntask, ncg, resume):
             c = Cgroup(eng, memcg, key)
             eng._cgroups[key] = c
             eng._cg_by_id[memcg] = c
-    for i in np.flatnonzero(trace["op"] == OP["rmdir"]):
+    for i in _cgroup_events(eng, trace)[1]:
         cg = int(trace["task"][int(i)])
         if paths[cg] is not None:
             c = eng._cgroups.get(paths[cg].strip("/"))

@@ -40,6 +40,7 @@ from concurrent.futures.process import BrokenProcessPool
 from ._ffi import ffi
 from . import strategies
 from .engine import _MEMINFO_NAMES, KERNELS
+from .faults import RATIOS
 from .sizes import PAGE_SIZE, parse_size
 
 __all__ = ["run", "load_config", "load_results", "compare", "plan", "run_cell", "deterministic", "ConfigError",
@@ -71,6 +72,7 @@ LEAK_FIELDS = _fields("pmc_leaks")
 COUNTER_FIELDS = _fields("pmc_counters")
 MEMINFO_FIELDS = [_MEMINFO_NAMES.get(k, k) for k in _fields("pmc_meminfo")]
 STATS_FIELDS = [k for k in _fields("pmc_replay_stats") if k != "events"]
+FAULT_FIELDS = ("hits", "minor", "major", "first_touches", "swapin_cache_hits") + RATIOS
 SETTING_COLUMNS = ("ram", "swap", "kernel", "hook", "swap_account", "page_cluster", "laptop_mode", "seed",
                    "cpus", "sched", "replay_seed")
 # fields that depend on the machine and the moment, not on the cell: left out of comparisons
@@ -79,6 +81,7 @@ TIMING_FIELDS = ("events_per_s", "seconds", "wall_time", "worker", "attempts")
 COLUMNS = (("cell", "trace") + SETTING_COLUMNS + ("events", "oom_kills")
            + tuple(f"leaks.{k}" for k in LEAK_FIELDS) + tuple(f"counters.{k}" for k in COUNTER_FIELDS)
            + tuple(f"meminfo.{k}" for k in MEMINFO_FIELDS) + tuple(f"stats.{k}" for k in STATS_FIELDS)
+           + tuple(f"faults.{k}" for k in FAULT_FIELDS)
            + TIMING_FIELDS + ("error", "trace_id", "version"))
 
 
@@ -401,6 +404,7 @@ def run_cell(cell, data=None):
         row.update({f"counters.{k}": int(v) for k, v in res.counters.items()})
         row.update({f"meminfo.{k}": int(v) for k, v in res.meminfo.items()})
         row.update({f"stats.{k}": int(v) for k, v in res.stats.items() if k != "events"})
+        row.update({f"faults.{k}": res.faults[k] for k in FAULT_FIELDS})
         row["seconds"] = float(res.seconds)
         row["events_per_s"] = float(res.events_per_s) if math.isfinite(res.events_per_s) else None
     except Exception as e:  # the cell's own failure, recorded in its row

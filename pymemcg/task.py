@@ -1,6 +1,7 @@
 """Task: a process with its own mm (API.md, "Task")."""
 from ._ffi import check, ffi, lib
 from ._vpns import as_batch
+from .sizes import PAGE_SIZE
 
 
 class Task:
@@ -83,11 +84,31 @@ class Task:
         return bool(self._info().oom_killed)
 
     @property
+    def oom_event(self):
+        """How many events the replay had dispatched (started, in the scheduler's order; a
+        mkdir's name events not counted) when the OOM killer chose this task; None if it was
+        not killed during a replay."""
+        n = self._info().oom_event
+        return None if n < 0 else n
+
+    @property
+    def events_skipped(self):
+        """Replay events of this task skipped because it had died (OOM-killed)."""
+        return self._info().events_skipped
+
+    @property
     def rss(self):
+        """Resident pages: present ptes, in pages (``rss_bytes`` in bytes)."""
         return self._info().rss
 
     @property
+    def rss_bytes(self):
+        """Resident memory in bytes (``rss`` pages times PAGE_SIZE)."""
+        return self._info().rss * PAGE_SIZE
+
+    @property
     def swap_ptes(self):
+        """Swap entries held by its ptes, in pages."""
         return self._info().swap_ptes
 
     @property

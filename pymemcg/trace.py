@@ -62,10 +62,10 @@ def _name_events(name):
     return ev
 
 
-def mkdir_names(trace):
-    """{event index of each mkdir: the cgroup's name}."""
+def mkdir_names(trace, mkdirs=None):
+    """{event index of each mkdir: the cgroup's name}; `mkdirs`, their indices if known."""
     names = {}
-    for i in np.flatnonzero(trace["op"] == OP["mkdir"]):
+    for i in np.flatnonzero(trace["op"] == OP["mkdir"]) if mkdirs is None else mkdirs:
         n = int(trace["count"][i])
         k = -(-n // NAME_CHUNK)
         part = trace[i + 1:i + 1 + k]
@@ -217,6 +217,8 @@ def load(path, mmap=True):
             raise TraceError(f"{path}: not UTF-8 text ({e})") from None
     if not path.endswith(".npy"):
         raise TraceError(f"{path}: trace files end in .npy or .csv")
+    if not os.path.exists(path):
+        raise TraceError(f"{path}: no such file")
     try:
         arr = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     except Exception as e:          # numpy's header parser raises many kinds (ValueError, SyntaxError, ...)

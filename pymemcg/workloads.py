@@ -6,18 +6,25 @@ replaying them.
 """
 import numpy as np
 
+from .mix import Source, Stream, mix, sequential_writes
 from .sizes import PAGE_SIZE, parse_size
 from .trace import FLAG_WRITE, OP, Builder, empty
 
-__all__ = ["from_accesses", "zipf", "loop", "churn", "fork_heavy", "mixed", "steady", "GENERATORS"]
+__all__ = ["from_accesses", "zipf", "loop", "churn", "fork_heavy", "mixed", "steady", "mix", "Source", "Stream",
+           "GENERATORS"]
 
 
-def _one_task(vpns, write, cgroup, limit, cpu):
-    """spawn + one fault per access (a task in `cgroup`, made with `limit` if given)."""
+def _one_task(vpns, write, cgroup, limit, cpu, tasks=1):
+    """spawn + one fault per access (a task in `cgroup`, made with `limit` if given).  With
+    tasks > 1 the pages are shared out: page p belongs to task p % tasks (at p // tasks in
+    its own address space), task k on CPU cpu + k, so the accesses and the footprint are
+    those of the one-task trace, in the same order."""
+    if isinstance(tasks, bool) or not isinstance(tasks, int) or not 1 <= tasks <= 256:
+        raise ValueError(f"tasks must be an int in 1..256, got {tasks!r}")
     b = Builder()
     if cgroup:
         b.mkdir(cgroup, limit=limit)
-    t = b.spawn(cgroup or "", cpu=cpu)
+    ids = [b.spawn(cgroup or "", cpu=(cpu + k) % 256) for k in range(tasks)]
     head = b.build()
     vpns = np.asarray(vpns)
     if vpns.ndim != 1 or (vpns.size and vpns.dtype.kind not in "iu"):
@@ -26,9 +33,15 @@ def _one_task(vpns, write, cgroup, limit, cpu):
         raise ValueError("vpns must lie in [0, 2**36)")
     ev = empty(len(vpns))
     ev["op"] = OP["fault"]
-    ev["cpu"] = cpu
-    ev["task"] = t
-    ev["vpn"] = vpns
+    if tasks == 1:
+        ev["cpu"] = cpu
+        ev["task"] = ids[0]
+        ev["vpn"] = vpns
+    else:
+        owner = vpns % tasks
+        ev["cpu"] = (cpu + owner) % 256
+        ev["task"] = np.asarray(ids, np.uint32)[owner]
+        ev["vpn"] = vpns // tasks
     ev["count"] = 1
     ev["flags"] = np.where(np.asarray(write, dtype=bool), FLAG_WRITE, 0) if np.ndim(write) else (
         FLAG_WRITE if write else 0)
@@ -52,9 +65,11 @@ def zipf_stream(n_events, n_pages, alpha=1.0, seed=0):
     return rng.permutation(n_pages)[ranks]
 
 
-def zipf(n_events=10_000_000, n_pages=1 << 20, alpha=1.0, *, seed=0, write=False, cgroup=None, limit=None):
-    """One task touching n_pages with zipf(alpha) popularity."""
-    return _one_task(zipf_stream(n_events, n_pages, alpha, seed), write, cgroup, limit, 0)
+def zipf(n_events=10_000_000, n_pages=1 << 20, alpha=1.0, *, seed=0, write=False, cgroup=None, limit=None,
+         tasks=1):
+    """One task touching n_pages with zipf(alpha) popularity; with tasks > 1 the same
+    accesses cut into that many tasks, each owning a share of the pages, one per CPU."""
+    return _one_task(zipf_stream(n_events, n_pages, alpha, seed), write, cgroup, limit, 0, tasks)
 
 
 def loop(n_events=1_000_000, n_pages=1 << 16, *, seed=0, write=False, cgroup=None, limit=None):
@@ -70,35 +85,19 @@ def churn(rounds=40, *, limit="2M", task_size="1M", ntasks=3, cpus=2, chunk=32, 
     that exits land while the others' charges reclaim (Nishimura ran five ltp page01
     of 8MB under a 32MB limit).  `rounds` counts kills.
 
-    Tasks write `chunk` pages per event, task slot s on CPU s % cpus, all started
+    A mix (pymemcg.mix) of one synthetic source restarted until `rounds` replacements:
+    tasks write `chunk` pages per event, task slot s on CPU s % cpus, all started
     together as the reproducer's script does; `seed` shuffles the order in which the
     slots issue their events each round, and `jitter` (a fraction) shortens each
     slot's task size by a seeded amount so that their lives drift apart."""
     rng = np.random.default_rng(seed)
-    b = builder or Builder()
-    path = f"{prefix}{cgroup}"
-    b.mkdir(path, limit=limit)
     pages = parse_size(task_size, "task_size") // PAGE_SIZE
     if pages < 1:
         raise ValueError("task_size must be at least one page")
     sizes = [max(1, pages - int(rng.integers(int(pages * jitter) + 1))) for _ in range(ntasks)]
-    slots = [b.spawn(path, cpu=(base_cpu + s % cpus) % 256) for s in range(ntasks)]
-    done = [0] * ntasks
-    kills = 0
-    while kills < rounds:
-        for s in rng.permutation(ntasks) if seed else range(ntasks):
-            if done[s] >= touches * sizes[s]:
-                b.exit(slots[s])
-                kills += 1
-                slots[s] = b.spawn(path, cpu=(base_cpu + s % cpus) % 256)
-                done[s] = 0
-            start = done[s] % sizes[s]
-            n = min(chunk, sizes[s] - start, touches * sizes[s] - done[s])
-            b.fault(slots[s], start, n, write=True)
-            done[s] += n
-    for s in range(ntasks):
-        b.exit(slots[s])
-    return b if builder else b.build()
+    src = Source([sequential_writes(n, chunk, touches) for n in sizes], name=cgroup, limit=limit, tasks=ntasks,
+                 cpus=[(base_cpu + s % cpus) % 256 for s in range(ntasks)], restarts=None)
+    return mix([src], kills=rounds, burst=1, shuffle=bool(seed), rng=rng, prefix=prefix, builder=builder)
 
 
 def fork_heavy(generations=50, *, pages="4M", children=4, cpus=2, limit="8M", seed=0):

@@ -130,11 +130,12 @@ def digest(obs, names):
     return h.hexdigest()
 
 
-def run_case(case, names=None):
-    """Replay one case; returns (digest over the schema `names`, or over everything observed
-    when None, a few readable figures, the schema)."""
+def run_case(case, names=None, slow=False):
+    """Replay one case (slow: without the replay's fast paths); returns (digest over the schema
+    `names`, or over everything observed when None, a few readable figures, the schema)."""
     w, cpus, sched, kernel, hook = case
     eng = pymemcg.Engine(kernel=kernel, hook=hook, seed=11, **WORKLOADS[w][1])
+    eng._set_replay_slow(slow)
     res = eng.replay(_trace(w), cpus=cpus, sched=sched, progress=False)
     eng.check()
     obs = observe(eng, res)

@@ -40,8 +40,8 @@ def busy(eng):
 # ---------------------------------------------------------------- Engine(...)
 
 
-@pytest.mark.parametrize("ram", ["1.5G", "xx", "", "-1", "1T", "4MB", "4 M", "1e6", "0", "0k", -1, -4096,
-                                 4095, 2**80, "99999999999G"])
+@pytest.mark.parametrize("ram", ["xx", "", "-1", "100T", "1e6", "1.5", "1.5X", "4iB", "0", "0k", -1, -4096,
+                                 4095, 2**80, "99999999999G", "20E", "09M"])
 def test_engine_bad_ram_value(ram):
     with pytest.raises(ValueError, match="ram"):
         pymemcg.Engine(ram=ram, swap=0)
@@ -53,7 +53,7 @@ def test_engine_bad_ram_type(ram):
         pymemcg.Engine(ram=ram, swap=0)
 
 
-@pytest.mark.parametrize("swap", ["1.5G", "xx", "-1", -1, 2**80, 4096, "4k", "4096", 8191, 8192, "8k", "1.0"])
+@pytest.mark.parametrize("swap", ["xx", "-1", -1, 2**80, 4096, "4k", "4096", 8191, 8192, "8k", "1.0", "8.0K"])
 def test_engine_bad_swap_value(swap):
     # 4096 / "4k" / 8191: exactly one page, which would be only the swap header
     with pytest.raises(ValueError, match="swap"):
@@ -76,6 +76,23 @@ def test_engine_good_sizes():
     assert e.meminfo()["MemTotal"] == 3 * P
     e = pymemcg.Engine(ram="4k", swap="0")
     assert e.meminfo()["MemTotal"] == P
+
+
+@pytest.mark.parametrize("text, nbytes", [("1.5M", 3 << 19), ("512KB", 512 << 10), ("1MiB", 1 << 20),
+                                          (".5M", 1 << 19), ("2 M", 2 << 20), ("0x100000", 1 << 20),
+                                          ("010M", 8 << 20), ("1.1M", 1153433)])
+def test_engine_sizes_as_people_write_them(text, nbytes):
+    """Sizes are binary whatever the spelling; a fraction of a byte is dropped, then the
+    Engine rounds down to pages."""
+    e = pymemcg.Engine(ram=text, swap=0)
+    assert e.meminfo()["MemTotal"] == nbytes // P * P
+
+
+def test_a_bad_size_lists_the_accepted_forms():
+    with pytest.raises(ValueError) as ex:
+        pymemcg.Engine(ram="1.5X", swap=0)
+    for form in ("1.5G", "512MB", "1GiB", "100T", "1024"):
+        assert form in str(ex.value)
 
 
 @pytest.mark.parametrize("kw", [dict(kernel="2.6.32"), dict(kernel="2.6.30 "), dict(kernel=None),

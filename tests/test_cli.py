@@ -19,8 +19,9 @@ from pymemcg.cli import build_parser, main
 from pymemcg.trace import OP
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-SUBCOMMANDS = ("demo", "replay", "gen", "import", "plot", "stat")
-SUMMARY_KEYS = {"events", "seconds", "events_per_s", "leaks", "counters", "strategy_counters", "meminfo", "stats"}
+SUBCOMMANDS = ("demo", "replay", "gen", "import", "plot", "stat", "mix", "mrc", "bench", "sweep")
+SUMMARY_KEYS = {"events", "seconds", "events_per_s", "leaks", "counters", "strategy_counters", "meminfo", "stats",
+                "faults", "oom"}
 
 
 def run(*args, cwd=None):
@@ -188,7 +189,14 @@ def test_save_engine_then_stat(tmp_path, capsys):
     assert doc["memsw.usage_in_bytes"] == churn.memsw_usage_in_bytes
     assert main(["stat", str(tmp_path / "e.npz")]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("/: usage ") and "meminfo:" in out and "MemTotal:" in out
+    assert out.startswith("/: usage ") and "meminfo (kB, as /proc/meminfo shows it):" in out and "MemTotal:" in out
+    # every figure says its unit
+    assert "limit unlimited" in out and "memory.stat (bytes, but pgpgin/pgpgout: events):" in out
+    assert re.search(r"\n  rss: +\d+ B\n", out) and re.search(r"\n  pgpgin: +\d+\n", out)
+    assert "leaks (pages or swap slots):" in out
+    assert main(["stat", str(tmp_path / "e.npz"), "--cgroup", "churn"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("/churn: usage ") and "limit 2.0 MiB (2097152 B)" in out
 
 
 @pytest.mark.parametrize("args, expected", [
@@ -203,7 +211,8 @@ def test_gen_writes_the_generator_trace(tmp_path, capsys, args, expected, ext):
     out = tmp_path / f"t.{ext}"
     assert main(["gen", args[0], str(out), *args[1:]]) == 0
     want = expected()
-    assert capsys.readouterr().out == f"{len(want)} events -> {out}\n"
+    # counted as replay counts them: a mkdir's name events are part of it
+    assert capsys.readouterr().out == f"{len(want) - np.count_nonzero(want['op'] == OP['name'])} events -> {out}\n"
     assert np.array_equal(T.load(out), want)
 
 
@@ -214,7 +223,9 @@ def test_import_blockids(tmp_path, capsys):
     for src in ("ids.txt", "ids.txt.gz"):
         out = tmp_path / f"{src}.npy"
         assert main(["import", "--format", "blockids", str(tmp_path / src), str(out)]) == 0
-        assert capsys.readouterr().out == f"6 events -> {out}\n"
+        text = capsys.readouterr().out
+        assert text.startswith(f"{out}: 6 events (as replay counts them), 1 task(s)")
+        assert "5 (5 read, 0 written)" in text and "3 distinct pages = 12.0 KiB" in text
         tr = T.load(out)
         assert [tuple(int(x) for x in e) for e in tr] == [(OP["spawn"], 0, 0, 0, 0, 0)] + [
             (OP["fault"], 0, 0, 0, v, 1) for v in (0, 1, 0, 2, 1)]     # dense in order of first use
@@ -229,23 +240,32 @@ def test_import_blockids(tmp_path, capsys):
 
 def test_demo_prints_one_column_per_strategy_and_writes_the_plot(tmp_path, capsys):
     plot = tmp_path / "d.png"
-    assert main(["demo", "--pages", "65536", "--cpus", "2", "--plot", str(plot), "--no-progress"]) == 0
+    assert main(["demo", "--pages", "262144", "--cpus", "4", "--plot", str(plot), "--no-progress"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == ("workload: 2,506 events, 7 cgroups x 5 tasks churning over 65,536 pages; "
-                        "RAM 320M, swap 256M, 2 CPUs")
+    assert lines[0] == ("workload: 9,308 events, 26 cgroups x 5 tasks churning over 262,144 pages; "
+                        "RAM 1280M, swap 16M, 4 CPUs")
     assert lines[1].split() == ["2.6.30", "hook=none", "2.6.30", "hook=seed", "2.6.30", "hook=uncharge-at-free",
                                 "2.6.31", "hook=none"]
-    rows = {cells[0]: cells[1:] for cells in (re.split(r"\s{2,}", line.strip()) for line in lines[2:-1])}
+    end = lines.index("why the columns differ:")
+    rows = {cells[0]: cells[1:] for cells in (re.split(r"\s{2,}", line.strip()) for line in lines[2:end])}
     assert all(len(v) == 4 for v in rows.values())
-    assert rows["stale type-2 (pages)"] == ["19", "0", "0", "19"]
-    assert rows["stale type-1 (pages)"] == ["0", "0", "0", "0"]
-    assert rows["leaked swap entries"] == ["19", "0", "0", "19"]
-    assert rows["leaked memsw (pages)"] == ["0", "0", "0", "0"]
+    # every column differs from the others, for the reason its line states
+    assert rows["stale type-2 (pages)"] == ["287", "0", "0", "8"]
+    assert rows["stale slots reused (2.6.31)"] == ["0", "0", "0", "3338"]
+    assert rows["hook freed (pages)"] == ["0", "378", "0", "0"]
+    assert rows["stale type-1 (pages)"] == ["0"] * 4 and rows["leaked memsw (pages)"] == ["0"] * 4
     assert rows["hook calls"][0] == "0" and int(rows["hook calls"][1]) > 0 and rows["hook calls"][2:] == ["0", "0"]
-    assert rows["hook freed (pages)"] == ["0", "70", "0", "0"]
+    assert rows["OOM kills"] == ["0"] * 4
     for key in ("swap used (MB)", "SwapCached (MB)", "pages reclaimed", "reclaim throughput (pages/s)",
-                "replay (s)", "ns per scanned page", "RAM held by stale (MB)"):
+                "replay (s)", "ns per scanned page", "RAM held by stale (MB)", "swap used at peak (%)"):
         assert len(rows[key]) == 4, key
+    why = lines[end + 1:-1]
+    assert [w.split(":")[0].strip() for w in why] == ["2.6.30 hook=none", "2.6.30 hook=seed",
+                                                      "2.6.30 hook=uncharge-at-free", "2.6.31 hook=none"]
+    assert "287 of type-2: tasks exited while reclaim held their pages" in why[0]
+    assert "the seed strategy freed 378 pages" in why[1]
+    assert "the uncharge-at-free strategy" in why[2] and "deferred at unmap" in why[2]
+    assert "the swap allocator reused 3,338 cache-only slots" in why[3]
     assert lines[-1] == f"plot: {plot}"
     assert plot.read_bytes()[:8] == PNG_MAGIC
 
@@ -257,7 +277,96 @@ def test_demo_json(tmp_path, capsys):
     assert [r["config"] for r in doc["rows"]] == ["2.6.30 hook=none", "2.6.30 hook=seed",
                                                   "2.6.30 hook=uncharge-at-free", "2.6.31 hook=none"]
     assert doc["rows"][1]["stale type-2 (pages)"] == 0
+    assert [w.split(":")[0] for w in doc["why"]] == [r["config"] for r in doc["rows"]]
     assert (tmp_path / "d.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_demo_reasons_follow_the_figures():
+    """A 2.6.31 column whose swap never got half full says so instead of claiming a reuse."""
+    from pymemcg import demo, workloads
+    res = pymemcg.Engine("64M", "64M", kernel="2.6.31").replay(workloads.churn(rounds=20), cpus=2)
+    line = demo.reason("2.6.31", "none", res)
+    assert res.counters["swap_reuse"] == 0 and "swap never got half full" in line
+    assert line.startswith(f"2.6.31 hook=none: {res.leaks['stale_swapcache']:,} stale swap-cache pages")
+
+
+def test_coinciding_lines_stay_visible_and_empty_panels_say_none(tmp_path):
+    from pymemcg import plot
+    plt = plot._figure()
+    a = {"events": np.arange(5), "stale": np.array([0, 1, 2, 3, 4]), "zero": np.zeros(5)}
+    c = {"events": np.arange(5), "stale": np.array([0, 1, 1, 1, 1]), "zero": np.zeros(5)}
+    runs = {"A": a, "B": dict(a), "C": c}
+    fig, (ax, empty) = plt.subplots(1, 2)
+    plot.draw_runs(ax, runs, "stale", "stale")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["A", "B (same as A)", "C"]
+    lines = ax.get_lines()
+    assert len({(ln.get_linestyle(), ln.get_marker()) for ln in lines}) == 3   # each run its own dash, marker
+    assert lines[0].get_linewidth() > lines[1].get_linewidth() > lines[2].get_linewidth()
+    plot.draw_runs(empty, runs, "zero", "zero")
+    assert empty.get_lines() == [] and [t.get_text() for t in empty.texts] == ["none, in every run"]
+    plt.close(fig)
+    plot.plot_series(runs, tmp_path / "p.png", panels=(("stale", "s"), ("zero", "z")))
+    assert (tmp_path / "p.png").read_bytes()[:8] == PNG_MAGIC
+
+
+# -- fixed along the way (issue 14, item 7): each reproduced as it was reported -------------------------
+
+def test_stat_of_a_trace_file_gives_its_facts(tmp_path, capsys):
+    """It crashed: "'numpy.ndarray' object does not support the context manager protocol"."""
+    T.save(workloads.churn(rounds=5), tmp_path / "c.npy")
+    assert main(["stat", str(tmp_path / "c.npy")]) == 0
+    assert "distinct pages" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="not an .npz archive"):
+        pymemcg.load(tmp_path / "c.npy")
+
+
+def test_stat_of_a_missing_cgroup_names_the_cgroups(tmp_path, capsys):
+    """It said "[Errno 2] no cgroup /nope"."""
+    eng = pymemcg.Engine("16M", "16M")
+    eng.mkdir("a")
+    eng.save(tmp_path / "e.npz")
+    assert main(["stat", str(tmp_path / "e.npz"), "--cgroup", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert err == "pymemcg stat: no cgroup /nope; the engine's cgroups: /, /a\n"
+    assert main(["replay", str(tmp_path / "missing.npy")]) == 2
+    assert "[Errno" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("cmd", SUBCOMMANDS)
+def test_help_has_a_description_and_no_doubled_percent(cmd, capsys):
+    """`bench --help` printed "95%%"; `plot` and `stat --help` had no description."""
+    with pytest.raises(SystemExit):
+        main([cmd, "--help"])
+    out = capsys.readouterr().out
+    assert "%%" not in out
+    parser = subparsers()[cmd]
+    assert parser.description and len(parser.description) > 40
+
+
+def test_gen_counts_events_as_replay_does(tmp_path, capsys):
+    """gen reported one event more than replay: it counted a mkdir's name event."""
+    assert main(["gen", "churn", str(tmp_path / "c.npy"), "--rounds", "5"]) == 0
+    said = int(capsys.readouterr().out.split()[0])
+    assert main(["replay", str(tmp_path / "c.npy"), "--ram", "64M", "--swap", "64M", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["events"] == said
+
+
+def test_bench_overhead_names_its_two_estimators(capsys):
+    """It printed equal ns/page next to a +1.31% overhead without saying why they may differ."""
+    from pymemcg import bench
+    r = {"workload": "w", "rounds": 3, "overhead_pct": 1.31, "ci95": [0.5, 2.0], "total_ratio_pct": 0.02,
+         "ns_per_page_none": 400.0, "ns_per_page_seed": 400.1, "ns_per_swapout_none": 900.0,
+         "ns_per_swapout_seed": 900.2, "hook_calls": 10, "hook_freed": 0, "identical_state": True}
+    bench.print_overhead(r)
+    out = capsys.readouterr().out
+    assert "rounds compared whole: +0.02%" in out and "overhead of the seed hook: +1.31%" in out
+    assert "another estimator" in out and "need not agree" in out
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as ex:
+        main(["--version"])
+    assert ex.value.code == 0 and capsys.readouterr().out == f"pymemcg {pymemcg.__version__}\n"
 
 
 # -- bad arguments ---------------------------------------------------------------------------------

@@ -260,14 +260,15 @@ def test_result_summary_and_series_of_a_one_cpu_replay():
     res = eng.replay(tr, cpus=1, sample_every=100)
     assert res.events == 1001 and res.seconds > 0 and res.events_per_s == res.events / res.seconds
     assert res.summary().keys() == {"events", "seconds", "events_per_s", "leaks", "counters", "strategy_counters",
-                                     "meminfo", "stats"}
+                                     "meminfo", "stats", "faults", "oom"}
     assert res.counters == eng.counters() and res.leaks == eng.leaks() and res.meminfo == eng.meminfo()
     s = res.series
     assert set(s) == {"events", "now_ns", "mem_free", "swap_used", "swap_cached", "stale", "stale_type1",
                       "stale_type2", "leaked_swap_entries", "orphan_charged_swapcache", "leaked_memsw",
                       "hook_calls", "hook_freed", "pgscan", "pgsteal", "oom_kills", "pswpout", "pswpin",
-                      "pgfault", "anon_faults", "swapins", "swapin_cache_hits", "pgmajfault", "swap_used_bytes"}
-    assert all(v.dtype == np.int64 and v.shape == (10,) for v in s.values())
+                      "pgfault", "anon_faults", "swapins", "swapin_cache_hits", "pgmajfault", "swap_used_bytes",
+                      "hits", "minor_faults", "major_faults", "hit_ratio", "minor_ratio", "major_ratio", "miss_ratio"}
+    assert all(v.dtype == (np.float64 if k.endswith("ratio") else np.int64) and v.shape == (10,) for k, v in s.items())
     assert s["events"].tolist() == list(range(100, 1001, 100))
     # a sample is taken when the event reaching the count is dispatched, before it runs:
     # spawn + (events - 2) completed faults over 300 distinct pages
@@ -277,6 +278,7 @@ def test_result_summary_and_series_of_a_one_cpu_replay():
     assert s["mem_free"].tolist() == [2048 - u for u in used]
     assert s["pgfault"].tolist() == [e - 2 for e in range(100, 1001, 100)]
     assert s["anon_faults"].tolist() == used and not s["swapins"].any() and not s["pgmajfault"].any()
+    assert s["hits"].tolist() == [e - 2 - u for e, u in zip(range(100, 1001, 100), used)]
     assert np.array_equal(s["stale"], s["stale_type1"] + s["stale_type2"])
     assert not s["swap_used"].any() and not s["pgscan"].any()
     assert (np.diff(s["now_ns"]) > 0).all()
@@ -330,10 +332,10 @@ def test_series_export_to_csv_and_json_parses_back(tmp_path):
     with open(tmp_path / "s.csv", newline="") as f:
         rows = list(csv.reader(f))
     assert rows[0] == names
-    got = np.array(rows[1:], dtype=np.int64)
+    got = np.array(rows[1:], dtype=np.float64)
     assert got.shape == (len(res.series["events"]), len(names))
     for i, n in enumerate(names):
-        assert np.array_equal(got[:, i], table[n]), n
+        assert np.array_equal(got[:, i], table[n], equal_nan=True), n
     text = res.to_json(tmp_path / "r.json")
     doc = json.loads((tmp_path / "r.json").read_text())
     assert json.loads(text) == doc
@@ -342,7 +344,7 @@ def test_series_export_to_csv_and_json_parses_back(tmp_path):
     assert doc["stats"] == res.stats
     assert list(doc["series"]) == names
     for n in names:
-        assert doc["series"][n] == table[n].tolist(), n
+        assert doc["series"][n] == [None if x != x else x for x in table[n].tolist()], n
 
 
 def test_series_csv_quotes_cgroup_paths(tmp_path):
@@ -719,10 +721,9 @@ def test_mixed_holds_a_million_pages_of_task_memory():
 
 
 def test_small_mixed_replays():
-    from pymemcg.demo import machine
     tr = workloads.mixed(1 << 14, cpus=2)
     assert alive_pages(tr) >= 1 << 14
-    ram, swap = machine(1 << 14)
+    ram, swap = (1 << 14) * P * 5 // 4, (1 << 14) * P     # swap for everything: nothing is OOM-killed
     runs = [pymemcg.Engine(ram, swap).replay(tr, cpus=2, sample_every=200) for _ in range(2)]
     res = runs[0]
     assert_same_result(runs[0], runs[1])
@@ -758,3 +759,30 @@ def test_replay_of_a_memory_mapped_npy_equals_the_array(tmp_path):
     assert len(r1.series["events"]) == 200                # max(n // 200, 1000) = 1500 events a sample
     assert_same_result(r1, r2)
     assert_same(state(e1), state(e2))
+
+
+def test_a_memory_mapped_trace_is_not_kept_resident(tmp_path):
+    """A replay gives a memory-mapped trace's pages back to the kernel chunk by chunk, so a
+    trace far larger than the chunk does not end up resident: a child process replaying a
+    240 MB trace peaks far below that (VmHWM is the child's own high-water mark)."""
+    import subprocess
+    import sys
+    from pymemcg import trace as T
+    n = 10_000_000
+    path = tmp_path / "big.npy"
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=T.TRACE_DTYPE, shape=(n,))
+    out[0] = workloads.from_accesses(np.zeros(1, np.int64))[0]
+    for a in range(1, n, 1 << 22):
+        b = min(a + (1 << 22), n)
+        out["op"][a:b] = T.OP["fault"]
+        out["vpn"][a:b] = np.arange(a, b) % 4096
+        out["count"][a:b] = 1
+    out.flush()
+    del out
+    child = ("import sys, pymemcg\nfrom pymemcg import trace\n"
+             "res = pymemcg.Engine('64M', '64M').replay(trace.load(sys.argv[1]), cpus=1, progress=False)\n"
+             "assert res.events == %d and res.counters['anon_faults'] == 4096\n"
+             "print([l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].split()[1])" % n)
+    peak_kib = int(subprocess.run([sys.executable, "-c", child, str(path)], capture_output=True, text=True,
+                                  check=True).stdout)
+    assert peak_kib * 1024 < 120 << 20, f"peak RSS {peak_kib} KiB replaying a {n * 24 >> 20} MiB trace"

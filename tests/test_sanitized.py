@@ -33,6 +33,7 @@ def sanitized_copy(tmp_path_factory):
     shutil.copytree(ROOT / "pymemcg", dst / "pymemcg", ignore=shutil.ignore_patterns("*.so", "__pycache__"))
     shutil.copytree(ROOT / "csrc", dst / "csrc", ignore=shutil.ignore_patterns("tests"))
     shutil.copytree(ROOT / "tests", dst / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "docs", dst / "docs")      # the strategy tests compile the docs' examples
     build = ("import sys; sys.path.insert(0, '.'); from pymemcg._build import ffibuilder; "
              "ffibuilder.compile(tmpdir='.', verbose=False)")
     proc = subprocess.run([sys.executable, "-c", build], cwd=dst, capture_output=True, text=True,

@@ -987,59 +987,6 @@ static int dispatch_lanes(pmc_engine *e, struct replay *r, struct feed *f, int *
 }
 
 /*
- * dispatch_window when one CPU, c, is idle and its next event keeps it busy
- * (a fault, mlock, munmap or exit of a live task): the scan would hold every
- * other CPU and the tasks of the events it passes, so that event starts
- * unless one of the events before it is a cgroup change (the scan stops
- * there) or names one of its tasks (it must wait for that one), or its task
- * is busy.  Returns the events started, or -1 when the full scan must decide
- * (c's next event is of another kind).
- */
-static int dispatch_to_idle_cpu(pmc_engine *e, struct replay *r, struct feed *f, int c)
-{
-	const struct pmc_event *ev = f->ev;
-	const int64_t head = f->head, end = head + WINDOW < f->n ? head + WINDOW : f->n;
-	const uint64_t mask = end - head >= WINDOW ? ~0ull : (1ull << (end - head)) - 1;
-	uint64_t todo = ~f->started & mask;
-	int64_t at = -1;
-	for (uint64_t t = todo; t; t &= t - 1) {
-		int64_t i = head + __builtin_ctzll(t);
-		const struct pmc_event *v = &ev[i];
-		if (v->op == PMC_OP_NAME)
-			continue;
-		if (event_cpu(r, v) == c) {
-			at = i;
-			break;
-		}
-		if (is_barrier(v->op))
-			return 0;
-	}
-	if (at < 0)
-		return 0;
-	const struct pmc_event *v = &ev[at];
-	if (v->op != PMC_OP_FAULT && v->op != PMC_OP_MLOCK && v->op != PMC_OP_MUNMAP && v->op != PMC_OP_EXIT)
-		return -1;
-	int32_t pid = v->task < r->vtask_cap ? r->task_pid[v->task] : 0;
-	if (!task_usable(e, pid))
-		return -1;                           /* skipped at once: the CPU stays idle */
-	for (uint64_t t = todo & ((1ull << (at - head)) - 1); t; t &= t - 1) {
-		const struct pmc_event *u = &ev[head + __builtin_ctzll(t)];
-		uint32_t ut[2];
-		int nu = u->op == PMC_OP_NAME ? 0 : event_tasks(u, ut);
-		for (int k = 0; k < nu; k++)
-			if (ut[k] == v->task)
-				return 0;                    /* an earlier event of its task waits */
-	}
-	if (e->task[pid].busy)
-		return 0;
-	dispatch(e, r, v);
-	if (e->debug_check && pmc_check(e))
-		return PMC_EINVARIANT;
-	window_slide(f, f->started | 1ull << (at - head), end);
-	return 1;
-}
-
-/*
  * Dispatch what can start now from a window of WINDOW events past the first
  * one not yet started.  Each CPU takes its events in trace order; an event
  * also waits for every earlier event of its task, and nothing passes a
@@ -1053,12 +1000,9 @@ static int dispatch_window(pmc_engine *e, struct replay *r, struct feed *f)
 	 * Every CPU busy: nothing can start, and the window is already slid past
 	 * what started (the slide below ends every call), so there is nothing to do.
 	 */
-	int idle = 0, idle_cpu = -1;
+	int idle = 0;
 	for (int c = 0; c < r->ncpus; c++)
-		if (!r->actor[c].job) {
-			idle++;
-			idle_cpu = c;
-		}
+		idle += !r->actor[c].job;
 	if (!idle)
 		return 0;
 	int pre = 0;                             /* started by the lanes before the walk */
@@ -1069,10 +1013,6 @@ static int dispatch_window(pmc_engine *e, struct replay *r, struct feed *f)
 		idle = 0;                            /* the walk goes on from where the lanes stopped */
 		for (int c = 0; c < r->ncpus; c++)
 			idle += !r->actor[c].job;
-	} else if (idle == 1 && r->fast) {
-		int rc = dispatch_to_idle_cpu(e, r, f, idle_cpu);
-		if (rc >= 0)
-			return rc;
 	}
 	const struct pmc_event *ev = f->ev;
 	uint8_t cpu_held[256];
@@ -1498,6 +1438,23 @@ static __attribute__((noinline)) int pick_after_retries(pmc_engine *e, struct re
  * stepping goes on.  Returns a negative error, 1 when the next pick needs the
  * scan, or 0 when pmc_replay_run's loop must look first.
  */
+/* The waiting faults of a round: their tasks and pages, what retry_is_futile looks at. */
+#define ROUND_MAX 16
+struct round {
+	int n;
+	int who[ROUND_MAX];
+	const struct task *task[ROUND_MAX];
+	int32_t pfn[ROUND_MAX];
+};
+
+static void round_cache(const pmc_engine *e, const struct replay *r, struct round *rd)
+{
+	for (int x = 0; x < rd->n; x++) {
+		rd->task[x] = &e->task[r->actor[rd->who[x]].u.fault.pid];
+		rd->pfn[x] = r->actor[rd->who[x]].u.fault.swap_pfn;
+	}
+}
+
 static int run_actor(pmc_engine *e, struct replay *r, int ia, struct others o)
 {
 	const int n = r->ncpus + 1, random = r->sched == PMC_SCHED_RANDOM;
@@ -1515,10 +1472,8 @@ static int run_actor(pmc_engine *e, struct replay *r, int ia, struct others o)
 	 * behind) and retries in vain, until a read completes; they stay blocked
 	 * throughout, so only each page's lock and task need a look.
 	 */
-	enum { ROUND_MAX = 16 };
-	int nb = 0, round[ROUND_MAX];
-	const struct task *round_task[ROUND_MAX];
-	int32_t round_pfn[ROUND_MAX];
+	struct round rd = { .n = 0 };
+#define SWAP_A_B() do { struct actor *t_ = a; int it_ = ia; a = b; ia = ib; b = t_; ib = it_; switches++; } while (0)
 	for (;;) {
 		int kswapd_was_idle = !k->job;
 		if (a->vtime > e->now)
@@ -1526,33 +1481,33 @@ static int run_actor(pmc_engine *e, struct replay *r, int ia, struct others o)
 		int64_t start = e->now;
 		int s = actor_step(e, a), ended = !a->job;
 		steps++;
-		if (nb && !ended) {                  /* kswapd's step never blocks */
+		if (rd.n && !ended) {                /* kswapd's step never blocks */
 			int64_t cost = e->now - start;
 			if (random)
 				cost = cost / 2 + (int64_t)(splitmix64(&r->rng) % (uint64_t)(cost + 1));
 			a->vtime = start + cost;
 			int x = 0;
-			for (; x < nb && PageTest(e, round_pfn[x], PG_locked) && round_task[x]->state == TASK_ALIVE &&
-			       !round_task[x]->memdie; x++) {   /* retry_is_futile, what can change of it */
+			for (; x < rd.n && PageTest(e, rd.pfn[x], PG_locked) && rd.task[x]->state == TASK_ALIVE &&
+			       !rd.task[x]->memdie; x++) {     /* retry_is_futile, what can change of it */
 				if (random)
 					(void)splitmix64(&r->rng);
-				r->actor[round[x]].vtime = e->now;
+				r->actor[rd.who[x]].vtime = e->now;
 			}
 			steps += x;
 			switches += x;
-			if (x == nb) {
+			if (x == rd.n) {
 				switches++;                  /* and kswapd again */
 				continue;
 			}
-			/* round[x]'s retry will succeed: a's progress unblocked it and those after it */
-			for (int y = x; y < nb; y++)
-				r->actor[round[y]].blocked = 0;
+			/* who[x]'s retry will succeed: a's progress unblocked it and those after it */
+			for (int y = x; y < rd.n; y++)
+				r->actor[rd.who[y]].blocked = 0;
 			r->any_blocked = x > 0;
 			if (x)
-				ia = round[x - 1];           /* the last picked: the scan goes on after it */
+				ia = rd.who[x - 1];          /* the last picked: the scan goes on after it */
 			break;
 		}
-		nb = 0;
+		rd.n = 0;
 		if (ended) {
 			r->freed = 1;                    /* an operation ended: events may start */
 			if (e->debug_check && pmc_check(e)) {
@@ -1678,7 +1633,6 @@ static int run_actor(pmc_engine *e, struct replay *r, int ia, struct others o)
 			b = others == 1 ? &r->actor[ib] : NULL;
 			/* kswapd again after every CPU retried in vain: a round begins */
 			if (a == k && others <= ROUND_MAX) {
-				nb = 0;
 				for (int j = 1; j < n; j++) {
 					int i = (ia + j) % n;
 					const struct actor *x = &r->actor[i];
@@ -1686,28 +1640,19 @@ static int run_actor(pmc_engine *e, struct replay *r, int ia, struct others o)
 						continue;
 					if (!x->blocked || x->vtime != e->now || x->job != ACT_FAULT ||
 					    x->u.fault.phase != FP_SWAPIN_LOCK) {
-						nb = 0;
+						rd.n = 0;
 						break;
 					}
-					round[nb++] = i;
+					rd.who[rd.n++] = i;
 				}
-				for (int x = 0; x < nb; x++) {
-					round_task[x] = &e->task[r->actor[round[x]].u.fault.pid];
-					round_pfn[x] = r->actor[round[x]].u.fault.swap_pfn;
-				}
+				round_cache(e, r, &rd);
 			}
 			continue;
 		}
 		if (b->vtime > a->vtime)
 			continue;                        /* a is picked again */
 		if (!retry_is_futile(e, b)) {
-			struct actor *t = a;             /* b runs next, a becomes the other */
-			int it = ia;
-			a = b;
-			ia = ib;
-			b = t;
-			ib = it;
-			switches++;
+			SWAP_A_B();                      /* b runs next, a becomes the other */
 			continue;
 		}
 		/* b's futile retry, then a again: a zero-cost step draws once */
@@ -1726,15 +1671,13 @@ static int run_actor(pmc_engine *e, struct replay *r, int ia, struct others o)
 			}
 		}
 		switches++;
-		if (a == k) {
-			nb = 1;
-			round[0] = ib;
-		}
-		for (int x = 0; x < nb; x++) {
-			round_task[x] = &e->task[r->actor[round[x]].u.fault.pid];
-			round_pfn[x] = r->actor[round[x]].u.fault.swap_pfn;
+		if (a == k) {                        /* a round of one */
+			rd.n = 1;
+			rd.who[0] = ib;
+			round_cache(e, r, &rd);
 		}
 	}
+#undef SWAP_A_B
 	r->last = ia;
 	r->st.steps += steps;
 	r->st.interleavings += switches;

@@ -213,7 +213,7 @@ class Scenario:
 
         def emit(op, cpu):
             name = op["op"]
-            start = len(b)
+            start = b.events_so_far()
             if name == "mkdir":
                 b.mkdir(op["path"], op["limit"], op["memsw_limit"])
             elif name == "rmdir":
@@ -262,7 +262,7 @@ class Scenario:
             if not fenced:
                 _barrier(b, self.cpus)
                 fenced = True
-        first = len(b)
+        first = b.events_so_far()
         if self.setup_ops:
             _barrier(b, self.cpus)
             first += self.cpus

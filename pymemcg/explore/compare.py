@@ -1,9 +1,35 @@
-"""The comparison of item 4 of the issue: one exploration per kernel and strategy."""
+"""The comparison across kernels and strategies: one exploration per kernel and strategy."""
+from ..engine import KERNELS
 from .search import explore
 
 
-def compare(scenario, kernels=("2.6.30", "2.6.31"), hooks=("none", "seed"), preemptions=2, **options):
-    """Explore `scenario` under every kernel x strategy; returns the Explorations in that order."""
+def hook_names():
+    """Every reclaim strategy the engine knows: the strategy registry's names when there is one
+    (pymemcg.strategies), else the engine's built-in hooks."""
+    try:
+        from .. import strategies
+    except ImportError:
+        from ..engine import HOOKS
+        return sorted(HOOKS)
+    return list(strategies.names())
+
+
+def parse_list(text, valid, what):
+    """A comma-separated list of names, each checked against `valid` (ValueError naming the bad one)."""
+    items = [t.strip() for t in text.split(",")] if isinstance(text, str) else list(text)
+    if not items or any(not t for t in items):
+        raise ValueError(f"{what}: a comma-separated list of names, got {text!r}")
+    for t in items:
+        if t not in valid:
+            raise ValueError(f"unknown {what[:-1]} {t!r}; one of {', '.join(valid)}")
+    return items
+
+
+def compare(scenario, kernels=("2.6.30", "2.6.31"), hooks=None, preemptions=2, **options):
+    """Explore `scenario` under every kernel x strategy (hooks None: every strategy the engine
+    knows); returns the Explorations in that order."""
+    kernels = parse_list(kernels, sorted(KERNELS), "kernels")
+    hooks = parse_list(hook_names() if hooks is None else hooks, hook_names(), "hooks")
     return [explore(scenario, kernel, hook, preemptions, **options) for kernel in kernels for hook in hooks]
 
 

@@ -118,14 +118,18 @@ def explore(scenario, kernel="2.6.30", hook="none", preemptions=2, *, prune=True
     (0: one subtree); executor: None (a local process pool of `workers` processes), "inline"
     (this process), a concurrent.futures.Executor, or a Dask Client or scheduler address.
     Returns an Exploration."""
+    from . import scenario as load_scenario
+    from ..engine import Engine
     from .exploration import Exploration
     bound = check_bound(preemptions)
+    scenario = load_scenario(scenario)
     if isinstance(split, bool) or not isinstance(split, int) or split < 0:
         raise ValueError(f"split must be a non-negative int, got {split!r}")
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
         raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
     built = scenario.build()
     settings = scenario.engine_settings(kernel, hook)
+    Engine(**settings)                       # an unknown kernel or strategy fails here, before any worker starts
     t0 = time.perf_counter()
     runner = Runner(settings, built.trace, scenario.cpus, max_steps)
     tally = Tally()

@@ -231,3 +231,21 @@ def test_bad_input_gets_precise_exceptions(tmp_path):
     eng = pymemcg.Engine(**sc.engine_settings())
     with pytest.raises(ValueError, match="schedule choice 0"):
         eng.replay(sc.build().trace, sc.cpus, sched=[5], sample_every=0, progress=False)
+
+
+@pytest.mark.parametrize("name", ["exit-vs-reclaim-laptop", "readahead-vs-zap", "munmap-vs-kswapd"])
+def test_the_results_table_of_docs_explore_md_is_current(name):
+    """docs/explore.md's table (from `pymemcg explore`) gives what the exploration gives now:
+    schedules, pruned, distinct states and the schedules reaching each bad outcome."""
+    import pathlib
+    import re
+    doc = (pathlib.Path(__file__).resolve().parent.parent / "docs" / "explore.md").read_text()
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in doc.splitlines()
+            if line.startswith(f"| {name} |")]
+    assert len(rows) == 4
+    for row in rows:
+        kernel, hook, schedules, pruned, states, bad = row[1:7]
+        ex = explore.explore(name, kernel, hook, K, executor="inline")
+        assert (f"{ex.schedules:,}", f"{ex.pruned:,}", f"{ex.distinct_states:,}") == (schedules, pruned, states)
+        documented = [int(n.replace(",", "")) for n in re.findall(r"\(([\d,]+)\)", bad)]
+        assert sorted(documented) == sorted(ex.bad.values()), (row, ex.bad)

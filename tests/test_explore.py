@@ -13,6 +13,7 @@ from pymemcg import explore
 from pymemcg.errors import TraceError
 from pymemcg.explore import Reproducer, Scenario
 from pymemcg.explore.run import Runner
+from pymemcg.sweep import _toml
 
 EXIT_VS_RECLAIM = ("exit-vs-reclaim-laptop", "exit-vs-reclaim-congested", "exit-vs-reclaim-gather")
 K = 2
@@ -57,7 +58,7 @@ def test_the_2009_scenarios_are_shipped():
     for name in explore.scenarios():
         sc = explore.scenario(name)
         assert sc.cpus >= 2 and sc.description
-        assert Scenario.from_dict(__import__("tomllib").loads(sc.to_toml())).build().trace.tobytes() == \
+        assert Scenario.from_dict(_toml().loads(sc.to_toml())).build().trace.tobytes() == \
             sc.build().trace.tobytes()
 
 

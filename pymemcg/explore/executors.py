@@ -3,11 +3,10 @@ the sweep's: one process per core), on any concurrent.futures.Executor, or on a 
 (a distributed.Client or a scheduler address), as docs/sweep.md describes for sweeps."""
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 
-from ..sweep import _is_dask_client, _mp_context, default_workers
-
 
 def run_tasks(fn, tasks, executor=None, workers=None):
     """Yield (index, fn(task)) for every task, in the order they finish."""
+    from ..sweep import _is_dask_client, _mp_context, default_workers    # the executors' own imports, on use
     if not tasks:
         return
     if executor == "inline":

@@ -317,7 +317,8 @@ class Scenario:
     @classmethod
     def load(cls, path):
         """A scenario from a TOML file."""
-        import tomllib
+        from ..sweep import _toml
+        tomllib = _toml()
         try:
             with open(path, "rb") as f:
                 doc = tomllib.load(f)

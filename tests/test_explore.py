@@ -250,3 +250,13 @@ def test_the_results_table_of_docs_explore_md_is_current(name):
         assert (f"{ex.schedules:,}", f"{ex.pruned:,}", f"{ex.distinct_states:,}") == (schedules, pruned, states)
         documented = [int(n.replace(",", "")) for n in re.findall(r"\(([\d,]+)\)", bad)]
         assert sorted(documented) == sorted(ex.bad.values()), (row, ex.bad)
+
+
+def test_a_dask_cluster_gives_the_serial_result():
+    distributed = pytest.importorskip("distributed")
+    sc = explore.scenario("readahead-vs-zap")
+    serial = explore.explore(sc, "2.6.30", "none", K, executor="inline")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None, silence_logs=50) as cluster:
+        dask = explore.explore(sc, "2.6.30", "none", K, executor=cluster.scheduler_address)
+    assert figures(dask) == figures(serial) and dask.bad

@@ -412,6 +412,15 @@ class Engine:
         lib.pmc_counters(self._ptr, c)
         return struct_to_dict(c)
 
+    def _drop_handles(self):
+        """Forget the Cgroup and Task objects this engine handed out (each holds the engine, a
+        cycle), so that a throwaway engine goes as soon as its last reference does, without
+        waiting for the collector: the exploration makes one per schedule, and one stopped in
+        the middle of its operations must not linger."""
+        self._cgroups.clear()
+        self._cg_by_id.clear()
+        self._tasks.clear()
+
     def state_hash(self):
         """A 64-bit digest of the whole simulated state: every page and slot array, the
         engine's scalars (clock, device queue, counters), every cgroup and task with its page

@@ -107,7 +107,8 @@ class Reproducer:
 
     def replay(self):
         """Replay the artefact on a fresh engine; returns (engine, outcome, result), the result
-        None when the schedule did not finish (its outcome says how)."""
+        None when the schedule did not finish (its outcome says how; that engine is left in the
+        middle of its operations, where check() does not hold)."""
         eng = Engine(**self.settings)
         try:
             res = eng.replay(self.trace, self.cpus, sched=self.schedule, sample_every=0, progress=False)
@@ -122,7 +123,9 @@ class Reproducer:
         """Whether replaying the artefact reaches the same outcome and the same state, bit for
         bit (the engine's state hash at the end)."""
         eng, outcome, _ = self.replay()
-        return outcome == self.outcome and eng.state_hash() == self.state_hash
+        same = outcome == self.outcome and eng.state_hash() == self.state_hash
+        eng._drop_handles()
+        return same
 
     def table(self):
         """The reproducer's steps as the changelog's table: one column per CPU (and kswapd)."""

@@ -50,6 +50,8 @@ class Runner:
             lib.pmc_replay_end(p)
         stop = info["stop"]
         pruned = stop == lib.PMC_STOP_PRUNED
-        return Run(tuple(prefix), stop, choices, steps if log else None, int(st.steps),
-                   None if pruned else eng.state_hash(), None if pruned else classify(eng, stop),
-                   info["preemptions"], info["pruned_at"])
+        run = Run(tuple(prefix), stop, choices, steps if log else None, int(st.steps),
+                  None if pruned else eng.state_hash(), None if pruned else classify(eng, stop),
+                  info["preemptions"], info["pruned_at"])
+        eng._drop_handles()
+        return run

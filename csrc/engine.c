@@ -75,10 +75,8 @@ static int config_check(const struct pmc_config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "unknown kernel %d", c->kernel);
 		return PMC_EINVAL;
 	}
-	if (c->hook != PMC_HOOK_NONE && c->hook != PMC_HOOK_SEED) {
-		snprintf(err, errlen, "unknown hook %d", c->hook);
+	if (c->strategy && pmc_strategy_check(c->strategy, err, errlen))
 		return PMC_EINVAL;
-	}
 	if (c->page_cluster < 0 || c->page_cluster > 16) {
 		snprintf(err, errlen, "page_cluster must be 0..16, got %d", c->page_cluster);
 		return PMC_EINVAL;
@@ -134,14 +132,14 @@ int pmc_engine_create(const struct pmc_config *cfg, const struct pmc_arrays *arr
 		snprintf(err, errlen, "cannot allocate the page-table pool");
 		return PMC_EALLOC;
 	}
-	e->hooks = cfg->hook == PMC_HOOK_SEED ? &hooks_seed : &hooks_none;
 	e->laptop_mode = cfg->laptop_mode != 0;
 
 	e->task = calloc(16, sizeof *e->task);
 	e->memcg = calloc(16, sizeof *e->memcg);
-	if (!e->task || !e->memcg) {
+	if (strategy_init(e, cfg->strategy) || !e->task || !e->memcg) {
 		free(e->task);
 		free(e->memcg);
+		strategy_destroy(e);
 		pt_pool_destroy(e);
 		free(e);
 		snprintf(err, errlen, "cannot allocate the engine");
@@ -170,6 +168,7 @@ void pmc_engine_destroy(pmc_engine *e)
 	free(e->task);
 	free(e->memcg);
 	pmc_replay_end(e);
+	strategy_destroy(e);
 	pt_pool_destroy(e);
 	for (int32_t b = 0; b < e->nr_batch; b++)
 		free(e->batch[b]);

@@ -126,13 +126,6 @@ struct swap_ops {
 	int (*reusable)(const pmc_engine *e, int32_t off);
 };
 
-/* A reclaim strategy: the hook points reclaim calls (hooks.c). */
-struct reclaim_hooks {
-	const char *name;
-	/* right after a successful add_to_swap in shrink_page_list; non-zero: the page was freed */
-	int (*after_add_to_swap)(pmc_engine *e, int32_t pfn);
-};
-
 enum { IO_READ = 0, IO_WRITE = 1 };
 
 struct io_req {
@@ -340,7 +333,6 @@ struct pmc_engine {
 
 	/* the swap device (one swap_info_struct) and the swap cache */
 	const struct swap_ops *swap_ops;
-	const struct reclaim_hooks *hooks;
 	int64_t nr_swap;            /* si->max                           */
 	int64_t nr_swap_pages;      /* free slots                        */
 	int64_t total_swap_pages;
@@ -379,6 +371,13 @@ struct pmc_engine {
 	struct leak_figures leak;   /* see leaks.c: up to date once leak_commit ran */
 	int32_t leak_pending;       /* the slot whose share is out of the figures, or NIL */
 	char errmsg[256];
+
+	/* the reclaim strategy (strategy.c): its table, copied; what its hooks see; its counters */
+	struct pmc_strategy ops;
+	struct pmc_ctx sctx;
+	int64_t sctr[PMC_STRATEGY_COUNTERS];
+	uint32_t *scan_memo;        /* by slot: the scan_swap_map hook's answer, tagged with scan_gen */
+	uint32_t scan_gen;          /* scan_swap_map allocations so far (wraps)                 */
 };
 
 /* engine.c */
@@ -556,6 +555,14 @@ int64_t try_to_free_mem_cgroup_pages(pmc_engine *e, int32_t memcg, int noswap);
 int64_t mem_cgroup_hierarchical_reclaim(pmc_engine *e, int32_t root, int noswap, int shrink);
 void wakeup_kswapd(pmc_engine *e);
 
+/* strategy.c */
+int strategy_init(pmc_engine *e, const struct pmc_strategy *s);
+void strategy_destroy(pmc_engine *e);
+int32_t strategy_refuse(pmc_engine *e);
+void strategy_uncharge_at_free(pmc_engine *e, int32_t pfn);
+void strategy_scan_begin(pmc_engine *e);
+int strategy_scan_swap_map(pmc_engine *e, int32_t off);
+
 /* leaks.c */
 void leak_touch(pmc_engine *e, int32_t off);
 void leak_commit(pmc_engine *e);
@@ -566,9 +573,6 @@ static inline void leak_touch_slot(pmc_engine *e, int32_t off)
 }
 void leak_recount(pmc_engine *e, struct leak_figures *out);
 void leaks_from_figures(const struct leak_figures *lf, struct pmc_leaks *out);
-
-/* hooks.c */
-extern const struct reclaim_hooks hooks_none, hooks_seed;
 
 /* oom_kill.c */
 int32_t mem_cgroup_out_of_memory(pmc_engine *e, int32_t mem_over_limit, int32_t current);
@@ -619,5 +623,7 @@ static inline void leak_touch_page(pmc_engine *e, int32_t pfn)
 
 static inline int32_t pte_pfn(uint64_t pte) { return (int32_t)(pte >> PTE_SHIFT); }
 static inline uint64_t mk_pte(int32_t pfn, uint64_t bits) { return ((uint64_t)pfn << PTE_SHIFT) | bits; }
+
+#include "hookpoints.h"   /* the strategy's hook points, called from the kernel paths */
 
 #endif

@@ -401,7 +401,8 @@ static void fault_map_swap(pmc_engine *e, struct fault_op *f, struct task *t)
 	page_add_anon_rmap(e, pfn, t->anon_vma, cur_vpn(f));
 	mem_cgroup_commit_charge_swapin(e, pfn, f->charge_memcg);
 	swap_free(e, off);
-	if (vm_swap_full(e) || (bits & PTE_LOCKED) || PageTest(e, pfn, PG_mlocked))
+	int keep_cache = hook_do_swap_page(e, pfn, f->charge_memcg);
+	if (!keep_cache && (vm_swap_full(e) || (bits & PTE_LOCKED) || PageTest(e, pfn, PG_mlocked)))
 		try_to_free_swap(e, pfn);
 	unlock_page(e, pfn);
 	e->ctr.swapins++;

@@ -28,10 +28,12 @@ int32_t alloc_page(pmc_engine *e)
 
 /*
  * Return a frame to the free list.  As in the kernel, page->mapping (our
- * PG_anon) is reset here, while the page_cgroup's owner stays stale.
+ * PG_anon) is reset here, while the page_cgroup's owner stays stale.  A page
+ * still charged (a strategy deferred its uncharge) is uncharged first.
  */
 void free_hot_cold_page(pmc_engine *e, int32_t pfn)
 {
+	hook_free_hot_cold_page(e, pfn);
 	e->a.flags[pfn] = PG_buddy | (e->a.flags[pfn] & PCG_MASK);
 	e->a.count[pfn] = 0;
 	e->a.anon_vma[pfn] = 0;

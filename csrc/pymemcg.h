@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <stddef.h>
 
+#include "pymemcg_strategy.h"   /* page flags, pmc_engine, the strategy interface */
+
 /* CDEF BEGIN */
 
 enum pmc_error {
@@ -35,9 +37,6 @@ enum pmc_error {
 /* Kernel versions whose behaviour the engine follows. */
 enum pmc_kernel { PMC_KERNEL_2_6_30 = 30, PMC_KERNEL_2_6_31 = 31 };
 
-/* Reclaim strategies (hook tables), chosen at engine creation. */
-enum pmc_hook { PMC_HOOK_NONE = 0, PMC_HOOK_SEED = 1 };
-
 /* The five LRU lists of a zone and of each memcg, in the kernel's order. */
 enum pmc_lru {
 	LRU_INACTIVE_ANON = 0,
@@ -48,37 +47,16 @@ enum pmc_lru {
 	NR_LRU_LISTS = 5
 };
 
-/* Page flags (page->flags plus the page_cgroup bits, one word per pfn). */
-enum pmc_page_flag {
-	PG_locked = 1,
-	PG_referenced = 2,
-	PG_uptodate = 4,
-	PG_dirty = 8,
-	PG_lru = 16,
-	PG_active = 32,
-	PG_writeback = 64,
-	PG_swapcache = 128,
-	PG_reclaim = 256,
-	PG_swapbacked = 512,
-	PG_unevictable = 1024,
-	PG_mlocked = 2048,
-	PG_anon = 4096,        /* page->mapping carries the anon bit               */
-	PG_buddy = 8192,       /* on the free list                                 */
-	PCG_USED = 65536,      /* page_cgroup: charged                             */
-	PCG_LINKED = 131072,   /* page_cgroup: pc->lru is on its owner's list      */
-	PCG_CACHE = 262144     /* page_cgroup: charged as cache                    */
-};
-
 /* Engine settings; validated by pmc_engine_create. */
 struct pmc_config {
 	int64_t nr_pages;        /* page frames of RAM                             */
 	int64_t nr_swap;         /* swap device size in pages, header page included */
 	int32_t kernel;          /* enum pmc_kernel                                */
-	int32_t hook;            /* enum pmc_hook                                  */
 	int32_t swap_account;    /* do_swap_account                                */
 	int32_t page_cluster;    /* log2 of the swap readahead window              */
 	int32_t laptop_mode;     /* vm.laptop_mode                                 */
 	uint64_t seed;
+	const struct pmc_strategy *strategy;   /* the reclaim strategy; NULL: none */
 };
 
 /*
@@ -195,7 +173,7 @@ struct pmc_counters {
 	int64_t pageout_clean;
 	int64_t writepage_freed_swap; /* swap_writepage dropped an unused slot     */
 	int64_t hook_calls;        /* the strategy's after_add_to_swap calls       */
-	int64_t hook_freed;        /* ... that freed the page                      */
+	int64_t hook_freed;        /* ... after which the page was out of the swap cache */
 	int64_t swap_reuse;        /* 2.6.31 scan_swap_map reclaimed a cache-only slot */
 	int64_t free_swap_trylock_failed; /* free_swap_and_cache/free_swap_cache gave up */
 	int64_t kswapd_runs;
@@ -211,6 +189,7 @@ struct pmc_counters {
 	int64_t mlocked;           /* pages moved to the unevictable list          */
 	int64_t munlocked;         /* pages moved back from it                     */
 	int64_t moved_charges;     /* pages moved to a parent by force_empty/rmdir */
+	int64_t strategy_refused;  /* strategy answers and requests the kernel refused */
 };
 
 /* Counters reset by memory.max_usage_in_bytes / memory.failcnt writes. */
@@ -400,8 +379,6 @@ struct pmc_replay_stats {
 	int64_t interleavings;     /* steps where another CPU ran than the last     */
 };
 
-typedef struct pmc_engine pmc_engine;
-
 /* engine.c */
 int pmc_engine_create(const struct pmc_config *cfg, const struct pmc_arrays *arrays,
                       pmc_engine **out, char *err, size_t errlen);
@@ -489,6 +466,13 @@ int pmc_restore(pmc_engine *e, const void *buf, int64_t size);
 /* audit.c */
 int pmc_check(pmc_engine *e);
 int pmc_leaks(pmc_engine *e, struct pmc_leaks *out);
+
+/* strategy.c: the strategies shipped in the core, table checks, a strategy's counters */
+const struct pmc_strategy *pmc_strategy_shipped(int i);
+const struct pmc_strategy *pmc_strategy_find(const char *name);
+int pmc_strategy_check(const struct pmc_strategy *s, char *err, size_t errlen);
+int pmc_strategy_counters(const pmc_engine *e, int64_t *out, int n);
+int pmc_strategy_set_counters(pmc_engine *e, const int64_t *in, int n);
 
 /* CDEF END */
 

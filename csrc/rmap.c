@@ -32,8 +32,9 @@ void page_dup_rmap(pmc_engine *e, int32_t pfn)
 
 /*
  * page_remove_rmap: when the last pte goes, the anon page is uncharged
- * (unless it is in the swap cache: see __mem_cgroup_uncharge_common).  This
- * runs without the page lock and is CPU-A's step of the Type-2 race (§4.1).
+ * (unless it is in the swap cache: see __mem_cgroup_uncharge_common, or the
+ * strategy keeps the charge).  This runs without the page lock and is
+ * CPU-A's step of the Type-2 race (§4.1).
  */
 void page_remove_rmap(pmc_engine *e, int32_t pfn)
 {
@@ -42,7 +43,8 @@ void page_remove_rmap(pmc_engine *e, int32_t pfn)
 	if (--e->a.mapcount[pfn] > 0)
 		return;
 	if (PageTest(e, pfn, PG_anon)) {
-		mem_cgroup_uncharge_page(e, pfn);
+		if (!hook_page_remove_rmap(e, pfn))
+			mem_cgroup_uncharge_page(e, pfn);
 		e->nr_anon_pages--;
 	}
 }

@@ -3,7 +3,8 @@
  * of explored states the explicit scheduler prunes against (explicit.c).
  *
  * The digest covers what decides the future and what a user can observe:
- * every per-frame and per-slot array, the engine's scalars (snapshot.h: free
+ * the strategy (its name and counters), every per-frame and per-slot array,
+ * the engine's scalars (snapshot.h: free
  * list, LRU heads, swap allocator, clock, the device queue's requests in
  * flight, counters), every memcg, every task with its ptes and its parked
  * gather, the step API's open batches, and in a replay the trace position,
@@ -80,7 +81,9 @@ static uint64_t hash_engine(const pmc_engine *e)
 {
 	uint64_t h = FNV_OFFSET;
 	MIX(e->cfg.kernel);
-	MIX(e->cfg.hook);
+	if (e->ops.name)                           /* the strategy by name (its table holds pointers) */
+		h = mix_bytes(h, e->ops.name, strlen(e->ops.name));
+	h = mix_bytes(h, e->sctr, sizeof e->sctr); /* its own counters (eng.strategy_counters()) */
 	MIX(e->cfg.swap_account);
 	MIX(e->cfg.page_cluster);
 	const struct pmc_arrays *a = &e->a;

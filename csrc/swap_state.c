@@ -31,14 +31,15 @@ static void __delete_from_swap_cache(pmc_engine *e, int32_t pfn)
 
 /*
  * delete_from_swap_cache (page locked): leave the cache, give the slot back
- * (with the memcg swap-cache uncharge, §2.12) and drop the cache's reference.
+ * (with the memcg swap-cache uncharge, §2.12, unless the strategy keeps the
+ * charge on the page) and drop the cache's reference.
  * The caller still holds a reference, so the page is not freed here.
  */
 void delete_from_swap_cache(pmc_engine *e, int32_t pfn)
 {
 	int32_t off = (int32_t)e->a.private[pfn];
 	__delete_from_swap_cache(e, pfn);
-	e->swap_ops->swapcache_free(e, off, pfn);
+	e->swap_ops->swapcache_free(e, off, hook_delete_from_swap_cache(e, pfn));
 	put_page(e, pfn);
 }
 

@@ -211,9 +211,9 @@ static int __try_to_reclaim_swap(pmc_engine *e, int32_t off)
 }
 
 /* Is offset worth taking? (a free slot, or in 2.6.31 a reusable cache-only one) */
-static inline int candidate(const pmc_engine *e, int32_t off)
+static inline int candidate(pmc_engine *e, int32_t off)
 {
-	return !e->a.swap_map[off] || e->swap_ops->reusable(e, off);
+	return !e->a.swap_map[off] || e->swap_ops->reusable(e, off) || hook_scan_swap_map(e, off);
 }
 
 /*
@@ -227,10 +227,13 @@ static inline int candidate(const pmc_engine *e, int32_t off)
  * writeback or lock holder finishes on another CPU.  Nothing else runs
  * during an engine call, so meeting the first such slot a second time means
  * the scan would never end: it fails (no_page), and add_to_swap with it.
+ * A strategy may have other cache-only slots reclaimed (hook_scan_swap_map);
+ * its answer for a slot holds for the whole allocation, so the same holds.
  */
 static int32_t scan_swap_map(pmc_engine *e)
 {
 	int32_t offset = e->cluster_next, scan_base = offset, unreclaimable = 0;
+	hook_scan_swap_map_begin(e);
 	if (!e->cluster_nr--) {
 		if (e->total_swap_pages - e->inuse_pages < SWAPFILE_CLUSTER) {
 			e->cluster_nr = SWAPFILE_CLUSTER - 1;
@@ -256,7 +259,7 @@ checks:
 		return 0;
 	if (offset > e->highest_bit)
 		scan_base = offset = e->lowest_bit;
-	if (e->swap_ops->reusable(e, offset)) {
+	if (e->swap_ops->reusable(e, offset) || hook_scan_swap_map(e, offset)) {
 		if (__try_to_reclaim_swap(e, offset))
 			goto checks;
 		if (offset == unreclaimable)
@@ -353,7 +356,8 @@ int reuse_swap_page(pmc_engine *e, int32_t pfn)
  * free_swap_and_cache (§2.6): a swap pte is zapped.  When only the cache is
  * left (2.6.30: count 1; 2.6.31: exactly SWAP_HAS_CACHE) the cache page is
  * freed too, if it can be trylocked and is not under writeback and unmapped
- * (or swap is full).  A failed trylock gives up silently: the Type-1 window.
+ * (or swap is full), unless the strategy keeps it.  A failed trylock gives
+ * up silently: the Type-1 window.
  */
 void free_swap_and_cache(pmc_engine *e, int32_t off)
 {
@@ -365,11 +369,12 @@ void free_swap_and_cache(pmc_engine *e, int32_t off)
 	e->a.count[pfn]++;                        /* find_get_page */
 	if (!trylock_page(e, pfn)) {
 		e->ctr.free_swap_trylock_failed++;
+		hook_free_swap_and_cache(e, off, pfn, 0);
 		put_page(e, pfn);
 		return;
 	}
-	if (PageTest(e, pfn, PG_swapcache) && !PageTest(e, pfn, PG_writeback) &&
-	    (!page_mapped(e, pfn) || vm_swap_full(e))) {
+	if (!hook_free_swap_and_cache(e, off, pfn, 1) && PageTest(e, pfn, PG_swapcache) &&
+	    !PageTest(e, pfn, PG_writeback) && (!page_mapped(e, pfn) || vm_swap_full(e))) {
 		delete_from_swap_cache(e, pfn);
 		SetPage(e, pfn, PG_dirty);
 	}

@@ -224,12 +224,12 @@ static void sp_add_to_swap(pmc_engine *e, struct shrink_batch *b, int32_t pfn)
 		if (!add_to_swap(e, pfn))
 			return leave(b, L_ACTIVATE_LOCKED);
 		e->ctr.swapouts++;
-		if (e->hooks->after_add_to_swap) {
+		if (e->ops.after_add_to_swap) {
+			int keep = hook_after_add_to_swap(e, pfn);
 			b->hook_calls++;
-			if (e->hooks->after_add_to_swap(e, pfn)) {
-				b->hook_freed++;
+			b->hook_freed += !PageTest(e, pfn, PG_swapcache);
+			if (keep)
 				return leave(b, L_KEEP_LOCKED);
-			}
 		}
 	}
 	b->phase = SP_UNMAP;
@@ -287,6 +287,7 @@ static void sp_remove(pmc_engine *e, struct shrink_batch *b, int32_t pfn)
 /* The exit labels of shrink_page_list. */
 static void sp_label(pmc_engine *e, struct shrink_batch *b, int32_t pfn)
 {
+	hook_shrink_page_list_exit(e, pfn, &b->label);
 	switch (b->label) {
 	case L_CULL_MLOCKED:
 		if (PageTest(e, pfn, PG_swapcache))

@@ -1,8 +1,9 @@
 """pymemcg: a page-state engine for Linux memory-cgroup reclaim (memcg v1, 2.6.30/2.6.31)."""
 from ._ffi import lib as _lib
+from . import strategies
 from .cgroup import Cgroup
 from .engine import Engine, load
-from .errors import CgroupError, Error, InvariantError, OutOfMemory, StateError, TaskDead, TraceError
+from .errors import CgroupError, Error, InvariantError, OutOfMemory, StateError, StrategyError, TaskDead, TraceError
 from .sizes import PAGE_SIZE
 from .task import Task
 
@@ -13,7 +14,7 @@ for _name in dir(_lib):
 del _name
 
 __all__ = ["Engine", "load", "Cgroup", "Task", "Error", "CgroupError", "TaskDead", "InvariantError", "TraceError",
-           "StateError", "OutOfMemory", "PAGE_SIZE"]
+           "StateError", "StrategyError", "OutOfMemory", "PAGE_SIZE", "strategies"]
 __version__ = "0.1.0"
 
 # the documented submodules, reachable as attributes; imported on first use (sweep pulls in

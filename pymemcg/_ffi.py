@@ -6,7 +6,27 @@ import numpy as np
 from ._core import ffi, lib
 from .errors import CgroupError, InvariantError, OutOfMemory, StateError, TaskDead
 
-__all__ = ["ffi", "lib", "check", "struct_to_dict", "struct_dtype"]
+__all__ = ["ffi", "lib", "check", "struct_to_dict", "strategy_failed", "raise_strategy_error",
+           "struct_dtype"]
+
+# engine address -> (exception, strategy, hook): a Python strategy's hook raised during a C call
+# (pymemcg/strategies.py); raised to the caller once that call has returned
+strategy_failed = {}
+
+
+def _engine_key(eng_ptr):
+    return int(ffi.cast("uintptr_t", eng_ptr))
+
+
+def raise_strategy_error(eng_ptr):
+    """Raise what a Python strategy's hook raised during the last call on this engine, if anything."""
+    failed = strategy_failed.pop(_engine_key(eng_ptr), None) if strategy_failed else None
+    if failed is not None:
+        exc, name, hook = failed
+        if hasattr(exc, "add_note"):
+            exc.add_note(f"raised by the {hook} hook of Python strategy {name!r}; the engine went on as if every "
+                         f"hook had answered GO_ON from there to the end of the call")
+        raise exc
 
 
 def _message(eng_ptr, rc):
@@ -35,7 +55,10 @@ _CGROUP_ERRNO = {
 
 
 def check(rc, eng_ptr=None):
-    """Return rc if it is not an error code, else raise the matching exception."""
+    """Return rc if it is not an error code, else raise the matching exception.  A Python
+    strategy's exception during the call comes first."""
+    if strategy_failed and eng_ptr is not None:
+        raise_strategy_error(eng_ptr)
     if rc >= 0:
         return rc
     msg = _message(eng_ptr, rc)

@@ -7,7 +7,40 @@ import sys
 from .importers import FORMATS
 
 KERNEL_CHOICES = ("2.6.30", "2.6.31")
-HOOK_CHOICES = ("none", "seed")
+
+
+def _strategy_arg(p):
+    p.add_argument("--strategy", action="append", default=[], metavar="FILE.c|MODULE",
+                   help="add a reclaim strategy of your own before running: a C file is compiled "
+                        "(pymemcg.strategies.compile), a Python module imported (it registers its strategies); "
+                        "repeatable. Its name is then valid wherever a strategy is named")
+
+
+def _load_strategies(parser, a):
+    """Register the --strategy files and modules, then check every strategy name given as
+    argparse checks choices (a usage error, exit status 2)."""
+    from . import strategies
+    for source in getattr(a, "strategy", None) or ():
+        strategies.load(source)
+    names = strategies.names()
+    given = [("--hook", getattr(a, "hook", None))] + [("--hooks", h) for h in getattr(a, "hooks", None) or ()]
+    for opt, name in given:
+        if name is not None and name not in names:
+            parser.error(f"argument {opt}: invalid choice: {name!r} (choose from {', '.join(names)}, or add one "
+                         f"with --strategy)")
+
+
+def _strategy_names():
+    from . import strategies
+    return "{" + ",".join(strategies.names()) + "}"
+
+
+def _hooks_arg(text):
+    """--hooks a,b,c: registered strategy names (checked once --strategy files are loaded)."""
+    names = [h.strip() for h in text.split(",") if h.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("--hooks needs at least one strategy name")
+    return names
 
 
 def _engine_args(p, ram="4G", swap="4G"):
@@ -16,11 +49,13 @@ def _engine_args(p, ram="4G", swap="4G"):
                                               f"{ram or sized})")
     p.add_argument("--swap", default=swap, help=f"swap device size (default {swap or sized})")
     p.add_argument("--kernel", choices=KERNEL_CHOICES, default="2.6.30", help="kernel behaviour (default 2.6.30)")
-    p.add_argument("--hook", choices=HOOK_CHOICES, default="none",
-                   help="reclaim strategy: none, or seed (memcg_free_unused_swapcache)")
+    p.add_argument("--hook", default="none", metavar="NAME",
+                   help=f"reclaim strategy: {_strategy_names()} (default none: 2.6.30 as it was), or one added with "
+                        f"--strategy")
     p.add_argument("--laptop-mode", action="store_true", help="vm.laptop_mode: reclaim does not write dirty pages")
     p.add_argument("--no-swap-account", action="store_true", help="boot with noswapaccount (no memsw counters)")
     p.add_argument("--page-cluster", type=int, default=3, help="log2 of the swap readahead window (default 3)")
+    _strategy_arg(p)
 
 
 def _replay_args(p):
@@ -105,7 +140,8 @@ def _print_result(res):
     print(f"swap writes {c['pswpout']:,}  swap reads {c['pswpin']:,} (pages)  "
           f"reclaimed {c['pgsteal']:,} of {c['pgscan']:,} scanned  oom kills {c['oom_kills'] + c['global_oom_kills']}")
     print(describe(res.faults))
-    print(f"hook calls {c['hook_calls']:,}  freed {c['hook_freed']:,}")
+    print(f"hook calls {c['hook_calls']:,}  freed {c['hook_freed']:,}  refused {c['strategy_refused']:,}"
+          + "".join(f"  {k} {v:,}" for k, v in res.strategy_counters.items()))
     print(f"stale swap cache {lk['stale_swapcache']} (type-1 {lk['stale_swapcache_type1']}, type-2 "
           f"{lk['stale_swapcache_type2']})  leaked swap entries {lk['leaked_swap_entries']}  "
           f"leaked memsw {lk['leaked_memsw']}")
@@ -202,10 +238,10 @@ def cmd_bench(a):
     from . import bench
     if a.what == "overhead":
         r = bench.overhead(pages=a.pages, rounds=a.rounds or 100, segment=a.segment, cpus=a.cpus, seed=a.seed,
-                           progress=False if a.no_progress else None)
+                           progress=False if a.no_progress else None, hook=a.hook)
         instr = None
         if a.instructions:
-            instr = bench.instructions()
+            instr = bench.instructions(hook=a.hook)
             if instr is None:
                 print("valgrind is not installed: no instruction counts (apt-get install valgrind)", file=sys.stderr)
             else:
@@ -216,7 +252,7 @@ def cmd_bench(a):
             bench.print_overhead(r, instr)
         return 0
     out = bench.leak(rounds=a.rounds or 3000, swap=a.swap, ram=a.ram, cpus=a.cpus, seed=a.seed,
-                     progress=False if a.no_progress else None)
+                     progress=False if a.no_progress else None, hooks=a.hooks)
     if a.plot:
         bench.plot_leak(out, a.plot)
     if a.json:
@@ -235,17 +271,18 @@ def build_parser():
     p.add_argument("--version", action="version", version=f"pymemcg {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    d = sub.add_parser("demo", help="the default workload under 2.6.30 with and without the hook and under 2.6.31",
+    d = sub.add_parser("demo", help="the default workload under 2.6.30 with each strategy and under 2.6.31",
                        description="Replay a million-page multi-cgroup churn (tasks killed while their cgroups "
-                                   "reclaim) under kernel 2.6.30 without and with the seed hook and under 2.6.31; "
-                                   "print leaks, swap used, reclaim throughput and hook cost side by side and write "
-                                   "a plot.")
+                                   "reclaim) under kernel 2.6.30 with each registered strategy (none, seed, "
+                                   "uncharge-at-free and any added with --strategy) and under 2.6.31; print leaks, "
+                                   "swap used, reclaim throughput and hook cost side by side and write a plot.")
     d.add_argument("--pages", type=int, default=1 << 20, help="task memory of the workload in pages (default 1M)")
     d.add_argument("--cpus", type=int, default=4, help="simulated CPUs (default 4)")
     d.add_argument("--seed", type=int, default=0, help="workload and scheduler seed")
     d.add_argument("--plot", default="pymemcg-demo.png", help="where to write the plot (default pymemcg-demo.png)")
     d.add_argument("--json", action="store_true", help="print the table as JSON")
     d.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _strategy_arg(d)
     d.set_defaults(func=cmd_demo)
 
     r = sub.add_parser("replay", help="replay a trace (.npy or .csv, or a foreign trace imported on the fly)",
@@ -306,12 +343,20 @@ def build_parser():
     pl.add_argument("-o", "--out", default=None, help="PNG to write (default: next to the JSON)")
     pl.set_defaults(func=cmd_plot)
 
-    b = sub.add_parser("bench", help="measure the hook: `bench overhead` (cost) and `bench leak` (what it buys)",
+    b = sub.add_parser("bench", help="measure a strategy: `bench overhead` (cost) and `bench leak` (what it buys)",
                        description="overhead: replay a reclaim-heavy segment with no exits from one warmed engine "
-                                   "with hook=none and hook=seed, A/B interleaved, and report the time ratio with a "
-                                   "bootstrap 95% interval. leak: replay the 2009 churn reproducer on a small swap "
-                                   "device under each kernel x hook and report stale pages and swap exhaustion.")
-    b.add_argument("what", choices=("overhead", "leak"), help="overhead: what the hook costs; leak: what it buys")
+                                   "with hook=none and hook=NAME (default seed), A/B interleaved, and report the "
+                                   "time ratio with a bootstrap 95% interval. leak: replay the 2009 churn "
+                                   "reproducer on a small swap device under each kernel x strategy and report stale "
+                                   "pages, leaked entries and memsw, and swap exhaustion.")
+    b.add_argument("what", choices=("overhead", "leak"),
+                   help="overhead: what a strategy costs; leak: what each strategy buys")
+    b.add_argument("--hook", default="seed", metavar="NAME",
+                   help=f"overhead: the strategy measured against none, {_strategy_names()} or one added with "
+                        f"--strategy (default seed)")
+    b.add_argument("--hooks", type=_hooks_arg, default=None, metavar="A,B,...",
+                   help="leak: the strategies to compare, each on both kernels (default: every registered one)")
+    _strategy_arg(b)
     b.add_argument("--json", action="store_true", help="print one JSON object")
     b.add_argument("--instructions", action="store_true",
                    help="overhead: also count instructions with valgrind's callgrind")
@@ -482,7 +527,9 @@ def _add_mrc_parser(sub):
     m.add_argument("--ram", default=None, help="RAM (default: the footprint and a quarter, plus 64M)")
     m.add_argument("--swap", default=None, help="swap device (default as RAM)")
     m.add_argument("--kernel", choices=KERNEL_CHOICES, default="2.6.30", help="kernel behaviour (default 2.6.30)")
-    m.add_argument("--hook", choices=HOOK_CHOICES, default="none", help="reclaim strategy (default none)")
+    m.add_argument("--hook", default="none", metavar="NAME",
+                   help=f"reclaim strategy: {_strategy_names()} (default none), or one added with --strategy")
+    _strategy_arg(m)
     m.add_argument("--page-cluster", type=int, default=3,
                    help="log2 of the swap readahead window (default 3; 0 turns readahead off)")
     m.add_argument("--cpus", type=int, default=1, help="simulated CPUs of each replay (default 1)")
@@ -541,7 +588,7 @@ def cmd_explore(a):
     from . import explore
     from .explore.compare import hook_names, table
     preemptions = None if a.preemptions == "unbounded" else _count(a.preemptions, "--preemptions")
-    hooks = a.hooks if a.hooks is not None else hook_names()
+    hooks = a.hooks or hook_names()
     runs = explore.compare(a.scenario, kernels=a.kernels, hooks=hooks, preemptions=preemptions,
                            prune=not a.no_prune, max_steps=a.max_steps, executor=a.scheduler, workers=a.workers,
                            progress=not a.no_progress and not a.json)
@@ -577,8 +624,10 @@ def _add_explore_parser(sub):
                                    f"Shipped scenarios: {', '.join(scenarios())}.")
     e.add_argument("scenario", metavar="SCENARIO", help="a shipped scenario's name or a scenario TOML file")
     e.add_argument("--kernels", default="2.6.30,2.6.31", help="comma-separated kernels (default 2.6.30,2.6.31)")
-    e.add_argument("--hooks", default=None,
-                   help="comma-separated reclaim strategies (default: every strategy the engine knows)")
+    e.add_argument("--hooks", type=_hooks_arg, default=None,
+                   help=f"comma-separated reclaim strategies among {_strategy_names()} and those added with "
+                        f"--strategy (default: every one of them)")
+    _strategy_arg(e)
     e.add_argument("--preemptions", default="2", metavar="K",
                    help="the preemption bound: a non-negative integer, or 'unbounded' (default 2)")
     e.add_argument("--no-prune", action="store_true", help="run every schedule, also past states already seen")
@@ -610,13 +659,16 @@ def _add_sweep_parser(sub):
                    help="results file (x.jsonl or x.csv; both are written); default: CONFIG's name with .jsonl")
     w.add_argument("--no-progress", action="store_true", help="no progress bar")
     w.add_argument("--json", action="store_true", help="print the outcome and the comparisons as JSON")
+    _strategy_arg(w)
     w.set_defaults(func=cmd_sweep)
 
 
 def main(argv=None):
     from .errors import Error
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
+        _load_strategies(parser, args)
         return args.func(args) or 0
     except BrokenPipeError:                       # `pymemcg ... | head`
         sys.stderr.close()

@@ -1,11 +1,15 @@
-"""`pymemcg demo`: the default workload under 2.6.30 without and with the seed hook
-and under 2.6.31, side by side, with one line per column saying why it differs."""
+"""`pymemcg demo`: the default workload under 2.6.30 with each registered strategy (none,
+seed, uncharge-at-free, and any added with --strategy) and under 2.6.31, side by side, with
+one line per column saying why it differs."""
 import json
 
-from . import Engine, PAGE_SIZE, workloads
+from . import Engine, PAGE_SIZE, strategies, workloads
 
-# the columns: (kernel, reclaim strategy); everything below reads them from here
-CONFIGS = (("2.6.30", "none"), ("2.6.30", "seed"), ("2.6.31", "none"))
+
+
+def configs():
+    """The columns: (kernel, strategy), 2.6.30 under every registered strategy, then 2.6.31."""
+    return [("2.6.30", h) for h in strategies.names()] + [("2.6.31", "none")]
 
 
 def column_name(kernel, hook):
@@ -29,7 +33,7 @@ def machine(pages):
 def run_configs(trace, pages, cpus, seed=0, progress=None):
     ram, swap = machine(pages)
     results = {}
-    for kernel, hook in CONFIGS:
+    for kernel, hook in configs():
         eng = Engine(ram, swap, kernel=kernel, hook=hook, seed=seed)
         results[column_name(kernel, hook)] = eng.replay(trace, cpus=cpus, seed=seed, progress=progress)
     return results
@@ -45,11 +49,14 @@ def reason(kernel, hook, res):
     lk, c = res.leaks, res.counters
     parts = [f"{lk['stale_swapcache']:,} stale swap-cache pages"]
     if hook != "none":
-        parts.append(f"the {hook} hook freed {c['hook_freed']:,} pages that had lost their last mapping, right "
-                     f"after add_to_swap ({c['hook_calls']:,} calls)")
+        acted = [f"{v:,} {k.replace('_', ' ')}" for k, v in res.strategy_counters.items() if v]
+        if c["hook_freed"]:
+            acted.insert(0, f"freed {c['hook_freed']:,} pages that had lost their last mapping, right after "
+                            f"add_to_swap ({c['hook_calls']:,} calls)")
+        parts.append(f"the {hook} strategy " + (", ".join(acted) if acted else "never acted"))
         if lk["stale_swapcache_type1"]:
             parts.append(f"the {lk['stale_swapcache_type1']:,} left are type-1 (a swap-in racing with an exit), "
-                         f"which the hook does not address")
+                         f"which the strategy does not address")
     elif lk["stale_swapcache_type2"]:
         parts.append(f"{lk['stale_swapcache_type2']:,} of type-2: tasks exited while reclaim held their pages "
                      f"between isolation and add_to_swap, and no memcg reclaim can reach such a page")
@@ -122,7 +129,7 @@ def run_demo(args=None):
               f"RAM {ram >> 20}M, swap {swap >> 20}M, {cpus} CPUs")
     results = run_configs(trace, pages, cpus, seed, progress)
     rows = table(results)
-    why = [reason(k, h, results[column_name(k, h)]) for k, h in CONFIGS]
+    why = [reason(k, h, results[column_name(k, h)]) for k, h in configs()]
     if plot_path:
         from .plot import plot_series
         plot_series({name: res.series for name, res in results.items()}, plot_path,

@@ -8,7 +8,8 @@ import os
 
 import numpy as np
 
-from ._ffi import check, ffi, lib, struct_to_dict
+from . import strategies
+from ._ffi import check, ffi, lib, strategy_failed, struct_to_dict
 from .batch import Batch
 from .cgroup import Cgroup
 from .errors import CgroupError, InvariantError
@@ -16,7 +17,6 @@ from .sizes import PAGE_SIZE, parse_size
 from .task import Task
 
 KERNELS = {"2.6.30": lib.PMC_KERNEL_2_6_30, "2.6.31": lib.PMC_KERNEL_2_6_31}
-HOOKS = {"none": lib.PMC_HOOK_NONE, "seed": lib.PMC_HOOK_SEED}
 
 # (field, dtype, per frame or per swap slot) -- the layout of struct pmc_arrays
 _PAGE_FIELDS = (("flags", np.uint32), ("count", np.int32), ("mapcount", np.int32), ("private", np.uint32),
@@ -44,12 +44,15 @@ def load(path):
             if meta.get("format") != "pymemcg-engine":
                 raise ValueError("not a saved pymemcg engine")
             arrays = {k[len("array_"):]: z[k] for k in z.files if k.startswith("array_")}
+            if meta.get("strategy") and meta["settings"]["hook"] not in strategies.names():
+                strategies.ensure(meta["strategy"])
+            counters = z["strategy_counters"] if "strategy_counters" in z.files else None
             trace = None
             if "trace_tasks" in z.files:
                 trace = {"tasks": z["trace_tasks"], "cgroups": z["trace_cgroups"], "paths": meta["trace_paths"]}
                 if "trace_task_state" in z.files:
                     trace["states"] = (z["trace_task_state"], z["trace_cgroup_state"])
-            return Engine._from_state(meta["settings"], arrays, z["state"], meta["cgroups"], trace)
+            return Engine._from_state(meta["settings"], arrays, z["state"], meta["cgroups"], trace, counters)
     except (KeyError, OSError, EOFError, ValueError, json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"{path}: not a saved pymemcg engine ({e})") from None
 
@@ -93,8 +96,7 @@ class Engine:
                  page_cluster=3, laptop_mode=False, seed=0):
         if not isinstance(kernel, str) or kernel not in KERNELS:
             raise ValueError(f"kernel must be one of {sorted(KERNELS)}, got {kernel!r}")
-        if not isinstance(hook, str) or hook not in HOOKS:
-            raise ValueError(f"hook must be one of {sorted(HOOKS)}, got {hook!r}")
+        strategy = strategies.get(hook)
         nr_pages = parse_size(ram, "ram") // PAGE_SIZE
         nr_swap = parse_size(swap, "swap") // PAGE_SIZE
         if nr_pages < 1 or nr_pages >= 2**31 - 1:
@@ -120,7 +122,7 @@ class Engine:
         for name, arr in self._np.items():
             setattr(arrays, name, ffi.cast(ffi.typeof(getattr(arrays, name)), ffi.from_buffer(arr)))
         cfg = ffi.new("struct pmc_config *", dict(
-            nr_pages=nr_pages, nr_swap=nr_swap, kernel=KERNELS[kernel], hook=HOOKS[hook],
+            nr_pages=nr_pages, nr_swap=nr_swap, kernel=KERNELS[kernel], strategy=strategy._table,
             swap_account=int(swap_account), page_cluster=page_cluster, laptop_mode=int(laptop_mode), seed=seed))
         out = ffi.new("pmc_engine **")
         err = ffi.new("char[256]")
@@ -128,6 +130,8 @@ class Engine:
         if rc:
             raise (MemoryError if rc == lib.PMC_EALLOC else ValueError)(ffi.string(err).decode())
         self._ptr = ffi.gc(out[0], lib.pmc_engine_destroy)
+        self._strategy = strategy                       # keeps its table alive as long as the engine
+        strategy_failed.pop(int(ffi.cast("uintptr_t", self._ptr)), None)   # a dead engine's, at this address
 
         self._tasks = {}
         # PYMEMCG_DEBUG_CHECK=1: the full invariant check after every operation (slow)
@@ -149,7 +153,8 @@ class Engine:
     # -- settings ------------------------------------------------------------
 
     kernel = property(lambda self: self._settings["kernel"])
-    hook = property(lambda self: self._settings["hook"])
+    hook = property(lambda self: self._settings["hook"], doc="the reclaim strategy's name")
+    strategy = property(lambda self: self._strategy, doc="the reclaim strategy (pymemcg.strategies.Strategy)")
     swap_account = property(lambda self: self._settings["swap_account"])
     page_cluster = property(lambda self: self._settings["page_cluster"])
     seed = property(lambda self: self._settings["seed"])
@@ -321,7 +326,7 @@ class Engine:
         return blob
 
     @classmethod
-    def _from_state(cls, settings, arrays, blob, cgroups, trace=None):
+    def _from_state(cls, settings, arrays, blob, cgroups, trace=None, strategy_counters=None):
         eng = cls(**settings)
         for name, arr in arrays.items():
             if eng._np[name].shape != arr.shape:
@@ -329,6 +334,9 @@ class Engine:
             eng._np[name][...] = arr
         blob = np.ascontiguousarray(blob, np.uint8)
         check(lib.pmc_restore(eng._ptr, ffi.from_buffer(blob), len(blob)), eng._ptr)
+        if strategy_counters is not None:
+            c = np.ascontiguousarray(strategy_counters, np.int64)
+            check(lib.pmc_strategy_set_counters(eng._ptr, ffi.cast("int64_t *", ffi.from_buffer(c)), len(c)), eng._ptr)
         for path, memcg in cgroups:
             if path:
                 c = Cgroup(eng, int(memcg), path)
@@ -359,15 +367,28 @@ class Engine:
         if bad:
             raise ValueError(f"copy() can change only {self._COPY_CHANGES}, not {sorted(bad)}")
         settings = dict(self._settings, **changes)
-        return Engine._from_state(settings, self._np, self._snapshot(), self._cgroup_table(), self._trace_maps())
+        # the strategy's own counters go with it; another strategy starts from zero
+        counters = self._strategy_counters() if settings["hook"] == self.hook else None
+        return Engine._from_state(settings, self._np, self._snapshot(), self._cgroup_table(), self._trace_maps(),
+                                  counters)
+
+    def _portable_strategy(self):
+        """How another process gets this engine's strategy (None: shipped, or not recreatable)."""
+        try:
+            return strategies.spec(self.hook)
+        except (strategies.StrategyError, ValueError):
+            return None
 
     def save(self, path):
-        """Write the whole engine to one .npz file; pymemcg.load(path) reads it back exactly."""
+        """Write the whole engine to one .npz file; pymemcg.load(path) reads it back exactly
+        (a strategy of your own is compiled or imported again if the loading process lacks it)."""
         import json
         maps = self._trace_maps()
         meta = json.dumps({"format": "pymemcg-engine", "version": 1, "settings": self._settings,
-                           "cgroups": self._cgroup_table(), "trace_paths": maps and maps["paths"]})
+                           "cgroups": self._cgroup_table(), "trace_paths": maps and maps["paths"],
+                           "strategy": self._portable_strategy()})
         extra = {"trace_tasks": maps["tasks"], "trace_cgroups": maps["cgroups"]} if maps else {}
+        extra["strategy_counters"] = self._strategy_counters()
         if maps and maps["states"] is not None:
             extra.update(trace_task_state=maps["states"][0], trace_cgroup_state=maps["states"][1])
         with open(path, "wb") as f:
@@ -412,6 +433,16 @@ class Engine:
         lib.pmc_counters(self._ptr, c)
         return struct_to_dict(c)
 
+    def _strategy_counters(self):
+        out = np.zeros(strategies.NCOUNTERS, np.int64)
+        lib.pmc_strategy_counters(self._ptr, ffi.cast("int64_t *", ffi.from_buffer(out)), len(out))
+        return out
+
+    def strategy_counters(self):
+        """The strategy's own counters, by the names its table gives them."""
+        values = self._strategy_counters()
+        return {name: int(values[i]) for i, name in enumerate(self._strategy.counters)}
+
     def _drop_handles(self):
         """Forget the Cgroup and Task objects this engine handed out (each holds the engine, a
         cycle), so that a throwaway engine goes as soon as its last reference does, without
@@ -434,6 +465,8 @@ class Engine:
         lib.pmc_set_replay_slow(self._ptr, int(bool(on)))
 
     def _after_operation(self):
+        if strategy_failed:
+            check(0, self._ptr)             # what a Python strategy raised during the call
         if self._debug_check:
             self.check()
 

@@ -33,6 +33,11 @@ class StateError(Error):
     """A step-API call out of sequence (for example shrinking a batch twice)."""
 
 
+class StrategyError(Error):
+    """A reclaim strategy that cannot be compiled, loaded or registered (a compile error
+    carries the compiler's message), or a table the engine refuses."""
+
+
 class OutOfMemory(Error, MemoryError):
     """No page frame is free and the engine has no way to free one."""
 

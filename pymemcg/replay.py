@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from ._ffi import ffi, lib, struct_dtype, struct_to_dict
+from ._ffi import ffi, lib, raise_strategy_error, struct_dtype, struct_to_dict
 from .errors import StateError, TraceError
 from .faults import classify, series_columns
 from .sizes import PAGE_SIZE
@@ -98,11 +98,11 @@ def explicit_records(eng):
 
 
 class ReplayResult:
-    """What a replay did: ``counters``, ``leaks`` (pages/slots), ``meminfo`` (bytes),
-    ``stats``, ``faults`` (hits, minor and major faults as counts and ratios, see
-    pymemcg.faults) and a time series (``series``: one numpy array per field, ``cgroups``:
-    usage and memsw usage in bytes per trace cgroup path and sample).  An explicit replay
-    (a Schedule) also has ``choices`` and ``steps``: its choice points and every step, as
+    """What a replay did: ``counters``, ``strategy_counters`` (the strategy's own), ``leaks``
+    (pages/slots), ``meminfo`` (bytes), ``stats``, ``faults`` (hits, minor and major faults as
+    counts and ratios, see pymemcg.faults) and a time series (``series``: one numpy array per
+    field, ``cgroups``: usage and memsw usage in bytes per trace cgroup path and sample).  An explicit
+    replay (a Schedule) also has ``choices`` and ``steps``: its choice points and every step, as
     numpy arrays of CHOICE_DTYPE and STEP_DTYPE (None for rr and random)."""
 
     choices = steps = None
@@ -113,6 +113,7 @@ class ReplayResult:
         self.events_per_s = events / seconds if seconds > 0 else float("inf")
         self.stats = stats
         self.counters = eng.counters()
+        self.strategy_counters = eng.strategy_counters()
         self.leaks = eng.leaks()
         self.meminfo = eng.meminfo()
         self.faults = classify(self.counters)
@@ -131,8 +132,8 @@ class ReplayResult:
     def summary(self):
         """The JSON-ready dict `pymemcg replay --json` prints."""
         return {"events": self.events, "seconds": self.seconds, "events_per_s": self.events_per_s,
-                "leaks": self.leaks, "counters": self.counters, "meminfo": self.meminfo, "stats": self.stats,
-                "faults": self.faults, "oom": self.oom}
+                "leaks": self.leaks, "counters": self.counters, "strategy_counters": self.strategy_counters,
+                "meminfo": self.meminfo, "stats": self.stats, "faults": self.faults, "oom": self.oom}
 
     def oom_lines(self):
         """One line per OOM-killed task of the trace, for people."""
@@ -363,6 +364,8 @@ def replay(eng, trace, cpus=2, sched="rr", seed=None, sample_every=None, progres
         records = explicit_records(eng) if schedule is not None else None
     finally:
         lib.pmc_replay_end(eng._ptr)
+    # a Python strategy's exception: the replay ran to its end with the strategy's no-op answers
+    raise_strategy_error(eng._ptr)
     series = {f: samples[f][:written].copy() for f in SAMPLE_FIELDS}
     series["swap_used_bytes"] = series["swap_used"] * PAGE_SIZE
     series.update(series_columns(series))

@@ -38,7 +38,8 @@ from concurrent.futures import FIRST_COMPLETED, CancelledError, Executor, Proces
 from concurrent.futures.process import BrokenProcessPool
 
 from ._ffi import ffi
-from .engine import _MEMINFO_NAMES, HOOKS, KERNELS
+from . import strategies
+from .engine import _MEMINFO_NAMES, KERNELS
 from .faults import RATIOS
 from .sizes import PAGE_SIZE, parse_size
 
@@ -57,7 +58,7 @@ SCHEDS = ("rr", "random")
 POLICY_DIMS = ("kernel", "hook", "swap_account", "laptop_mode", "page_cluster", "sched", "cpus", "ram", "swap")
 
 UPLOAD_LIMIT = 32 << 20
-OPTION_KEYS = ("results", "workers", "scheduler", "upload", "upload_limit", "retries", "check")
+OPTION_KEYS = ("results", "workers", "scheduler", "upload", "upload_limit", "retries", "check", "strategies")
 TOP_KEYS = ("grid", "traces", "sweep")
 
 # -- the table ------------------------------------------------------------------------------
@@ -143,7 +144,7 @@ def _check_value(key, value):
     if key == "kernel":
         return _choice(value, what, tuple(KERNELS))
     if key == "hook":
-        return _choice(value, what, tuple(HOOKS))
+        return _choice(value, what, tuple(strategies.names()))
     if key in ("swap_account", "laptop_mode"):
         return _bool(value, what)
     if key == "page_cluster":
@@ -277,12 +278,25 @@ def _canon(obj):
     return json.dumps(obj, sort_keys=True, separators=(",", ":"))
 
 
+def _strategy_specs(hooks):
+    """{hook: what a worker process needs to get it} for the strategies that are not shipped."""
+    out = {}
+    for hook in hooks:
+        try:
+            out[hook] = strategies.spec(hook)
+        except strategies.StrategyError as e:
+            raise ConfigError(f"grid.hook: {e}") from None
+    return out
+
+
 def plan(grid, traces, base_dir=None, *, check=True, hash_files=True):
     """The cells of a sweep, in table order (trace, then the grid keys in GRID_KEYS order);
     duplicates (same id) appear once.  Each cell is a dict: id, settings, trace (label),
-    trace_id, spec (what a worker loads), check."""
+    trace_id, spec (what a worker loads), strategy (how a worker gets a strategy that is not
+    shipped: pymemcg.strategies.spec; its source's identity is part of the cell id), check."""
     g = normalize_grid(grid)
     tr = _expand_traces(traces, base_dir, hash_files=hash_files)
+    specs = _strategy_specs(g["hook"])
     cells = OrderedDict()
     for label, ident, spec in tr:
         trace_id = _canon(ident)
@@ -290,10 +304,13 @@ def plan(grid, traces, base_dir=None, *, check=True, hash_files=True):
             s = dict(zip(GRID_KEYS, combo))
             if s["replay_seed"] is None:
                 s["replay_seed"] = s["seed"]
-            cid = hashlib.sha256(_canon({"settings": s, "trace": ident}).encode()).hexdigest()[:16]
+            key = {"settings": s, "trace": ident}
+            if specs[s["hook"]]:
+                key["strategy"] = specs[s["hook"]]
+            cid = hashlib.sha256(_canon(key).encode()).hexdigest()[:16]
             if cid not in cells:
                 cells[cid] = {"id": cid, "settings": s, "trace": label, "trace_id": trace_id, "spec": spec,
-                              "check": bool(check)}
+                              "strategy": specs[s["hook"]], "check": bool(check)}
     return list(cells.values())
 
 
@@ -374,6 +391,7 @@ def run_cell(cell, data=None):
         else:
             trace = _uploaded(spec, data)
         s = cell["settings"]
+        strategies.ensure(cell.get("strategy"))
         eng = Engine(s["ram"], s["swap"], kernel=s["kernel"], hook=s["hook"], swap_account=s["swap_account"],
                      page_cluster=s["page_cluster"], laptop_mode=s["laptop_mode"], seed=s["seed"])
         res = eng.replay(trace, cpus=s["cpus"], sched=s["sched"], seed=s["replay_seed"], sample_every=0,
@@ -1032,12 +1050,27 @@ def parse_config(text, base_dir=".", path=None):
                 _bool(opts[key], f"sweep.{key}")
         if "upload_limit" in opts:
             _size(opts["upload_limit"], "sweep.upload_limit")
+        _load_strategies(opts.get("strategies", []), base_dir)
         # every grid value and trace entry is checked now, before anything runs
         normalize_grid(grid)
         _expand_traces(traces, base_dir, hash_files=False)
     except ConfigError as e:
         raise ConfigError(f"{name}: {e}") from None
     return Config(grid, traces, opts, base_dir, path)
+
+
+def _load_strategies(sources, base_dir):
+    """[sweep] strategies: C files (relative to the config) and Python modules, registered so
+    that the grid may name them."""
+    if not isinstance(sources, list) or not all(isinstance(x, str) and x for x in sources):
+        raise ConfigError(f"sweep.strategies must be a list of C files and Python modules, got {sources!r}")
+    for source in sources:
+        if source.endswith(".c"):
+            source = os.path.join(base_dir, os.path.expanduser(source))
+        try:
+            strategies.load(source)
+        except (strategies.StrategyError, OSError) as e:
+            raise ConfigError(f"sweep.strategies: {e}") from None
 
 
 def load_config(path):

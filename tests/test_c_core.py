@@ -1,5 +1,5 @@
 """The C core on its own: csrc/tests/test_core.c built with ASan/UBSan and run
-with LeakSanitizer, and every csrc/*.c compiled warning-free at -O2.
+with LeakSanitizer, and every csrc/*.c and csrc/strategies/*.c compiled warning-free.
 
 Both need gcc (and, for the first, gcc's libasan/libubsan); without them the
 tests are skipped with a message saying so.
@@ -15,11 +15,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CSRC = os.path.join(ROOT, "csrc")
 TEST_C = os.path.join("csrc", "tests", "test_core.c")
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
-CFLAGS = ["-std=c11", "-O1", "-g", *SANITIZE, "-Wall", "-Wextra", "-Werror", "-Icsrc"]
+INCLUDES = ["-Icsrc", "-Ipymemcg/include"]
+CFLAGS = ["-std=c11", "-O1", "-g", *SANITIZE, "-Wall", "-Wextra", "-Werror", *INCLUDES]
 RUN_TIMEOUT = 600
 
 def _core_sources():
-    return sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(CSRC, "*.c")))
+    found = glob.glob(os.path.join(CSRC, "*.c")) + glob.glob(os.path.join(CSRC, "strategies", "*.c"))
+    return sorted(os.path.relpath(p, ROOT) for p in found)
 
 
 def _gcc():
@@ -71,7 +73,7 @@ def test_c_core_under_sanitizers(test_core):
 @pytest.mark.parametrize("source", _core_sources())
 def test_c_core_compiles_without_warnings(tmp_path, source):
     gcc = _gcc()
-    cmd = [gcc, "-std=c11", "-O3", "-Wall", "-Wextra", "-Werror", "-Icsrc", "-c", source,
+    cmd = [gcc, "-std=c11", "-O3", "-Wall", "-Wextra", "-Werror", *INCLUDES, "-c", source,
            "-o", str(tmp_path / "out.o")]
     p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if p.returncode:

@@ -20,7 +20,8 @@ from pymemcg.trace import OP
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SUBCOMMANDS = ("demo", "replay", "gen", "import", "plot", "stat", "mix", "mrc", "bench", "sweep", "explore")
-SUMMARY_KEYS = {"events", "seconds", "events_per_s", "leaks", "counters", "meminfo", "stats", "faults", "oom"}
+SUMMARY_KEYS = {"events", "seconds", "events_per_s", "leaks", "counters", "strategy_counters", "meminfo", "stats",
+                "faults", "oom"}
 
 
 def run(*args, cwd=None):
@@ -82,8 +83,8 @@ def test_replay_help_names_the_documented_options(capsys):
     with pytest.raises(SystemExit):
         main(["replay", "--help"])
     out = capsys.readouterr().out
-    for opt in ("--ram", "--swap", "--kernel", "--hook", "--cpus", "--seed", "--json", "{2.6.30,2.6.31}",
-                "{none,seed}"):
+    for opt in ("--ram", "--swap", "--kernel", "--hook", "--strategy", "--cpus", "--seed", "--json", "{2.6.30,2.6.31}",
+                "{none,seed,uncharge-at-free}"):
         assert opt in out, opt
     with pytest.raises(SystemExit):
         main(["import", "--help"])
@@ -237,31 +238,36 @@ def test_import_blockids(tmp_path, capsys):
     assert doc["events"] == 6 and doc["counters"]["pgfault"] == 5 and doc["counters"]["anon_faults"] == 3
 
 
-def test_demo_prints_the_three_configurations_and_writes_the_plot(tmp_path, capsys):
+def test_demo_prints_one_column_per_strategy_and_writes_the_plot(tmp_path, capsys):
     plot = tmp_path / "d.png"
     assert main(["demo", "--pages", "262144", "--cpus", "4", "--plot", str(plot), "--no-progress"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == ("workload: 9,308 events, 26 cgroups x 5 tasks churning over 262,144 pages; "
                         "RAM 1280M, swap 16M, 4 CPUs")
-    assert lines[1].split() == ["2.6.30", "hook=none", "2.6.30", "hook=seed", "2.6.31", "hook=none"]
+    assert lines[1].split() == ["2.6.30", "hook=none", "2.6.30", "hook=seed", "2.6.30", "hook=uncharge-at-free",
+                                "2.6.31", "hook=none"]
     end = lines.index("why the columns differ:")
     rows = {cells[0]: cells[1:] for cells in (re.split(r"\s{2,}", line.strip()) for line in lines[2:end])}
-    assert all(len(v) == 3 for v in rows.values())
+    assert all(len(v) == 4 for v in rows.values())
     # every column differs from the others, for the reason its line states
-    assert rows["stale type-2 (pages)"] == ["287", "0", "8"]
-    assert rows["stale slots reused (2.6.31)"] == ["0", "0", "3338"]
-    assert rows["hook freed (pages)"] == ["0", "378", "0"]
-    assert rows["stale type-1 (pages)"] == ["0", "0", "0"] and rows["leaked memsw (pages)"] == ["0", "0", "0"]
-    assert rows["hook calls"][0] == "0" and int(rows["hook calls"][1]) > 0 and rows["hook calls"][2] == "0"
-    assert rows["OOM kills"] == ["0", "0", "0"]
+    assert rows["stale type-2 (pages)"] == ["287", "0", "0", "8"]
+    assert rows["stale slots reused (2.6.31)"] == ["0", "0", "0", "3338"]
+    assert rows["hook freed (pages)"] == ["0", "378", "0", "0"]
+    assert rows["stale type-1 (pages)"] == ["0"] * 4 and rows["leaked memsw (pages)"] == ["0"] * 4
+    assert rows["hook calls"][0] == "0" and int(rows["hook calls"][1]) > 0 and rows["hook calls"][2:] == ["0", "0"]
+    # uncharge-at-free keeps unmapped swap-cache pages charged until reclaim frees them; with the swap
+    # device full that once leaves a cgroup nothing to reclaim
+    assert rows["OOM kills"] == ["0", "0", "1", "0"]
     for key in ("swap used (MB)", "SwapCached (MB)", "pages reclaimed", "reclaim throughput (pages/s)",
                 "replay (s)", "ns per scanned page", "RAM held by stale (MB)", "swap used at peak (%)"):
-        assert len(rows[key]) == 3, key
+        assert len(rows[key]) == 4, key
     why = lines[end + 1:-1]
-    assert [w.split(":")[0].strip() for w in why] == ["2.6.30 hook=none", "2.6.30 hook=seed", "2.6.31 hook=none"]
+    assert [w.split(":")[0].strip() for w in why] == ["2.6.30 hook=none", "2.6.30 hook=seed",
+                                                      "2.6.30 hook=uncharge-at-free", "2.6.31 hook=none"]
     assert "287 of type-2: tasks exited while reclaim held their pages" in why[0]
-    assert "the seed hook freed 378 pages" in why[1]
-    assert "the swap allocator reused 3,338 cache-only slots" in why[2]
+    assert "the seed strategy freed 378 pages" in why[1]
+    assert "the uncharge-at-free strategy" in why[2] and "deferred at unmap" in why[2] and "1 OOM kill(s)" in why[2]
+    assert "the swap allocator reused 3,338 cache-only slots" in why[3]
     assert lines[-1] == f"plot: {plot}"
     assert plot.read_bytes()[:8] == PNG_MAGIC
 
@@ -270,7 +276,8 @@ def test_demo_json(tmp_path, capsys):
     assert main(["demo", "--pages", "16384", "--cpus", "2", "--plot", str(tmp_path / "d.png"), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["plot"] == str(tmp_path / "d.png")
-    assert [r["config"] for r in doc["rows"]] == ["2.6.30 hook=none", "2.6.30 hook=seed", "2.6.31 hook=none"]
+    assert [r["config"] for r in doc["rows"]] == ["2.6.30 hook=none", "2.6.30 hook=seed",
+                                                  "2.6.30 hook=uncharge-at-free", "2.6.31 hook=none"]
     assert doc["rows"][1]["stale type-2 (pages)"] == 0
     assert [w.split(":")[0] for w in doc["why"]] == [r["config"] for r in doc["rows"]]
     assert (tmp_path / "d.png").read_bytes()[:8] == PNG_MAGIC
@@ -349,12 +356,12 @@ def test_gen_counts_events_as_replay_does(tmp_path, capsys):
 def test_bench_overhead_names_its_two_estimators(capsys):
     """It printed equal ns/page next to a +1.31% overhead without saying why they may differ."""
     from pymemcg import bench
-    r = {"workload": "w", "rounds": 3, "overhead_pct": 1.31, "ci95": [0.5, 2.0], "total_ratio_pct": 0.02,
-         "ns_per_page_none": 400.0, "ns_per_page_seed": 400.1, "ns_per_swapout_none": 900.0,
-         "ns_per_swapout_seed": 900.2, "hook_calls": 10, "hook_freed": 0, "identical_state": True}
+    r = {"workload": "w", "hook": "seed", "rounds": 3, "overhead_pct": 1.31, "ci95": [0.5, 2.0],
+         "total_ratio_pct": 0.02, "ns_per_page_none": 400.0, "ns_per_page_hook": 400.1, "ns_per_swapout_none": 900.0,
+         "ns_per_swapout_hook": 900.2, "hook_calls": 10, "hook_freed": 0, "identical_state": True}
     bench.print_overhead(r)
     out = capsys.readouterr().out
-    assert "rounds compared whole: +0.02%" in out and "overhead of the seed hook: +1.31%" in out
+    assert "rounds compared whole: +0.02%" in out and "overhead of the seed strategy: +1.31%" in out
     assert "another estimator" in out and "need not agree" in out
 
 

@@ -170,8 +170,18 @@ def test_cli_json_and_table(capsys):
     assert "schedules explored" in text and "stale_swapcache_type2" in text and "CPU0" in text
 
 
+def test_cli_hooks_default_to_every_registered_strategy(capsys):
+    from pymemcg import strategies
+    from pymemcg.cli import main
+    assert main(["explore", "exit-vs-reclaim-laptop", "--kernels", "2.6.30", "--preemptions", "0", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [o["hook"] for o in out] == strategies.names() and "uncharge-at-free" in strategies.names()
+    with pytest.raises(SystemExit) as e:
+        main(["explore", "exit-vs-reclaim-laptop", "--hooks", "nope", "--no-progress"])
+    assert e.value.code == 2 and "invalid choice: 'nope'" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv,message", [
-    (["--hooks", "nope"], "unknown hook 'nope'"),
     (["--kernels", "2.6.99"], "unknown kernel '2.6.99'"),
     (["--preemptions", "-1"], "--preemptions must be a non-negative integer"),
     (["--preemptions", "two"], "--preemptions must be a non-negative integer"),
@@ -186,7 +196,7 @@ def test_bad_input_gets_precise_exceptions(tmp_path):
     sc = explore.scenario("exit-vs-reclaim-laptop")
     with pytest.raises(ValueError, match="preemptions must be a non-negative int"):
         explore.explore(sc, preemptions=-1)
-    with pytest.raises(ValueError, match="hook must be one of"):
+    with pytest.raises(ValueError, match="hook must be a registered strategy"):
         explore.explore(sc, hook="nope", executor="inline")
     with pytest.raises(ValueError, match="no scenario 'nope'"):
         explore.scenario("nope")

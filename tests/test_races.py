@@ -7,9 +7,13 @@ a congested swap device, or a parked mmu_gather reference whose flush fails its 
 and stays in the swap cache, uncharged and off every memcg list.  Without the seed hook
 it is stale on both kernels; with hook="seed" it is freed right after add_to_swap.
 
+With hook="uncharge-at-free" (3.17's charge lifetime, docs/strategies.md) the unmap does not
+uncharge: the page enters the swap cache charged, goes back on its memcg's list and is an
+orphan charged page, which that memcg's reclaim frees.
+
 Type-1 (§4.2): a readahead page of a slot is in flight (locked) while the slot's last
 pte is zapped; free_swap_and_cache's trylock fails.  2.6.30 leaks the slot's memsw charge,
-2.6.31 uncharges it when the pte user count reaches 0; the seed hook is not involved.
+2.6.31 uncharges it when the pte user count reaches 0; no strategy changes that.
 
 Every engine is small and every assertion is an exact count.  conftest.py runs
 eng.check() on every engine at the end of each test.
@@ -23,7 +27,7 @@ from pymemcg import PCG_LINKED, PCG_USED, PG_active, PG_anon, PG_buddy, PG_locke
 
 P = pymemcg.PAGE_SIZE
 KERNELS = ("2.6.30", "2.6.31")
-COMBOS = [(k, h) for k in KERNELS for h in ("none", "seed")]
+COMBOS = [(k, h) for k in KERNELS for h in ("none", "seed", "uncharge-at-free")]
 CACHE_ONLY = {"2.6.30": 1, "2.6.31": 0x8000}       # swap_map of a slot held by the swap cache alone
 NO_LEAKS = dict(stale_swapcache=0, stale_swapcache_type1=0, stale_swapcache_type2=0,
                 leaked_swap_entries=0, leaked_memsw=0, orphan_charged_swapcache=0)
@@ -131,8 +135,9 @@ def test_type2(kernel, hook, path):
     assert res["scanned"] == n + 1        # page 0 was still mapped at its trylock: it counts twice
     assert res["reclaimed"] == 0          # the hook's frees are not counted (§3 step 6)
     assert res["activated"] == 0
-    assert x.usage_in_bytes == 0 and x.memsw_usage_in_bytes == 0   # the uncharge itself is right
-    assert c.get("free_swap_trylock_failed", 0) == (1 if path == "gather" and hook == "none" else 0)
+    held = n * P if hook == "uncharge-at-free" else 0          # 3.17: charged until freed
+    assert x.usage_in_bytes == x.memsw_usage_in_bytes == held   # else the uncharge itself is right
+    assert c.get("free_swap_trylock_failed", 0) == (1 if path == "gather" and hook != "seed" else 0)
     assert c.get("swapouts", 0) == n      # every page went through add_to_swap
     assert a.rss == 0 and a.gather_pending == 0
 
@@ -146,6 +151,16 @@ def test_type2(kernel, hook, path):
         assert eng.meminfo()["SwapCached"] == cached_before + n * P
         assert eng.meminfo()["SwapFree"] == swap_before - n * P
         assert x.stat()["inactive_anon"] == 0 and x.stat()["rss"] == 0
+    elif hook == "uncharge-at-free":
+        assert res["hook_calls"] == res["hook_freed"] == 0
+        assert eng.strategy_counters()["deferred_at_unmap"] == n
+        keep = 0 if path == "laptop" else n
+        assert res["pageout"] == keep and res["pageout_keep"] == keep
+        assert eng.leaks() == leaks(orphan=n, entries=0)
+        assert all(flags(eng, pfn) & (PCG_USED | PCG_LINKED | PG_swapcache) == PCG_USED | PCG_LINKED | PG_swapcache
+                   for pfn in pfns)
+        assert x.stat()["inactive_anon"] == x.stat()["rss"] == n * P
+        assert eng.meminfo()["SwapCached"] == cached_before + n * P
     else:
         assert res["hook_calls"] == n and res["hook_freed"] == n
         assert c["hook_calls"] == n and c["hook_freed"] == n
@@ -156,9 +171,15 @@ def test_type2(kernel, hook, path):
         assert eng.meminfo()["SwapFree"] == swap_before
     if path != "congested":
         free = eng.meminfo()["MemFree"]
-        assert free == eng.meminfo()["MemTotal"] - (n * P if hook == "none" else 0)
+        assert free == eng.meminfo()["MemTotal"] - (0 if hook == "seed" else n * P)
     eng.end_writeback()
-    assert eng.leaks() == (leaks(type2=n) if hook == "none" else NO_LEAKS)
+    assert eng.leaks() == {"none": leaks(type2=n), "seed": NO_LEAKS, "uncharge-at-free": leaks(orphan=n, entries=0)}[hook]
+    if hook == "uncharge-at-free":                  # the orphans are on x's list: x's reclaim frees them
+        eng.reclaim(x)
+        eng.end_writeback()
+        eng.reclaim(x)
+        assert eng.leaks() == NO_LEAKS and x.usage_in_bytes == x.memsw_usage_in_bytes == 0
+        assert all(flags(eng, pfn) & PG_buddy for pfn in pfns)
 
 
 @pytest.mark.parametrize("kernel,hook", COMBOS)
@@ -185,18 +206,24 @@ def test_type2_gather_only_the_locked_page_goes_stale(kernel, hook):
     res = eng.shrink_page_list(b)
     assert res["hook_calls"] == (4 if hook == "seed" else 0)
     assert res["hook_freed"] == (4 if hook == "seed" else 0)
-    if hook == "none":
+    if hook != "seed":
         assert c["free_swap_trylock_failed"] == 1
         assert res["pageout"] == 4 and res["pageout_keep"] == 3   # page 3 was written (slot dropped)
-        assert eng.leaks() == leaks(type2=1)
-        assert_stale(eng, pfn2, x._id, kernel)
         assert eng.counters()["writepage_freed_swap"] == 1
         assert eng.meminfo()["MemFree"] == eng.meminfo()["MemTotal"] - P
+    if hook == "none":
+        assert eng.leaks() == leaks(type2=1)
+        assert_stale(eng, pfn2, x._id, kernel)
+    elif hook == "uncharge-at-free":                  # page 2 charged and on x's list; 0, 1, 3 freed
+        assert eng.leaks() == leaks(orphan=1, entries=0)
+        assert flags(eng, pfn2) & PCG_LINKED and x.usage_in_bytes == P
+        assert eng.strategy_counters() == {"deferred_at_unmap": 4, "deferred_at_swapcache_delete": 3,
+                                           "uncharged_at_free": 3}
     else:
         assert "free_swap_trylock_failed" not in c
         assert eng.leaks() == NO_LEAKS
         assert eng.meminfo()["MemFree"] == eng.meminfo()["MemTotal"]
-    assert eng.meminfo()["SwapCached"] == (P if hook == "none" else 0)
+    assert eng.meminfo()["SwapCached"] == (0 if hook == "seed" else P)
 
 
 @pytest.mark.parametrize("kernel,hook", COMBOS)
@@ -210,6 +237,16 @@ def test_type2_unmap_before_isolation_by_global_reclaim(kernel, hook):
     pfn = pfn_of(a, 0)
     eng.shrink_active_list(x, 1)
     a.zap(0, flush=False)
+    if hook == "uncharge-at-free":
+        # still charged and on x's list: the memcg's own reclaim takes it, and it ends an orphan
+        assert flags(eng, pfn) & PCG_USED and flags(eng, pfn) & PCG_LINKED and x.usage_in_bytes == P
+        b = eng.isolate(x, 32)
+        assert list(b.pages) == [pfn]
+        b.step_until("label", page=0)
+        a.tlb_flush()
+        assert eng.shrink_page_list(b)["pageout_keep"] == 1
+        assert eng.leaks() == leaks(orphan=1, entries=0)
+        return
     assert not flags(eng, pfn) & PCG_USED and x.usage_in_bytes == 0
     empty = eng.isolate(x, 32)
     assert len(empty) == 0

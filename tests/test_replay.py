@@ -259,8 +259,8 @@ def test_result_summary_and_series_of_a_one_cpu_replay():
     eng = pymemcg.Engine("8M", "8M")
     res = eng.replay(tr, cpus=1, sample_every=100)
     assert res.events == 1001 and res.seconds > 0 and res.events_per_s == res.events / res.seconds
-    assert res.summary().keys() == {"events", "seconds", "events_per_s", "leaks", "counters", "meminfo", "stats",
-                                    "faults", "oom"}
+    assert res.summary().keys() == {"events", "seconds", "events_per_s", "leaks", "counters", "strategy_counters",
+                                     "meminfo", "stats", "faults", "oom"}
     assert res.counters == eng.counters() and res.leaks == eng.leaks() and res.meminfo == eng.meminfo()
     s = res.series
     assert set(s) == {"events", "now_ns", "mem_free", "swap_used", "swap_cached", "stale", "stale_type1",

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SLICE = ["tests/test_tasks.py", "tests/test_races.py", "tests/test_swap.py", "tests/test_bad_input.py",
          "tests/test_cgroup_files.py", "tests/test_replay.py", "tests/test_determinism.py",
          "tests/test_model_differential.py", "tests/test_fuzz.py", "tests/test_replay_fast.py",
-         "tests/test_explore.py"]
+         "tests/test_strategies.py", "tests/test_explore.py"]
 
 
 def _runtime(name):
@@ -34,6 +34,7 @@ def sanitized_copy(tmp_path_factory):
     shutil.copytree(ROOT / "pymemcg", dst / "pymemcg", ignore=shutil.ignore_patterns("*.so", "__pycache__"))
     shutil.copytree(ROOT / "csrc", dst / "csrc", ignore=shutil.ignore_patterns("tests"))
     shutil.copytree(ROOT / "tests", dst / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "docs", dst / "docs")      # the strategy tests compile the docs' examples
     build = ("import sys; sys.path.insert(0, '.'); from pymemcg._build import ffibuilder; "
              "ffibuilder.compile(tmpdir='.', verbose=False)")
     proc = subprocess.run([sys.executable, "-c", build], cwd=dst, capture_output=True, text=True,

@@ -337,7 +337,7 @@ def test_config_parses(tmp_path):
 
 @pytest.mark.parametrize("text, message", [
     ('traces = ["a.npy"]\n[grid]\nhooks = ["seed"]', "unknown key 'hooks' (did you mean 'hook'?)"),
-    ('traces = ["a.npy"]\n[grid]\nhook = ["none", "fancy"]', "grid.hook must be one of 'none', 'seed', got 'fancy'"),
+    ('traces = ["a.npy"]\n[grid]\nhook = ["none", "fancy"]', "grid.hook must be one of 'none', 'seed', 'uncharge-at-free', got 'fancy'"),
     ('traces = ["a.npy"]\n[grid]\nkernel = "2.6.32"', "grid.kernel must be one of"),
     ('traces = ["a.npy"]\n[grid]\nram = "4X"', "ram: cannot parse size '4X'"),
     ('traces = ["a.npy"]\n[grid]\nseed = []', "grid.seed is an empty list"),

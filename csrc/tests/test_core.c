@@ -128,7 +128,7 @@ static struct pmc_config config(int64_t pages, int64_t swap)
 	c.nr_pages = pages;
 	c.nr_swap = swap;
 	c.kernel = PMC_KERNEL_2_6_30;
-	c.hook = PMC_HOOK_NONE;
+	c.strategy = NULL;
 	c.swap_account = 1;
 	c.page_cluster = 3;
 	return c;
@@ -598,9 +598,19 @@ static void test_layout(void)
 	CHECK(strcmp(pmc_strerror(-11), "unknown error") == 0);
 }
 
+/* Tables pmc_engine_create must refuse (pmc_strategy_check). */
+#define TABLE .abi = PMC_STRATEGY_ABI, .size = sizeof(struct pmc_strategy)
+static const struct pmc_strategy bad_abi = { .abi = PMC_STRATEGY_ABI + 1, .size = sizeof(struct pmc_strategy),
+                                             .name = "x" };
+static const struct pmc_strategy bad_size = { .abi = PMC_STRATEGY_ABI, .size = 8, .name = "x" };
+static const struct pmc_strategy bad_name = { TABLE, .name = "Has Space" };
+static const struct pmc_strategy no_name = { TABLE };
+static const struct pmc_strategy counter_gap = { TABLE, .name = "x", .counters = { "a", NULL, "b" } };
+static const struct pmc_strategy counter_twice = { TABLE, .name = "x", .counters = { "a", "a" } };
+
 static void test_config(void)
 {
-	struct { struct pmc_config cfg; const char *what; } bad[20];
+	struct { struct pmc_config cfg; const char *what; } bad[24];
 	int n = 0;
 #define BAD(field, value) do { bad[n].cfg = config(64, 0); bad[n].cfg.field = value; bad[n].what = #field "=" #value; n++; } while (0)
 	BAD(nr_pages, 0);
@@ -614,8 +624,12 @@ static void test_config(void)
 	BAD(kernel, 29);
 	BAD(kernel, 32);
 	BAD(kernel, 0);
-	BAD(hook, -1);
-	BAD(hook, 2);
+	BAD(strategy, &bad_abi);
+	BAD(strategy, &bad_size);
+	BAD(strategy, &bad_name);
+	BAD(strategy, &no_name);
+	BAD(strategy, &counter_gap);
+	BAD(strategy, &counter_twice);
 	BAD(page_cluster, -1);
 	BAD(page_cluster, 17);
 	for (int i = 0; i < n; i++) {
@@ -647,7 +661,7 @@ static void test_config(void)
 	good[1] = config(1, 3);     /* the smallest device: one usable slot */
 	good[2] = config(3, 5);
 	good[2].kernel = PMC_KERNEL_2_6_31;
-	good[2].hook = PMC_HOOK_SEED;
+	good[2].strategy = pmc_strategy_find("seed");
 	good[2].page_cluster = 16;
 	good[3] = config(7, 3);
 	good[3].page_cluster = 0;
@@ -2632,11 +2646,11 @@ static void test_step_api(void)
  * global reclaim can free it.  With the seed hook, try_to_free_swap right
  * after add_to_swap frees it.  Both kernels.
  */
-static void type2(int kernel, int hook)
+static void type2(int kernel, const char *hook)
 {
 	struct pmc_config cfg = config(64, 16);
 	cfg.kernel = kernel;
-	cfg.hook = hook;
+	cfg.strategy = pmc_strategy_find(hook);
 	struct fx *f = fx_create(cfg);
 	pmc_engine *e = f->e;
 	int X = pmc_memcg_create(e, ROOT);
@@ -2668,7 +2682,7 @@ static void type2(int kernel, int hook)
 	CHECK_EQ(tinfo(f, a).rss, 0);
 	CHECK_EQ(usage(f, X), 0);
 	CHECK_EQ(mcg(f, X).memsw.usage, 0);
-	if (hook == PMC_HOOK_NONE) {
+	if (!strcmp(hook, "none")) {
 		CHECK_EQ(r.hook_calls, 0);
 		CHECK_EQ(r.hook_freed, 0);
 		CHECK_LEAKS(f, 0, 1, 1, 0, 0);
@@ -2721,8 +2735,8 @@ static void type2(int kernel, int hook)
 static void test_type2_race(void)
 {
 	for (int kernel = PMC_KERNEL_2_6_30; kernel <= PMC_KERNEL_2_6_31; kernel++) {
-		type2(kernel, PMC_HOOK_NONE);
-		type2(kernel, PMC_HOOK_SEED);
+		type2(kernel, "none");
+		type2(kernel, "seed");
 	}
 }
 
@@ -3073,7 +3087,7 @@ static void test_replay_determinism(void)
 		random_trace(t, 3);
 		struct pmc_config cfg = config(192, 128);
 		cfg.kernel = round % 2 ? PMC_KERNEL_2_6_31 : PMC_KERNEL_2_6_30;
-		cfg.hook = round / 2 ? PMC_HOOK_SEED : PMC_HOOK_NONE;
+		cfg.strategy = pmc_strategy_find(round / 2 ? "seed" : "none");
 		int sched = round % 2 ? PMC_SCHED_RANDOM : PMC_SCHED_RR;
 		struct fx *f = fx_create(cfg), *g = fx_create(cfg);
 		replay_all(f, t, 2, sched, 42, &o[0]);
@@ -3166,7 +3180,7 @@ static struct fx *busy_engine(struct pmc_config cfg, int *batch)
 static void test_snapshot(void)
 {
 	struct pmc_config cfg = config(128, 64);
-	cfg.hook = PMC_HOOK_SEED;
+	cfg.strategy = pmc_strategy_find("seed");
 	int batch;
 	struct fx *f = busy_engine(cfg, &batch);
 	pmc_engine *e = f->e;
@@ -3438,13 +3452,56 @@ static int pick(const int *live, int nlive, int nall)
  * off (pages kept on the inactive list for good make a reclaim pass loop
  * forever, test_reclaim_keep_loop).
  */
+/*
+ * A strategy that answers at random (valid answers, answers its hook point
+ * does not take, nonsense), asks for things it may not have (try_to_free_swap
+ * of a page it does not hold locked, uncharging a mapped or cached page) and
+ * reads out of range.  The engine must refuse what the kernel would not allow
+ * and stay consistent: stress() runs it for two seeds, pmc_check after every step.
+ */
+static int32_t chaos_answer(const struct pmc_ctx *c, int32_t pfn)
+{
+	static const int32_t answers[] = { PMC_GO_ON, PMC_KEEP_LOCKED, PMC_ACTIVATE, PMC_DEFER, PMC_KEEP_CACHE,
+	                                   PMC_RECLAIM, 99, -1 };
+	switch (below(6)) {
+	case 0: c->api->try_to_free_swap(c, pfn); break;
+	case 1: c->api->try_to_free_swap(c, (int32_t)below((uint64_t)c->nr_pages + 2) - 1); break;
+	case 2: c->api->uncharge_page(c, pfn); break;
+	case 3:
+		CHECK_EQ(c->api->page_flags(c, -5) + c->api->page_count(c, (int32_t)c->nr_pages) +
+		         c->api->swap_count(c, 0) + c->api->swap_cgroup(c, (int32_t)c->nr_swap), 0);
+		(void)(c->api->page_swapcount(c, pfn) + c->api->swap_cache_page(c, 1 + (int32_t)below(8)) +
+		       c->api->page_memcg(c, pfn) + c->api->vm_swap_full(c));
+		break;
+	default: break;
+	}
+	c->counters[below(PMC_STRATEGY_COUNTERS)]++;
+	return answers[below(8)];
+}
+static int32_t chaos_page(const struct pmc_ctx *c, int32_t pfn) { return chaos_answer(c, pfn); }
+static int32_t chaos_page_arg(const struct pmc_ctx *c, int32_t pfn, int32_t x) { (void)x; return chaos_answer(c, pfn); }
+static int32_t chaos_slot(const struct pmc_ctx *c, int32_t off, int32_t pfn) { (void)off; return chaos_answer(c, pfn); }
+static int32_t chaos_slot_locked(const struct pmc_ctx *c, int32_t off, int32_t pfn, int32_t locked)
+{
+	(void)off;
+	(void)locked;
+	return chaos_answer(c, pfn);
+}
+static const struct pmc_strategy chaos = {
+	TABLE, .name = "chaos", .counters = { "c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7" },
+	.after_add_to_swap = chaos_page, .shrink_page_list_exit = chaos_page_arg, .page_remove_rmap = chaos_page,
+	.delete_from_swap_cache = chaos_page, .free_hot_cold_page = chaos_page, .do_swap_page = chaos_page_arg,
+	.free_swap_and_cache = chaos_slot_locked, .scan_swap_map = chaos_slot,
+};
+
 static void stress(uint64_t seed, int kernel, int swap_account, int64_t swap_pages, int steps)
 {
 	rng_state = seed * 0x9E3779B97F4A7C15ull + 1;
 	struct pmc_config cfg = config(STRESS_PAGES, swap_pages);
 	cfg.kernel = kernel;
 	cfg.swap_account = swap_account;
-	cfg.hook = seed % 4 == 1 ? PMC_HOOK_SEED : PMC_HOOK_NONE;
+	cfg.strategy = seed == 8 || seed == 10 ? &chaos
+	             : pmc_strategy_find(seed % 4 == 1 ? "seed" : seed % 4 == 3 ? "uncharge-at-free" : "none");
 	struct fx *f = fx_create(cfg);
 	pmc_engine *e = f->e;
 	int forks = swap_pages == 0;
@@ -3594,10 +3651,11 @@ static void stress(uint64_t seed, int kernel, int swap_account, int64_t swap_pag
 	struct pmc_counters c = ctrs(f);
 	CHECK_EQ(c.pgalloc, c.pgfree);
 	CHECK_EQ(c.mlocked, c.munlocked);
-	printf("  seed %llu (kernel %d, swap_account %d, swap %lld, hook %d): %d ok, ESRCH %d, ENOENT %d, EBUSY %d, "
+	CHECK_EQ(c.strategy_refused > 0, cfg.strategy == &chaos);
+	printf("  seed %llu (kernel %d, swap_account %d, swap %lld, hook %s): %d ok, ESRCH %d, ENOENT %d, EBUSY %d, "
 	       "ECGINVAL %d; %d OOM kills, %lld faults, %lld forks, %lld COW copies, %lld moved charges, "
 	       "%lld swapouts, %lld swapins, %lld hook frees\n",
-	       (unsigned long long)seed, kernel, swap_account, (long long)swap_pages, cfg.hook, outcome[0],
+	       (unsigned long long)seed, kernel, swap_account, (long long)swap_pages, cfg.strategy->name, outcome[0],
 	       outcome[-PMC_ESRCH], outcome[-PMC_ENOENT], outcome[-PMC_EBUSY], outcome[-PMC_ECGINVAL], nr_oom,
 	       (long long)c.pgfault, (long long)c.forks, (long long)c.cow_faults, (long long)c.moved_charges,
 	       (long long)c.swapouts, (long long)c.swapins, (long long)c.hook_freed);

@@ -4,14 +4,9 @@ from .search import explore
 
 
 def hook_names():
-    """Every reclaim strategy the engine knows: the strategy registry's names when there is one
-    (pymemcg.strategies), else the engine's built-in hooks."""
-    try:
-        from .. import strategies
-    except ImportError:
-        from ..engine import HOOKS
-        return sorted(HOOKS)
-    return list(strategies.names())
+    """Every registered reclaim strategy (pymemcg.strategies: the shipped ones, then the user's)."""
+    from .. import strategies
+    return strategies.names()
 
 
 def parse_list(text, valid, what):

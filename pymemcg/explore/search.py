@@ -94,8 +94,11 @@ def search(runner, root, bound, prune):
 
 
 def explore_subtree(task):
-    """One subtree, on whichever worker: task is (settings, trace, cpus, max_steps, bound, prune, root)."""
-    settings, trace, cpus, max_steps, bound, prune, root = task
+    """One subtree, on whichever worker: task is (settings, strategy spec, trace, cpus, max_steps,
+    bound, prune, root); a strategy that is not shipped is registered in the worker first."""
+    from .. import strategies
+    settings, spec, trace, cpus, max_steps, bound, prune, root = task
+    strategies.ensure(spec)
     t0 = time.perf_counter()
     tally = search(Runner(settings, trace, cpus, max_steps), root, bound, prune)
     tally.seconds = time.perf_counter() - t0
@@ -119,6 +122,7 @@ def explore(scenario, kernel="2.6.30", hook="none", preemptions=2, *, prune=True
     (this process), a concurrent.futures.Executor, or a Dask Client or scheduler address.
     Returns an Exploration."""
     from . import scenario as load_scenario
+    from .. import strategies
     from ..engine import Engine
     from .exploration import Exploration
     bound = check_bound(preemptions)
@@ -141,7 +145,8 @@ def explore(scenario, kernel="2.6.30", hook="none", preemptions=2, *, prune=True
             tally.add(run)
             below += children(run, bound)
         level = below
-    tasks = [(settings, built.trace, scenario.cpus, max_steps, bound, prune, root) for root in level]
+    spec = None if executor == "inline" else strategies.spec(hook)     # how a worker gets a user's strategy
+    tasks = [(settings, spec, built.trace, scenario.cpus, max_steps, bound, prune, root) for root in level]
     bar = None
     if progress:
         from tqdm import tqdm

@@ -294,7 +294,10 @@ COUNTER_NAMES = ("pgfault", "pgmajfault", "pgalloc", "pgfree", "anon_faults", "c
                  "writepage_freed_swap", "hook_calls", "hook_freed", "swap_reuse",
                  "free_swap_trylock_failed", "forks", "exits", "tlb_flushes", "charge_failures",
                  "oom_kills", "mlocked", "munlocked", "congestion_waits", "memcg_reclaims",
-                 "direct_reclaims", "kswapd_runs", "global_oom_kills")
+                 "direct_reclaims", "kswapd_runs", "global_oom_kills", "strategy_refused")
+# the shipped strategies the model follows, and the counters of their own (docs/strategies.md)
+HOOKS = ("none", "seed", "uncharge-at-free")
+STRATEGY_COUNTERS = {"uncharge-at-free": ("deferred_at_unmap", "deferred_at_swapcache_delete", "uncharged_at_free")}
 
 
 # ------------------------------------------------------------------ the model
@@ -303,10 +306,13 @@ COUNTER_NAMES = ("pgfault", "pgmajfault", "pgalloc", "pgfree", "anon_faults", "c
 class Model:
     def __init__(self, nr_pages, nr_swap, *, kernel="2.6.30", hook="none", swap_account=True,
                  laptop_mode=False, pages_low, pages_high=None):
-        assert kernel in ("2.6.30", "2.6.31") and hook in ("none", "seed")
+        assert kernel in ("2.6.30", "2.6.31") and hook in HOOKS
         self.kernel = kernel
         self.k31 = kernel == "2.6.31"
         self.hook = hook
+        # uncharge-at-free (docs/strategies.md): 3.17's charge lifetime, a page stays charged
+        # from its first map until it is freed
+        self.at_free = hook == "uncharge-at-free"
         self.swap_account = bool(swap_account)
         self.laptop_mode = bool(laptop_mode)
         self.pages_low = pages_low
@@ -354,6 +360,7 @@ class Model:
         self.batches = {}
         self.next_batch = 0
         self.counters = {name: 0 for name in COUNTER_NAMES}
+        self.strategy_counters = {name: 0 for name in STRATEGY_COUNTERS.get(hook, ())}
 
     def clone(self):
         """A deep copy (the harness runs every call on one first)."""
@@ -379,6 +386,7 @@ class Model:
         m.families = {k: list(v) for k, v in self.families.items()}
         m.batches = {k: v.copy() for k, v in self.batches.items()}
         m.counters = dict(self.counters)
+        m.strategy_counters = dict(self.strategy_counters)
         return m
 
     # ---------------------------------------------------------- small helpers
@@ -504,6 +512,11 @@ class Model:
         """free_hot_cold_page: the allocator resets the page (PageAnon too, KS §1.1); the
         page_cgroup owner stays stale (KS §1.2)."""
         assert p.count == 0 and p.zlru is None and p.mlru is None, (p.pfn, hex(p.flags))
+        if p.has(PG.USED):
+            # only under uncharge-at-free: 3.17's mem_cgroup_uncharge at the final put, res and memsw
+            assert self.at_free, (p.pfn, hex(p.flags))
+            self.strategy_counters["uncharged_at_free"] += 1
+            self.uncharge_common(p, "FREE")
         assert not p.has(PG.USED) and not p.has(PG.swapcache) and not p.has(PG.locked), (p.pfn, hex(p.flags))
         assert p.mapcount == 0
         p.flags = PG.buddy
@@ -719,6 +732,7 @@ class Model:
         if not p.has(PG.USED):
             return None
         if ctype in ("MAPPED", "DROP", "SWAPOUT") and p.mapcount > 0:
+            # (FREE, the uncharge of a page being freed, has no condition but USED)
             # SWAPOUT of an anon page skips a mapped page; every page here is anon or was
             # never mapped
             return None
@@ -950,23 +964,31 @@ class Model:
         self.counters["swapouts"] += 1
         return True
 
-    def _delete_from_swap_cache_nodrop(self, p):
-        """__delete_from_swap_cache + the memcg uncharge + the slot's cache hold."""
+    def _delete_from_swap_cache_nodrop(self, p, stays=False):
+        """__delete_from_swap_cache + the memcg uncharge + the slot's cache hold.  stays: the
+        page stays in memory (delete_from_swap_cache, not swap-out's __remove_mapping)."""
         slot = p.private
         assert self.swap_cache.get(slot) == p.pfn
         del self.swap_cache[slot]
         p.clear(PG.swapcache)
         p.private = 0
+        uncharge = True
+        if stays and self.at_free and p.has(PG.USED) and p.mapcount == 0:
+            # uncharge-at-free: the page keeps res and memsw, the slot gets no record
+            self.strategy_counters["deferred_at_swapcache_delete"] += 1
+            uncharge = False
         if self.k31:
             # swapcache_free(E, P): clear HAS_CACHE, then uncharge under swap_lock
             v = self.swap_entry_free(slot, cache=True)
-            self.uncharge_swapcache(p, slot, swapout=(v != 0))
+            if uncharge:
+                self.uncharge_swapcache(p, slot, swapout=(v != 0))
         else:
-            self.uncharge_swapcache(p, slot)
+            if uncharge:
+                self.uncharge_swapcache(p, slot)
             self.swap_free(slot)
 
     def delete_from_swap_cache(self, p):
-        self._delete_from_swap_cache_nodrop(p)
+        self._delete_from_swap_cache_nodrop(p, stays=True)
         self.put_page(p)
 
     def try_to_free_swap(self, p):
@@ -1032,6 +1054,9 @@ class Model:
         assert p.mapcount > 0
         p.mapcount -= 1
         if p.mapcount == 0 and p.has(PG.anon):
+            if self.at_free and p.has(PG.USED) and not p.has(PG.swapcache):
+                self.strategy_counters["deferred_at_unmap"] += 1      # uncharged when freed
+                return
             self.uncharge_page(p)
 
     def _ptes_of(self, p, memcg_filter=0):

@@ -18,13 +18,20 @@ from .task import Task
 
 KERNELS = {"2.6.30": lib.PMC_KERNEL_2_6_30, "2.6.31": lib.PMC_KERNEL_2_6_31}
 
-# (field, dtype, per frame or per swap slot) -- the layout of struct pmc_arrays
-_PAGE_FIELDS = (("flags", np.uint32), ("count", np.int32), ("mapcount", np.int32), ("private", np.uint32),
-                ("anon_vma", np.int32), ("vpn", np.int64), ("memcg", np.int32), ("lru_prev", np.int32),
-                ("lru_next", np.int32), ("mlru_prev", np.int32), ("mlru_next", np.int32))
-_SWAP_FIELDS = (("swap_map", np.uint16), ("swap_cgroup", np.uint16), ("swap_cache", np.int32))
+# (field, dtype) of struct pmc_arrays, read from its C declaration: one array per frame,
+# and the swap_* ones per swap slot
+_ARRAY_FIELDS = tuple((name, np.dtype(f.type.item.cname.removesuffix("_t")))
+                      for name, f in ffi.typeof("struct pmc_arrays").fields)
+_PAGE_FIELDS = tuple(fd for fd in _ARRAY_FIELDS if not fd[0].startswith("swap_"))
+_SWAP_FIELDS = tuple(fd for fd in _ARRAY_FIELDS if fd[0].startswith("swap_"))
 
 _MEMINFO_NAMES = {"Active_anon": "Active(anon)", "Inactive_anon": "Inactive(anon)"}
+
+
+def _check_nr(nr):
+    """The page count the step API's reclaim calls take (the core checks its range)."""
+    if isinstance(nr, bool) or not isinstance(nr, int):
+        raise TypeError("nr must be an int")
 
 
 def _readonly(arr):
@@ -249,8 +256,7 @@ class Engine:
     def reclaim(self, cgroup=None, nr=32):
         """One reclaim pass: memcg limit reclaim of cgroup's subtree, or global direct
         reclaim when cgroup is None. Returns scanned, reclaimed, hook_calls, hook_freed, ..."""
-        if isinstance(nr, bool) or not isinstance(nr, int):
-            raise TypeError("nr must be an int")
+        _check_nr(nr)
         res = ffi.new("struct pmc_reclaim_result *")
         check(lib.pmc_reclaim(self._ptr, self._memcg_id(cgroup), nr, res), self._ptr)
         self._after_operation()
@@ -259,8 +265,7 @@ class Engine:
     def isolate(self, cgroup=None, nr=32):
         """Isolate up to nr (1..32) pages from the tail of cgroup's inactive anon list
         (None: the zone's), as shrink_inactive_list does. Returns a Batch."""
-        if isinstance(nr, bool) or not isinstance(nr, int):
-            raise TypeError("nr must be an int")
+        _check_nr(nr)
         batch = Batch(self, check(lib.pmc_isolate(self._ptr, self._memcg_id(cgroup), nr), self._ptr))
         self._after_operation()
         return batch
@@ -276,8 +281,7 @@ class Engine:
 
     def shrink_active_list(self, cgroup=None, nr=32):
         """Move up to nr pages from the active anon list to the inactive one; returns how many moved."""
-        if isinstance(nr, bool) or not isinstance(nr, int):
-            raise TypeError("nr must be an int")
+        _check_nr(nr)
         moved = check(lib.pmc_shrink_active_list(self._ptr, self._memcg_id(cgroup), nr), self._ptr)
         self._after_operation()
         return moved
@@ -286,8 +290,7 @@ class Engine:
         """Run shrink_inactive_list over nr pages of cgroup's inactive anon list (None: the
         zone's), in batches of 32, as direct reclaim or (kswapd=True) as kswapd, which
         writes even to a congested device. Returns the same dict as reclaim()."""
-        if isinstance(nr, bool) or not isinstance(nr, int):
-            raise TypeError("nr must be an int")
+        _check_nr(nr)
         res = ffi.new("struct pmc_reclaim_result *")
         check(lib.pmc_shrink_inactive_list(self._ptr, self._memcg_id(cgroup), nr, int(bool(kswapd)), res),
               self._ptr)

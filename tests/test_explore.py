@@ -12,7 +12,7 @@ from pymemcg import explore
 from pymemcg.errors import TraceError
 from pymemcg.explore import Reproducer, Scenario
 from pymemcg.explore.run import Runner
-from pymemcg.sweep import _toml
+from pymemcg.sweep.config import _toml
 
 EXIT_VS_RECLAIM = ("exit-vs-reclaim-laptop", "exit-vs-reclaim-congested", "exit-vs-reclaim-gather")
 K = 2

@@ -211,7 +211,7 @@ def counting(monkeypatch):
             calls.append(cell["id"])
         return real(cell, data)
 
-    monkeypatch.setattr(sweep, "run_cell", run_cell)
+    monkeypatch.setattr(sweep.executors, "run_cell", run_cell)   # where the executors look it up
     return calls
 
 
@@ -271,13 +271,13 @@ def test_changed_grid_keeps_old_rows_and_reuses_shared_cells(trace_file, tmp_pat
 
 def test_upload_ships_the_trace_through_the_cluster(trace_file, dask_client, monkeypatch):
     local = run(traces=[trace_file], workers=2)
-    real = sweep._Dask.upload
+    real = sweep.executors._Dask.upload
 
     def upload_then_remove(self, cells, limit):
         real(self, cells, limit)
         os.remove(trace_file)                              # no worker can read it by path now
 
-    monkeypatch.setattr(sweep._Dask, "upload", upload_then_remove)
+    monkeypatch.setattr(sweep.executors._Dask, "upload", upload_then_remove)
     rep = run(traces=[trace_file], executor=dask_client, upload=True)
     assert rep.ok, rep.failures()
     assert by_cell(rep) == by_cell(local)

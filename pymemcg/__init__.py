@@ -18,17 +18,19 @@ __all__ = ["Engine", "load", "Cgroup", "Task", "Error", "CgroupError", "TaskDead
 __version__ = "0.1.0"
 
 # the documented submodules, reachable as attributes; imported on first use (sweep pulls in
-# the executors, plot matplotlib)
-SUBMODULES = ("trace", "workloads", "importers", "replay", "sweep", "faults", "facts", "mix", "mrc", "bench",
-              "plot", "sizes", "explore")
+# the executors, plot matplotlib).  The tools built on the API live in pymemcg.tools.
+SUBMODULES = ("trace", "workloads", "importers", "replay", "faults", "facts", "mix", "sizes", "explore")
+TOOLS = ("sweep", "mrc", "bench", "plot", "demo", "cli")
 
 
 def __getattr__(name):
+    import importlib
     if name in SUBMODULES:
-        import importlib
         return importlib.import_module(f".{name}", __name__)
+    if name in TOOLS:
+        return importlib.import_module(f".tools.{name}", __name__)
     raise AttributeError(f"module 'pymemcg' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(SUBMODULES))
+    return sorted(set(globals()) | set(SUBMODULES) | set(TOOLS))

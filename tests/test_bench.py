@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pymemcg import bench
-from pymemcg.cli import main
+from pymemcg.tools.cli import main
 
 OVERHEAD_KEYS = ("hook", "overhead_pct", "ci95", "ns_per_page_none", "ns_per_page_hook", "hook_calls", "hook_freed",
                  "identical_state")

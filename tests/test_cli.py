@@ -1,5 +1,5 @@
 """The `pymemcg` command: run as `python -m pymemcg` in a subprocess where the process
-boundary matters (exit status, stdout JSON, stderr), and through pymemcg.cli.main([...])
+boundary matters (exit status, stdout JSON, stderr), and through pymemcg.tools.cli.main([...])
 in-process elsewhere (faster)."""
 import argparse
 import gzip
@@ -15,7 +15,7 @@ import pytest
 import pymemcg
 from pymemcg import workloads
 from pymemcg import trace as T
-from pymemcg.cli import build_parser, main
+from pymemcg.tools.cli import build_parser, main
 from pymemcg.trace import OP
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -12,7 +12,7 @@ from pymemcg import explore
 from pymemcg.errors import TraceError
 from pymemcg.explore import Reproducer, Scenario
 from pymemcg.explore.run import Runner
-from pymemcg.sweep.config import _toml
+from pymemcg.tools.sweep.config import _toml
 
 EXIT_VS_RECLAIM = ("exit-vs-reclaim-laptop", "exit-vs-reclaim-congested", "exit-vs-reclaim-gather")
 K = 2
@@ -156,7 +156,7 @@ def test_a_step_bound_reports_unfinished_and_never_hangs():
 
 
 def test_cli_json_and_table(capsys):
-    from pymemcg.cli import main
+    from pymemcg.tools.cli import main
     assert main(["explore", "exit-vs-reclaim-laptop", "--kernels", "2.6.30,2.6.31", "--hooks", "none,seed",
                  "--preemptions", "1", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -172,7 +172,7 @@ def test_cli_json_and_table(capsys):
 
 def test_cli_hooks_default_to_every_registered_strategy(capsys):
     from pymemcg import strategies
-    from pymemcg.cli import main
+    from pymemcg.tools.cli import main
     assert main(["explore", "exit-vs-reclaim-laptop", "--kernels", "2.6.30", "--preemptions", "0", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert [o["hook"] for o in out] == strategies.names() and "uncharge-at-free" in strategies.names()
@@ -187,7 +187,7 @@ def test_cli_hooks_default_to_every_registered_strategy(capsys):
     (["--preemptions", "two"], "--preemptions must be a non-negative integer"),
 ])
 def test_cli_bad_input(argv, message, capsys):
-    from pymemcg.cli import main
+    from pymemcg.tools.cli import main
     assert main(["explore", "exit-vs-reclaim-laptop", "--no-progress", *argv]) == 2
     assert message in capsys.readouterr().err
 

@@ -8,7 +8,7 @@ import pytest
 
 import pymemcg
 from pymemcg import workloads
-from pymemcg.cli import main
+from pymemcg.tools.cli import main
 from pymemcg.facts import count_events, distinct_pages, trace_facts
 from pymemcg.trace import Builder, save
 

@@ -11,7 +11,7 @@ import pytest
 
 import pymemcg
 from pymemcg import workloads
-from pymemcg.cli import main
+from pymemcg.tools.cli import main
 from pymemcg.errors import TraceError
 from pymemcg.mix import Source, Stream, mix, place, stream_of
 from pymemcg.trace import OP, OPS, Builder

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from pymemcg import mrc, workloads
-from pymemcg.cli import main
+from pymemcg.tools.cli import main
 from pymemcg.errors import TraceError
 from pymemcg.trace import Builder, save
 

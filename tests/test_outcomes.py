@@ -12,7 +12,7 @@ import pytest
 
 import pymemcg
 from pymemcg import importers
-from pymemcg.cli import main
+from pymemcg.tools.cli import main
 from pymemcg.errors import TraceError
 from pymemcg.trace import Builder, save
 

@@ -14,17 +14,26 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize("name", ["trace", "workloads", "importers", "replay", "sweep", "faults", "facts", "mix",
-                                  "mrc", "bench", "plot", "sizes", "explore"])
+                                  "mrc", "bench", "plot", "sizes", "explore", "demo", "cli"])
 def test_documented_submodules_are_attributes(name):
-    code = f"import pymemcg, sys; m = pymemcg.{name}; print(m.__name__, 'pymemcg.sweep' in sys.modules)"
+    code = f"import pymemcg, sys; m = pymemcg.{name}; print(m.__name__, 'pymemcg.tools.sweep' in sys.modules)"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     got, sweep_loaded = r.stdout.split()
-    assert got == f"pymemcg.{name}"
+    # the tools built on the API live in pymemcg.tools, reachable by their old names
+    assert got == (f"pymemcg.tools.{name}" if name in pymemcg.TOOLS else f"pymemcg.{name}")
     assert sweep_loaded == str(name == "sweep")       # lazily: only what is asked for
     assert name in dir(pymemcg)
     with pytest.raises(AttributeError, match="nope"):
         pymemcg.nope
+
+
+def test_the_api_does_not_import_the_tools():
+    api = [n for n in pymemcg.SUBMODULES if n != "explore"]    # explore runs on the sweep's executors
+    code = (f"import pymemcg, sys; [getattr(pymemcg, n) for n in {api!r}]; "
+            "print(sorted(m for m in sys.modules if m.startswith('pymemcg.tools')))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", (r.stdout, r.stderr)
 
 
 def test_version():

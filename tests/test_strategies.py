@@ -18,7 +18,7 @@ import pymemcg
 from pages import flags, pfn_of
 from pymemcg import PCG_LINKED, PCG_USED, PG_anon, PG_buddy, PG_locked, PG_swapcache, StrategyError, strategies
 from pymemcg import workloads
-from pymemcg.cli import main
+from pymemcg.tools.cli import main
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "strategies.md"

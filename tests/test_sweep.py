@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from pymemcg import sweep, workloads
-from pymemcg.cli import main
+from pymemcg.tools.cli import main
 from pymemcg.trace import save
 
 GRID = {"ram": "16M", "swap": "16M", "kernel": ["2.6.30", "2.6.31"], "hook": ["none", "seed"], "seed": [0, 1]}

@@ -6,7 +6,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 
 def run_tasks(fn, tasks, executor=None, workers=None):
     """Yield (index, fn(task)) for every task, in the order they finish."""
-    from ..sweep.executors import _is_dask_client, _mp_context, default_workers    # the executors' own imports, on use
+    from ..tools.sweep.executors import _is_dask_client, _mp_context, default_workers    # the executors' own imports, on use
     if not tasks:
         return
     if executor == "inline":

@@ -317,7 +317,7 @@ class Scenario:
     @classmethod
     def load(cls, path):
         """A scenario from a TOML file."""
-        from ..sweep.config import _toml
+        from ..tools.sweep.config import _toml
         tomllib = _toml()
         try:
             with open(path, "rb") as f:

@@ -1,8 +1,8 @@
 """The grid: the settings a sweep crosses, their defaults, and the checks of each value."""
 import difflib
-from .. import strategies
-from ..engine import KERNELS
-from ..sizes import PAGE_SIZE, parse_size
+from ... import strategies
+from ...engine import KERNELS
+from ...sizes import PAGE_SIZE, parse_size
 
 
 ENGINE_KEYS = ("ram", "swap", "kernel", "hook", "swap_account", "page_cluster", "laptop_mode", "seed")

@@ -4,7 +4,7 @@ import json
 import os
 import sys
 
-from .importers import FORMATS
+from ..importers import FORMATS
 
 KERNEL_CHOICES = ("2.6.30", "2.6.31")
 
@@ -19,7 +19,7 @@ def _strategy_arg(p):
 def _load_strategies(parser, a):
     """Register the --strategy files and modules, then check every strategy name given as
     argparse checks choices (a usage error, exit status 2)."""
-    from . import strategies
+    from .. import strategies
     for source in getattr(a, "strategy", None) or ():
         strategies.load(source)
     names = strategies.names()
@@ -31,7 +31,7 @@ def _load_strategies(parser, a):
 
 
 def _strategy_names():
-    from . import strategies
+    from .. import strategies
     return "{" + ",".join(strategies.names()) + "}"
 
 
@@ -74,13 +74,13 @@ def _outcome_args(p):
 
 
 def _make_engine(a):
-    from . import Engine
+    from .. import Engine
     return Engine(a.ram, a.swap, kernel=a.kernel, hook=a.hook, swap_account=not a.no_swap_account,
                   page_cluster=a.page_cluster, laptop_mode=a.laptop_mode, seed=a.seed)
 
 
 def _replay(eng, trace, a):
-    from .replay import too_small
+    from ..replay import too_small
     why = too_small(eng, trace, a.cpus)
     if why:
         raise ValueError(why)
@@ -90,7 +90,7 @@ def _replay(eng, trace, a):
 
 def _load_trace(a, path=None):
     """A pymemcg trace, or a foreign one imported on the fly (saying so on stderr)."""
-    from .importers import _import_command, load_any
+    from ..importers import _import_command, load_any
     path = path or a.trace
     trace, fmt = load_any(path, getattr(a, "format", None))
     if fmt:
@@ -133,7 +133,7 @@ def cmd_replay(a):
 
 
 def _print_result(res):
-    from .faults import describe
+    from ..faults import describe
     c, lk, mi = res.counters, res.leaks, res.meminfo
     print(f"{res.events} events in {res.seconds:.2f} s ({res.events_per_s:,.0f} events/s, "
           f"{res.stats['steps']:,} page-steps, {res.stats['interleavings']:,} CPU switches)")
@@ -150,9 +150,9 @@ def _print_result(res):
 
 
 def cmd_gen(a):
-    from . import workloads
-    from .facts import count_events
-    from .trace import save
+    from .. import workloads
+    from ..facts import count_events
+    from ..trace import save
     kind = a.kind
     if kind == "zipf":
         tr = workloads.zipf(a.events, a.pages, a.alpha, seed=a.seed)
@@ -170,10 +170,10 @@ def cmd_gen(a):
 
 
 def cmd_import(a):
-    from .facts import describe, trace_facts
-    from .importers import load_foreign
-    from .mix import place
-    from .trace import save
+    from ..facts import describe, trace_facts
+    from ..importers import load_foreign
+    from ..mix import place
+    from ..trace import save
     tr = load_foreign(a.input, a.format, dense=not a.sparse, limit_events=a.limit_events)
     if a.cgroup or a.limit or a.memsw_limit:
         tr = place(tr, a.cgroup or "trace", a.limit, a.memsw_limit)
@@ -193,9 +193,9 @@ def cmd_plot(a):
 def cmd_stat(a):
     if not a.path.endswith(".npz"):
         return _stat_trace(a)
-    from . import load
-    from .errors import CgroupError
-    from .sizes import human
+    from .. import load
+    from ..errors import CgroupError
+    from ..sizes import human
     eng = load(a.path)
     try:
         cg = eng.cgroup(a.cgroup)
@@ -224,7 +224,7 @@ def cmd_stat(a):
 
 
 def _stat_trace(a):
-    from .facts import describe, trace_facts
+    from ..facts import describe, trace_facts
     f = trace_facts(_load_trace(a, a.path))
     if a.json:
         print(json.dumps(f, indent=1))
@@ -267,7 +267,7 @@ def cmd_bench(a):
 def build_parser():
     p = argparse.ArgumentParser(prog="pymemcg", description="A page-state engine for Linux memory-cgroup reclaim "
                                 "(memcg v1, 2.6.30/2.6.31): replay workloads, reproduce races, measure reclaim hooks.")
-    from . import __version__
+    from .. import __version__
     p.add_argument("--version", action="version", version=f"pymemcg {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -398,7 +398,7 @@ _SOURCE_KEYS = ("name", "format", "limit", "memsw_limit", "tasks", "restarts", "
 
 def _source(spec, a):
     """A mix Source from PATH[,key=value...], the command's options as defaults."""
-    from .mix import Source
+    from ..mix import Source
     path, *opts = spec.split(",")
     kw = dict(format=a.format, limit=a.limit, memsw_limit=a.memsw_limit, tasks=a.tasks, restarts=a.restarts,
               kill_every=a.kill_every, limit_events=a.limit_events)
@@ -421,10 +421,10 @@ def _source(spec, a):
 
 
 def cmd_mix(a):
-    from . import mix as M
-    from .facts import count_events
-    from .sizes import human
-    from .trace import save
+    from .. import mix as M
+    from ..facts import count_events
+    from ..sizes import human
+    from ..trace import save
     if a.no_replay and not a.out:
         raise ValueError("--no-replay needs --out (the mixed trace is all there is to keep)")
     sources = [_source(spec, a) for spec in a.sources]
@@ -585,8 +585,8 @@ def cmd_sweep(a):
 # --- explore ------------------------------------------------------------------------------
 
 def cmd_explore(a):
-    from . import explore
-    from .explore.compare import hook_names, table
+    from .. import explore
+    from ..explore.compare import hook_names, table
     preemptions = None if a.preemptions == "unbounded" else _count(a.preemptions, "--preemptions")
     hooks = a.hooks or hook_names()
     runs = explore.compare(a.scenario, kernels=a.kernels, hooks=hooks, preemptions=preemptions,
@@ -613,7 +613,7 @@ def _count(text, what):
 
 
 def _add_explore_parser(sub):
-    from .explore import scenarios
+    from ..explore import scenarios
     e = sub.add_parser("explore", help="explore every interleaving of a race scenario (preemption-bounded)",
                        description="Run every schedule of a scenario's CPUs and kswapd over the engine's stop "
                                    "points with at most K preemptions, under each kernel and reclaim strategy; "
@@ -664,7 +664,7 @@ def _add_sweep_parser(sub):
 
 
 def main(argv=None):
-    from .errors import Error
+    from ..errors import Error
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

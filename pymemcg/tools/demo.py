@@ -3,7 +3,7 @@ seed, uncharge-at-free, and any added with --strategy) and under 2.6.31, side by
 one line per column saying why it differs."""
 import json
 
-from . import Engine, PAGE_SIZE, strategies, workloads
+from .. import Engine, PAGE_SIZE, strategies, workloads
 
 
 

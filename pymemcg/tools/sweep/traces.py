@@ -10,7 +10,7 @@ from .grid import ConfigError, _close
 
 def _generator(name):
     """The generator function a spec names: one of workloads.GENERATORS or "module:function"."""
-    from ..workloads import GENERATORS
+    from ...workloads import GENERATORS
     if name in GENERATORS:
         return GENERATORS[name]
     if isinstance(name, str) and ":" in name:

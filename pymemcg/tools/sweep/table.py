@@ -1,7 +1,7 @@
 """The results table: its columns, and which of them a rerun must reproduce."""
-from .._ffi import ffi
-from ..engine import _MEMINFO_NAMES
-from ..faults import RATIOS
+from ..._ffi import ffi
+from ...engine import _MEMINFO_NAMES
+from ...faults import RATIOS
 
 
 def _fields(struct):

@@ -9,7 +9,7 @@ import sys
 import tempfile
 import time
 from collections import OrderedDict
-from .. import strategies
+from ... import strategies
 
 from .grid import ConfigError, GRID_KEYS, normalize_grid
 from .table import COLUMNS, FAULT_FIELDS
@@ -58,7 +58,7 @@ def plan(grid, traces, base_dir=None, *, check=True, hash_files=True):
 
 
 def _base_row(cell):
-    from .. import __version__
+    from ... import __version__
     row = dict.fromkeys(COLUMNS)
     row.update(cell["settings"])
     row.update(cell=cell["id"], trace=cell["trace"], trace_id=cell["trace_id"], version=__version__)
@@ -100,7 +100,7 @@ def _generated(name, args):
 
 def _uploaded(spec, data):
     """Write an uploaded trace once per machine (named by its hash) and load it like a file."""
-    from ..trace import load
+    from ...trace import load
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"uploaded trace {spec['name']}: got {type(data).__name__}, not bytes")
     if hashlib.sha256(data).hexdigest() != spec["sha256"]:
@@ -122,8 +122,8 @@ def run_cell(cell, data=None):
     row = _base_row(cell)
     row["worker"] = _worker_name()
     try:
-        from ..engine import Engine
-        from ..trace import load
+        from ...engine import Engine
+        from ...trace import load
         spec = cell["spec"]
         if spec["kind"] == "path":
             trace = load(spec["path"])

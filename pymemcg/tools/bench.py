@@ -17,7 +17,7 @@ import tempfile
 
 import numpy as np
 
-from . import Engine, PAGE_SIZE, strategies, workloads
+from .. import Engine, PAGE_SIZE, strategies, workloads
 
 HOOK_COUNTERS = ("hook_calls", "hook_freed")
 KERNELS = ("2.6.30", "2.6.31")

@@ -1,6 +1,6 @@
 """Config files (TOML): [grid], traces and [sweep] options, checked before anything runs."""
 import os
-from .. import strategies
+from ... import strategies
 
 from .grid import ConfigError, OPTION_KEYS, TOP_KEYS, _bool, _close, _int, _size, normalize_grid
 from .traces import _expand_traces

@@ -4,7 +4,7 @@ import sys
 import time
 from collections import OrderedDict
 from concurrent.futures import Executor
-from ..sizes import parse_size
+from ...sizes import parse_size
 
 from .grid import ConfigError, UPLOAD_LIMIT, _int
 from .cells import plan

@@ -14,10 +14,10 @@ import tempfile
 
 import numpy as np
 
-from .errors import TraceError
-from .faults import classify
-from .sizes import PAGE_SIZE, human, parse_size
-from .trace import OP
+from ..errors import TraceError
+from ..faults import classify
+from ..sizes import PAGE_SIZE, human, parse_size
+from ..trace import OP
 
 CGROUP = "mrc"
 _RANGE = re.compile(r"(?P<lo>[^.]+)\.\.(?P<hi>[^/]+)(?:/(?P<n>\d+))?")
@@ -58,9 +58,9 @@ def parse_sizes(text, footprint_pages):
 
 def limited(source, limit, format="", limit_events=0):
     """The trace in the file `source` with its tasks in one cgroup limited to `limit`
-    bytes: what a sweep cell of the curve replays (a generator spec, "pymemcg.mrc:limited")."""
-    from .importers import load_any
-    from .mix import place
+    bytes: what a sweep cell of the curve replays (a generator spec, "pymemcg.tools.mrc:limited")."""
+    from ..importers import load_any
+    from ..mix import place
     trace, _ = load_any(source, format or None, limit_events=limit_events or None)
     return place(trace, CGROUP, limit=limit)
 
@@ -105,7 +105,7 @@ def kernel_curve(path, sizes, *, format=None, limit_events=None, ram, swap, kern
     """pymemcg.faults' figures at each size (pages): one replay per size, as the cells of
     a sweep (executor: None for a local process pool, or what sweep.run takes)."""
     from . import sweep
-    spec = {"generator": "pymemcg.mrc:limited", "source": os.path.abspath(os.fspath(path)), "format": format or "",
+    spec = {"generator": "pymemcg.tools.mrc:limited", "source": os.path.abspath(os.fspath(path)), "format": format or "",
             "limit_events": limit_events or 0}
     traces = [dict(spec, limit=int(n) * PAGE_SIZE) for n in sizes]
     grid = {"ram": ram, "swap": swap, "kernel": kernel, "hook": hook, "page_cluster": page_cluster, "cpus": cpus,
@@ -187,8 +187,8 @@ def curve(path, sizes="1%,5%,10%,25%", *, format=None, limit_events=None, ram=No
     """The miss-ratio curve of the trace at `path` (a pymemcg trace or a foreign one) at
     `sizes` (parse_sizes' forms, or a list of page counts).  ram/swap default to the
     footprint and a quarter more, plus 64 MiB."""
-    from .facts import trace_facts
-    from .importers import load_any
+    from ..facts import trace_facts
+    from ..importers import load_any
     trace, fmt = load_any(path, format, limit_events=limit_events)
     if (trace["op"] == OP["mkdir"]).any():
         raise TraceError(f"{path} makes cgroups of its own; the curve runs a trace's tasks in one cgroup of its "

@@ -53,7 +53,7 @@ enum charge_result {
 	CHARGE_OOM_RETRY = 1,   /* the OOM killer killed another task: retry the fault */
 	CHARGE_OOM_SELF = 2,    /* the OOM killer killed the charging task            */
 	CHARGE_NOMEM = 3,       /* refused, and no task to OOM-kill on its behalf     */
-	CHARGE_MORE = 4         /* charge_step: not finished yet                     */
+	CHARGE_MORE = 4         /* __mem_cgroup_try_charge: not finished yet         */
 };
 
 /* zone_reclaim_stat: [0] anon, [1] file */
@@ -61,6 +61,15 @@ struct reclaim_stat {
 	int64_t recent_scanned[2];
 	int64_t recent_rotated[2];
 };
+
+/* int_sqrt (lib/int_sqrt.c): the largest r with r * r <= x. */
+static inline int64_t int_sqrt(int64_t x)
+{
+	int64_t r = 0;
+	while ((r + 1) * (r + 1) <= x)
+		r++;
+	return r;
+}
 
 enum mem_cgroup_stat { MEMCG_CACHE = 0, MEMCG_RSS, MEMCG_PGPGIN, MEMCG_PGPGOUT, MEMCG_NSTATS };
 
@@ -226,7 +235,7 @@ struct hrec_state {
 	struct reclaim_state scan;
 };
 
-enum charge_phase { CH_TRY = 0, CH_RECLAIM };
+enum charge_phase { CH_TRY = 0, CH_RECLAIM, CH_DONE };
 
 /* __mem_cgroup_try_charge in progress. */
 struct charge_state {
@@ -235,6 +244,7 @@ struct charge_state {
 	int32_t nr_retries;
 	int32_t over;
 	int32_t phase;
+	int32_t result;              /* enum charge_result, once CH_DONE            */
 	struct hrec_state hrec;
 };
 
@@ -251,7 +261,10 @@ enum fault_phase {
 	FP_SWAPIN_LOCK,      /* lock_page: wait for the read                        */
 	FP_SWAPIN_CHARGE,    /* mem_cgroup_try_charge_swapin                        */
 	FP_SWAPIN_MAP,       /* pte, rmap, commit, swap_free                        */
-	FP_DONE
+	FP_DONE,
+	/* what a stop point may answer instead of a next phase (never stored) */
+	FP_BLOCKED,          /* waits for a page lock: nothing done, the phase stays */
+	FP_RECLAIMING        /* the reclaim inside did this step's work, and ticked  */
 };
 
 /* A batch of faults (handle_mm_fault per vpn) in progress. */
@@ -426,7 +439,7 @@ static inline uint64_t *pte_alloc(pmc_engine *e, struct task *t, int64_t vpn) /*
  * A fault of a present pte that needs nothing but its accessed bit (and its
  * dirty bit on a write): writable if this is a write, outside any locked
  * range (mlock takes the page lock).  The pte, or NULL when the fault must
- * go the long way (fault_next).
+ * go the long way (handle_mm_fault).
  */
 static inline uint64_t *pte_hit(struct task *t, int64_t vpn, int write)
 {
@@ -506,6 +519,7 @@ void mem_cgroup_uncharge_page(pmc_engine *e, int32_t pfn);
 int mem_cgroup_in_subtree(const pmc_engine *e, int32_t memcg, int32_t root);
 int memcg_valid(const pmc_engine *e, int memcg);
 int mem_cgroup_create_root(pmc_engine *e);
+int32_t mem_cgroup_swappiness(const pmc_engine *e, int32_t memcg);
 
 /* swapfile.c */
 int vm_swap_full(const pmc_engine *e);
@@ -536,8 +550,8 @@ void swap_writepage(pmc_engine *e, int32_t pfn);
 void swap_readpage(pmc_engine *e, int32_t pfn);
 
 /* vmscan.c */
-void shrink_batch_init(pmc_engine *e, struct shrink_batch *b, const struct scan_control *sc, int32_t nr_to_scan);
-int shrink_batch_step(pmc_engine *e, struct shrink_batch *b);
+void shrink_inactive_list_init(pmc_engine *e, struct shrink_batch *b, const struct scan_control *sc, int32_t nr_to_scan);
+int shrink_inactive_list(pmc_engine *e, struct shrink_batch *b);
 void shrink_active_list(pmc_engine *e, int64_t nr_pages, struct scan_control *sc, int priority);
 void move_page_to_zone_tail(pmc_engine *e, int32_t pfn);
 void setup_watermarks(pmc_engine *e);
@@ -545,12 +559,12 @@ void setup_watermarks(pmc_engine *e);
 /* reclaim.c */
 void reclaim_init(pmc_engine *e, struct reclaim_state *rs, enum reclaim_kind kind, int32_t memcg,
                   int noswap, int64_t swap_cluster_max);
-int reclaim_step(pmc_engine *e, struct reclaim_state *rs);
+int reclaim_step(pmc_engine *e, struct reclaim_state *rs);   /* do_try_to_free_pages or balance_pgdat */
 int64_t reclaim_run(pmc_engine *e, struct reclaim_state *rs);
 void hrec_init(pmc_engine *e, struct hrec_state *h, int32_t root, int noswap);
 int hrec_step(pmc_engine *e, struct hrec_state *h);
 void charge_init(struct charge_state *cs, int32_t memcg, int32_t pid);
-enum charge_result charge_step(pmc_engine *e, struct charge_state *cs);
+enum charge_result __mem_cgroup_try_charge(pmc_engine *e, struct charge_state *cs);
 int64_t try_to_free_mem_cgroup_pages(pmc_engine *e, int32_t memcg, int noswap);
 int64_t mem_cgroup_hierarchical_reclaim(pmc_engine *e, int32_t root, int noswap, int shrink);
 void wakeup_kswapd(pmc_engine *e);
@@ -595,6 +609,12 @@ static inline void tick(pmc_engine *e, int64_t ns)
 	e->now += ns;
 	if (io_pending(e) && io_oldest(e)->complete_at <= e->now)
 		io_complete_due(e);
+}
+
+/* get_reclaim_stat (vmscan.c): the memcg's reclaim statistics under memcg reclaim, else the zone's. */
+static inline struct reclaim_stat *get_reclaim_stat(pmc_engine *e, const struct scan_control *sc)
+{
+	return sc->mem_cgroup ? &e->memcg[sc->mem_cgroup].stat_reclaim : &e->zone_stat;
 }
 
 /* the page state, spelled like the kernel's helpers */

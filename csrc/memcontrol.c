@@ -67,7 +67,7 @@ int mem_cgroup_check_under_limit(pmc_engine *e, int32_t memcg)
 	return !e->cfg.swap_account || m->memsw.usage < m->memsw.limit;
 }
 
-/* --- charge protocol (§2.1; the retry loop is charge_step in reclaim.c) -- */
+/* --- charge protocol (§2.1; the retry loop is __mem_cgroup_try_charge in reclaim.c) -- */
 
 /* How many pages memcg can be charged right now without any counter refusing. */
 int64_t mem_cgroup_charge_headroom(const pmc_engine *e, int32_t memcg)
@@ -540,6 +540,15 @@ int pmc_memcg_set_use_hierarchy(pmc_engine *e, int memcg, uint64_t val)
 		return pmc_err(e, PMC_EBUSY, "cgroup has children");
 	m->use_hierarchy = (int32_t)val;
 	return 0;
+}
+
+/*
+ * mem_cgroup_swappiness: the swappiness reclaim of memcg (0: global) uses;
+ * the root cgroup's is vm.swappiness.
+ */
+int32_t mem_cgroup_swappiness(const pmc_engine *e, int32_t memcg)
+{
+	return memcg && e->memcg[memcg].parent ? e->memcg[memcg].swappiness : e->vm_swappiness;
 }
 
 /* mem_cgroup_swappiness_write: 0..100, not on the root, not inside or over a hierarchy. */

@@ -19,10 +19,8 @@ static int memcg_arg(pmc_engine *e, int memcg)
 /* The scan_control of a step-API batch: direct reclaim (not kswapd), writes unless laptop_mode. */
 static struct scan_control step_sc(pmc_engine *e, int memcg)
 {
-	struct scan_control sc = { .may_writepage = !e->laptop_mode, .may_unmap = 1, .may_swap = 1,
-	                           .mem_cgroup = memcg, .kswapd = 0 };
-	sc.swappiness = memcg && e->memcg[memcg].parent ? e->memcg[memcg].swappiness : e->vm_swappiness;
-	return sc;
+	return (struct scan_control){ .may_writepage = !e->laptop_mode, .may_unmap = 1, .may_swap = 1,
+	                              .swappiness = mem_cgroup_swappiness(e, memcg), .mem_cgroup = memcg, .kswapd = 0 };
 }
 
 /* The lowest id of a batch still isolated (not yet shrunk and put back), or -1. */
@@ -68,8 +66,8 @@ int pmc_isolate(pmc_engine *e, int memcg, int nr)
 	if (!b)
 		return pmc_err(e, PMC_EALLOC, "cannot allocate a batch");
 	struct scan_control sc = step_sc(e, memcg);
-	shrink_batch_init(e, b, &sc, nr);
-	shrink_batch_step(e, b);               /* SP_ISOLATE */
+	shrink_inactive_list_init(e, b, &sc, nr);
+	shrink_inactive_list(e, b);               /* SP_ISOLATE */
 	e->batch[e->nr_batch] = b;
 	return e->nr_batch++;
 }
@@ -82,7 +80,7 @@ int pmc_batch_step(pmc_engine *e, int id)
 		return rc;
 	if (b->phase == SP_PUTBACK)
 		return pmc_err(e, PMC_ESTATE, "batch %d has no page left to step; shrink_page_list puts it back", id);
-	shrink_batch_step(e, b);
+	shrink_inactive_list(e, b);
 	return b->phase;
 }
 
@@ -125,7 +123,7 @@ int pmc_shrink_page_list(pmc_engine *e, int id, struct pmc_reclaim_result *out)
 	struct shrink_batch *b = batch_lookup(e, id, &rc);
 	if (!b)
 		return rc;
-	while (shrink_batch_step(e, b))
+	while (shrink_inactive_list(e, b))
 		;
 	memset(out, 0, sizeof *out);
 	batch_result(b, out);
@@ -167,8 +165,8 @@ int pmc_shrink_inactive_list(pmc_engine *e, int memcg, int64_t nr, int kswapd, s
 		return pmc_err(e, PMC_EALLOC, "cannot allocate a batch");
 	memset(out, 0, sizeof *out);
 	while (nr > 0) {
-		shrink_batch_init(e, b, &sc, nr < SWAP_CLUSTER_MAX ? (int)nr : SWAP_CLUSTER_MAX);
-		while (shrink_batch_step(e, b))
+		shrink_inactive_list_init(e, b, &sc, nr < SWAP_CLUSTER_MAX ? (int)nr : SWAP_CLUSTER_MAX);
+		while (shrink_inactive_list(e, b))
 			;
 		batch_result(b, out);
 		nr -= b->nr_isolate_scanned;

@@ -7,18 +7,18 @@
 
 #include "pymemcg.h"
 
-#define PAGE_SIZE 4096ull
+#define PAGE_SIZE ((uint64_t)PMC_PAGE_SIZE)
 #define NIL (-1)
-#define TASK_VPN_BITS 36                    /* 48-bit user address space, as x86-64 */
+#define TASK_VPN_BITS PMC_TASK_VPN_BITS     /* 48-bit user address space, as x86-64 */
 #define TASK_VPN_LIMIT (1ll << TASK_VPN_BITS)
 #define PT_BITS 9                           /* 512 entries per page-table page */
 #define PT_ENTRIES (1 << PT_BITS)
-#define FREE_PTE_NR 506                     /* pages one mmu_gather parks */
+#define FREE_PTE_NR PMC_FREE_PTE_NR         /* pages one mmu_gather parks */
 #define MEM_CGROUP_RECLAIM_RETRIES 5
 #define RESOURCE_MAX ((uint64_t)INT64_MAX)  /* res_counter "unlimited" */
 #define MAX_MEMCG 65535                     /* css_id space */
 #define MAX_TASKS (1 << 30)
-#define SWAP_CLUSTER_MAX 32
+#define SWAP_CLUSTER_MAX PMC_SWAP_CLUSTER_MAX
 #define DEF_PRIORITY 12
 /*
  * The cost model: simulated time one page-step takes, by kind of step.  The
@@ -162,20 +162,13 @@ struct scan_control {
 	int32_t kswapd;          /* PF_SWAPWRITE: writes even to a congested device */
 };
 
-/* outcome of one page of shrink_page_list */
-enum page_outcome { PO_NONE = 0, PO_KEEP, PO_ACTIVATE, PO_CULLED, PO_FREED };
-
-enum shrink_phase {
-	SP_ISOLATE = 0,      /* isolate from the inactive anon list              */
-	SP_START,            /* trylock, evictable?, writeback?, page_referenced */
-	SP_ADD_TO_SWAP,      /* add_to_swap and the after_add_to_swap hook       */
-	SP_UNMAP,            /* try_to_unmap                                     */
-	SP_PAGEOUT,          /* dirty checks and pageout                         */
-	SP_REMOVE,           /* __remove_mapping                                 */
-	SP_LABEL,            /* the exit label: activate, unlock, cull, free     */
-	SP_PUTBACK,          /* back onto the LRU, drop the isolation references */
-	SP_DONE
+/* outcome of one page of shrink_page_list: enum pmc_page_outcome, under the core's short names */
+enum page_outcome {
+	PO_NONE = PMC_PO_PENDING, PO_KEEP = PMC_PO_KEPT, PO_ACTIVATE = PMC_PO_ACTIVATED,
+	PO_CULLED = PMC_PO_CULLED, PO_FREED = PMC_PO_FREED
 };
+
+/* The stop points of a shrink batch are the public enum pmc_shrink_phase (pymemcg.h). */
 
 enum page_label { L_NONE = 0, L_KEEP, L_KEEP_LOCKED, L_ACTIVATE_LOCKED, L_CULL_MLOCKED, L_FREE };
 
@@ -183,7 +176,7 @@ enum page_label { L_NONE = 0, L_KEEP, L_KEEP_LOCKED, L_ACTIVATE_LOCKED, L_CULL_M
 struct shrink_batch {
 	struct scan_control sc;
 	int32_t nr_to_scan;
-	int32_t phase;
+	int32_t phase;           /* enum pmc_shrink_phase                          */
 	int32_t nr;              /* pages isolated                                 */
 	int32_t idx;             /* the page in hand                               */
 	int32_t label;           /* where the page in hand leaves                  */

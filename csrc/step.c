@@ -23,6 +23,30 @@ static struct scan_control step_sc(pmc_engine *e, int memcg)
 	                              .swappiness = mem_cgroup_swappiness(e, memcg), .mem_cgroup = memcg, .kswapd = 0 };
 }
 
+/* The stop points' and outcomes' names, the ones Python shows (pymemcg/batch.py reads them from here). */
+static const char *const shrink_phase_names[] = {
+	[PMC_SP_ISOLATE] = "isolate", [PMC_SP_START] = "start", [PMC_SP_ADD_TO_SWAP] = "add_to_swap",
+	[PMC_SP_UNMAP] = "unmap", [PMC_SP_PAGEOUT] = "pageout", [PMC_SP_REMOVE] = "remove",
+	[PMC_SP_LABEL] = "label", [PMC_SP_PUTBACK] = "putback", [PMC_SP_DONE] = "done",
+};
+_Static_assert(sizeof shrink_phase_names / sizeof *shrink_phase_names == PMC_SP_DONE + 1, "a name per stop point");
+
+static const char *const page_outcome_names[] = {
+	[PMC_PO_PENDING] = "pending", [PMC_PO_KEPT] = "kept", [PMC_PO_ACTIVATED] = "activated",
+	[PMC_PO_CULLED] = "culled", [PMC_PO_FREED] = "freed",
+};
+_Static_assert(sizeof page_outcome_names / sizeof *page_outcome_names == PMC_PO_FREED + 1, "a name per outcome");
+
+const char *pmc_shrink_phase_name(int phase)
+{
+	return phase >= 0 && phase <= PMC_SP_DONE ? shrink_phase_names[phase] : NULL;
+}
+
+const char *pmc_page_outcome_name(int outcome)
+{
+	return outcome >= 0 && outcome <= PMC_PO_FREED ? page_outcome_names[outcome] : NULL;
+}
+
 /* The lowest id of a batch still isolated (not yet shrunk and put back), or -1. */
 int32_t first_open_batch(const pmc_engine *e)
 {
@@ -67,7 +91,7 @@ int pmc_isolate(pmc_engine *e, int memcg, int nr)
 		return pmc_err(e, PMC_EALLOC, "cannot allocate a batch");
 	struct scan_control sc = step_sc(e, memcg);
 	shrink_inactive_list_init(e, b, &sc, nr);
-	shrink_inactive_list(e, b);               /* SP_ISOLATE */
+	shrink_inactive_list(e, b);               /* PMC_SP_ISOLATE */
 	e->batch[e->nr_batch] = b;
 	return e->nr_batch++;
 }
@@ -78,7 +102,7 @@ int pmc_batch_step(pmc_engine *e, int id)
 	struct shrink_batch *b = batch_lookup(e, id, &rc);
 	if (!b)
 		return rc;
-	if (b->phase == SP_PUTBACK)
+	if (b->phase == PMC_SP_PUTBACK)
 		return pmc_err(e, PMC_ESTATE, "batch %d has no page left to step; shrink_page_list puts it back", id);
 	shrink_inactive_list(e, b);
 	return b->phase;
@@ -91,7 +115,7 @@ int pmc_batch_info(const pmc_engine *e, int id, struct pmc_batch_info *out)
 	memset(out, 0, sizeof *out);
 	const struct shrink_batch *b = e->batch[id];
 	if (!b) {
-		out->phase = SP_DONE;
+		out->phase = PMC_SP_DONE;
 		return 0;
 	}
 	out->nr = b->nr;

@@ -171,12 +171,12 @@ static enum pageout_t pageout(pmc_engine *e, int32_t pfn, const struct scan_cont
 void shrink_inactive_list_init(pmc_engine *e, struct shrink_batch *b, const struct scan_control *sc, int32_t nr_to_scan)
 {
 	(void)e;
-	*b = (struct shrink_batch){ .sc = *sc, .nr_to_scan = nr_to_scan, .phase = SP_ISOLATE };
+	*b = (struct shrink_batch){ .sc = *sc, .nr_to_scan = nr_to_scan, .phase = PMC_SP_ISOLATE };
 	b->sc.nr_scanned = b->sc.nr_reclaimed = 0;     /* the batch counts its own work */
 }
 
-/* SP_ISOLATE: isolate_lru_pages (or mem_cgroup_isolate_pages) from the inactive anon list. */
-static enum shrink_phase shrink_isolate_lru_pages(pmc_engine *e, struct shrink_batch *b)
+/* PMC_SP_ISOLATE: isolate_lru_pages (or mem_cgroup_isolate_pages) from the inactive anon list. */
+static enum pmc_shrink_phase shrink_isolate_lru_pages(pmc_engine *e, struct shrink_batch *b)
 {
 	int64_t scanned;
 	b->nr = isolate_pages(e, &b->sc, LRU_INACTIVE_ANON, b->nr_to_scan, b->pfn, &scanned);
@@ -184,24 +184,24 @@ static enum shrink_phase shrink_isolate_lru_pages(pmc_engine *e, struct shrink_b
 	b->nr_isolate_scanned = scanned;
 	get_reclaim_stat(e, &b->sc)->recent_scanned[0] += b->nr;
 	b->idx = 0;
-	return b->nr ? SP_START : SP_PUTBACK;
+	return b->nr ? PMC_SP_START : PMC_SP_PUTBACK;
 }
 
-static enum shrink_phase next_page(struct shrink_batch *b)
+static enum pmc_shrink_phase next_page(struct shrink_batch *b)
 {
 	b->idx++;
-	return b->idx < b->nr ? SP_START : SP_PUTBACK;
+	return b->idx < b->nr ? PMC_SP_START : PMC_SP_PUTBACK;
 }
 
 /* The page in hand leaves by one of shrink_page_list's exit labels, run at the next stop point. */
-static enum shrink_phase goto_label(struct shrink_batch *b, enum page_label label)
+static enum pmc_shrink_phase goto_label(struct shrink_batch *b, enum page_label label)
 {
 	b->label = label;
-	return SP_LABEL;
+	return PMC_SP_LABEL;
 }
 
-/* SP_START, steps 1-5 of the walk (docs/semantics.md): lock, evictable, writeback, referenced. */
-static enum shrink_phase shrink_page_references(pmc_engine *e, struct shrink_batch *b, int32_t pfn)
+/* PMC_SP_START, steps 1-5 of the walk (docs/semantics.md): lock, evictable, writeback, referenced. */
+static enum pmc_shrink_phase shrink_page_references(pmc_engine *e, struct shrink_batch *b, int32_t pfn)
 {
 	b->referenced = 0;
 	if (!trylock_page(e, pfn)) {
@@ -220,11 +220,11 @@ static enum shrink_phase shrink_page_references(pmc_engine *e, struct shrink_bat
 	b->referenced = page_referenced(e, pfn, b->sc.mem_cgroup);
 	if (b->referenced && page_mapping_inuse(e, pfn))
 		return goto_label(b, L_ACTIVATE_LOCKED);
-	return SP_ADD_TO_SWAP;
+	return PMC_SP_ADD_TO_SWAP;
 }
 
-/* SP_ADD_TO_SWAP, step 6: add_to_swap, then the strategy's hook (the seed patch's place). */
-static enum shrink_phase shrink_page_add_to_swap(pmc_engine *e, struct shrink_batch *b, int32_t pfn)
+/* PMC_SP_ADD_TO_SWAP, step 6: add_to_swap, then the strategy's hook (the seed patch's place). */
+static enum pmc_shrink_phase shrink_page_add_to_swap(pmc_engine *e, struct shrink_batch *b, int32_t pfn)
 {
 	if (PageTest(e, pfn, PG_anon) && !PageTest(e, pfn, PG_swapcache)) {
 		if (!add_to_swap(e, pfn))
@@ -238,11 +238,11 @@ static enum shrink_phase shrink_page_add_to_swap(pmc_engine *e, struct shrink_ba
 				return goto_label(b, L_KEEP_LOCKED);
 		}
 	}
-	return SP_UNMAP;
+	return PMC_SP_UNMAP;
 }
 
-/* SP_UNMAP, step 7: try_to_unmap every pte of a mapped page. */
-static enum shrink_phase shrink_page_try_to_unmap(pmc_engine *e, struct shrink_batch *b, int32_t pfn)
+/* PMC_SP_UNMAP, step 7: try_to_unmap every pte of a mapped page. */
+static enum pmc_shrink_phase shrink_page_try_to_unmap(pmc_engine *e, struct shrink_batch *b, int32_t pfn)
 {
 	if (page_mapped(e, pfn) && PageTest(e, pfn, PG_swapcache)) {
 		switch (try_to_unmap(e, pfn)) {
@@ -252,11 +252,11 @@ static enum shrink_phase shrink_page_try_to_unmap(pmc_engine *e, struct shrink_b
 		default: break;
 		}
 	}
-	return SP_PAGEOUT;
+	return PMC_SP_PAGEOUT;
 }
 
-/* SP_PAGEOUT, step 8: a dirty page is written unless referenced, in laptop mode, or refused by pageout. */
-static enum shrink_phase shrink_page_pageout(pmc_engine *e, struct shrink_batch *b, int32_t pfn)
+/* PMC_SP_PAGEOUT, step 8: a dirty page is written unless referenced, in laptop mode, or refused by pageout. */
+static enum pmc_shrink_phase shrink_page_pageout(pmc_engine *e, struct shrink_batch *b, int32_t pfn)
 {
 	if (PageTest(e, pfn, PG_dirty)) {
 		if (b->referenced || !b->sc.may_writepage)
@@ -279,19 +279,19 @@ static enum shrink_phase shrink_page_pageout(pmc_engine *e, struct shrink_batch 
 			break;
 		}
 	}
-	return SP_REMOVE;
+	return PMC_SP_REMOVE;
 }
 
-/* SP_REMOVE, step 10: __remove_mapping, or keep. */
-static enum shrink_phase shrink_page_remove_mapping(pmc_engine *e, struct shrink_batch *b, int32_t pfn)
+/* PMC_SP_REMOVE, step 10: __remove_mapping, or keep. */
+static enum pmc_shrink_phase shrink_page_remove_mapping(pmc_engine *e, struct shrink_batch *b, int32_t pfn)
 {
 	if (!PageTest(e, pfn, PG_swapcache) || !__remove_mapping(e, pfn))
 		return goto_label(b, L_KEEP_LOCKED);
 	return goto_label(b, L_FREE);
 }
 
-/* SP_LABEL: the exit labels of shrink_page_list (cull_mlocked, activate_locked, keep_locked, keep, free). */
-static enum shrink_phase shrink_page_label(pmc_engine *e, struct shrink_batch *b, int32_t pfn)
+/* PMC_SP_LABEL: the exit labels of shrink_page_list (cull_mlocked, activate_locked, keep_locked, keep, free). */
+static enum pmc_shrink_phase shrink_page_label(pmc_engine *e, struct shrink_batch *b, int32_t pfn)
 {
 	hook_shrink_page_list_exit(e, pfn, &b->label);
 	switch (b->label) {
@@ -325,8 +325,8 @@ static enum shrink_phase shrink_page_label(pmc_engine *e, struct shrink_batch *b
 	return next_page(b);
 }
 
-/* SP_PUTBACK: shrink_inactive_list's putback; kept pages return to the LRU and lose the isolation reference. */
-static enum shrink_phase shrink_putback_lru_pages(pmc_engine *e, struct shrink_batch *b)
+/* PMC_SP_PUTBACK: shrink_inactive_list's putback; kept pages return to the LRU and lose the isolation reference. */
+static enum pmc_shrink_phase shrink_putback_lru_pages(pmc_engine *e, struct shrink_batch *b)
 {
 	struct reclaim_stat *rs = get_reclaim_stat(e, &b->sc);
 	for (int i = 0; i < b->nr; i++) {
@@ -347,30 +347,30 @@ static enum shrink_phase shrink_putback_lru_pages(pmc_engine *e, struct shrink_b
 	e->ctr.pgsteal += b->sc.nr_reclaimed;
 	e->ctr.hook_calls += b->hook_calls;
 	e->ctr.hook_freed += b->hook_freed;
-	return SP_DONE;
+	return PMC_SP_DONE;
 }
 
 /*
  * What each stop point costs (ns): page_referenced and try_to_unmap walk the
  * rmap, add_to_swap takes swap_lock and the radix tree, pageout builds a bio.
  */
-static const int64_t phase_cost[SP_DONE] = {
-	[SP_ISOLATE] = COST_PAGE_LRU_NS * SWAP_CLUSTER_MAX, [SP_START] = 500, [SP_ADD_TO_SWAP] = 400,
-	[SP_UNMAP] = 500, [SP_PAGEOUT] = 400, [SP_REMOVE] = 200, [SP_LABEL] = 100,
-	[SP_PUTBACK] = COST_PAGE_LRU_NS * SWAP_CLUSTER_MAX,
+static const int64_t phase_cost[PMC_SP_DONE] = {
+	[PMC_SP_ISOLATE] = COST_PAGE_LRU_NS * SWAP_CLUSTER_MAX, [PMC_SP_START] = 500, [PMC_SP_ADD_TO_SWAP] = 400,
+	[PMC_SP_UNMAP] = 500, [PMC_SP_PAGEOUT] = 400, [PMC_SP_REMOVE] = 200, [PMC_SP_LABEL] = 100,
+	[PMC_SP_PUTBACK] = COST_PAGE_LRU_NS * SWAP_CLUSTER_MAX,
 };
 
 /* shrink_page_list, one stop point for the page in hand: the step it is at; the next phase. */
-static enum shrink_phase shrink_page_list(pmc_engine *e, struct shrink_batch *b)
+static enum pmc_shrink_phase shrink_page_list(pmc_engine *e, struct shrink_batch *b)
 {
 	int32_t pfn = b->pfn[b->idx];
 	switch (b->phase) {
-	case SP_START: return shrink_page_references(e, b, pfn);
-	case SP_ADD_TO_SWAP: return shrink_page_add_to_swap(e, b, pfn);
-	case SP_UNMAP: return shrink_page_try_to_unmap(e, b, pfn);
-	case SP_PAGEOUT: return shrink_page_pageout(e, b, pfn);
-	case SP_REMOVE: return shrink_page_remove_mapping(e, b, pfn);
-	default: return shrink_page_label(e, b, pfn);         /* SP_LABEL */
+	case PMC_SP_START: return shrink_page_references(e, b, pfn);
+	case PMC_SP_ADD_TO_SWAP: return shrink_page_add_to_swap(e, b, pfn);
+	case PMC_SP_UNMAP: return shrink_page_try_to_unmap(e, b, pfn);
+	case PMC_SP_PAGEOUT: return shrink_page_pageout(e, b, pfn);
+	case PMC_SP_REMOVE: return shrink_page_remove_mapping(e, b, pfn);
+	default: return shrink_page_label(e, b, pfn);         /* PMC_SP_LABEL */
 	}
 }
 
@@ -382,15 +382,15 @@ static enum shrink_phase shrink_page_list(pmc_engine *e, struct shrink_batch *b)
  */
 int shrink_inactive_list(pmc_engine *e, struct shrink_batch *b)
 {
-	enum shrink_phase phase = (enum shrink_phase)b->phase;
+	enum pmc_shrink_phase phase = (enum pmc_shrink_phase)b->phase;
 	switch (phase) {
-	case SP_ISOLATE: b->phase = shrink_isolate_lru_pages(e, b); break;
-	case SP_START: case SP_ADD_TO_SWAP: case SP_UNMAP: case SP_PAGEOUT: case SP_REMOVE: case SP_LABEL:
+	case PMC_SP_ISOLATE: b->phase = shrink_isolate_lru_pages(e, b); break;
+	case PMC_SP_START: case PMC_SP_ADD_TO_SWAP: case PMC_SP_UNMAP: case PMC_SP_PAGEOUT: case PMC_SP_REMOVE: case PMC_SP_LABEL:
 		b->phase = shrink_page_list(e, b);
 		break;
-	case SP_PUTBACK: b->phase = shrink_putback_lru_pages(e, b); break;
+	case PMC_SP_PUTBACK: b->phase = shrink_putback_lru_pages(e, b); break;
 	default: return 0;
 	}
 	tick(e, phase_cost[phase]);
-	return b->phase != SP_DONE;
+	return b->phase != PMC_SP_DONE;
 }

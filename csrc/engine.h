@@ -37,7 +37,7 @@
 #define IO_RING 256                         /* NR_REQUESTS per direction, two directions */
 #define PCG_MASK ((uint32_t)(PCG_USED | PCG_LINKED | PCG_CACHE))
 
-/* uncharge types of __mem_cgroup_uncharge_common (kernel-semantics §2.2) */
+/* uncharge types of __mem_cgroup_uncharge_common (semantics.md K2.2) */
 enum charge_type {
 	MEM_CGROUP_CHARGE_TYPE_CACHE = 0,
 	MEM_CGROUP_CHARGE_TYPE_MAPPED,
@@ -300,7 +300,7 @@ struct zap_op {
 };
 
 /*
- * The leak figures of kernel-semantics §4.4 kept up to date (leaks.c): every
+ * The leak figures of semantics.md K4.4 kept up to date (leaks.c): every
  * change that can move a swap slot between classes first "touches" it, which
  * takes the slot's share out of the figures; the share is added back, as the
  * slot then stands, when another slot is touched or the figures are read, so

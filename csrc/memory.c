@@ -1,5 +1,5 @@
 /*
- * memory.c - faults and unmapping (mm/memory.c; kernel-semantics §2.3-§2.7):
+ * memory.c - faults and unmapping (mm/memory.c; semantics.md K2.3-K2.7):
  * do_anonymous_page, do_wp_page, do_swap_page with swapin_readahead,
  * zap_pte_range with the mmu_gather, and copy_one_pte for fork.
  *
@@ -370,7 +370,7 @@ static enum fault_phase fault_map_new(pmc_engine *e, struct fault_op *f, struct 
 	return fault_page_done(e, f, pte);
 }
 
-/* FP_SWAPIN_MAP: do_swap_page, once the page is locked and charged (§2.7 step 3). */
+/* FP_SWAPIN_MAP: do_swap_page, once the page is locked and charged (K2.7 step 3). */
 static enum fault_phase do_swap_page_map(pmc_engine *e, struct fault_op *f, struct task *t)
 {
 	int32_t pfn = f->swap_pfn, off = f->swap_off;
@@ -725,7 +725,7 @@ struct fork_ctx {
 /*
  * copy_one_pte: a present page is shared copy-on-write (both ptes lose their
  * write bit; the child's is old and outside any locked range); a swap entry
- * gets one more user.  No memcg change either way (§2.5).
+ * gets one more user.  No memcg change either way (K2.5).
  */
 static void copy_one_pte(pmc_engine *e, int32_t pid, int64_t vpn, uint64_t *pte, void *ctx)
 {

@@ -261,7 +261,7 @@ enum pmc_limits {
 	PMC_MAX_PAGES = 2147483646        /* RAM frames and swap slots: at most 2**31-2  */
 };
 
-/* The leak audit of kernel-semantics §4.4, in pages or slots. */
+/* The leak audit of semantics.md K4.4, in pages or slots. */
 struct pmc_leaks {
 	int64_t stale_swapcache;
 	int64_t stale_swapcache_type1;
@@ -312,7 +312,7 @@ struct pmc_sample {
 	int64_t mem_free;          /* pages                                         */
 	int64_t swap_used;         /* slots                                         */
 	int64_t swap_cached;       /* pages in the swap cache                       */
-	int64_t stale;             /* stale swap-cache pages (§4.4)                 */
+	int64_t stale;             /* stale swap-cache pages (K4.4)                 */
 	int64_t stale_type1;       /* ... not anon: readahead vs free_swap_and_cache */
 	int64_t stale_type2;       /* ... anon: unmapped between isolation and add_to_swap */
 	int64_t leaked_swap_entries;

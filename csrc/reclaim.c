@@ -1,9 +1,10 @@
 /*
- * reclaim.c - the reclaim drivers of 2.6.30 as resumable machines: shrink_zone
- * with get_scan_ratio inside do_try_to_free_pages (direct and memcg reclaim)
- * and balance_pgdat (kswapd), mem_cgroup_hierarchical_reclaim over a memcg
- * subtree, and the charge loop of __mem_cgroup_try_charge that calls it.
- * kernel-semantics §2.1, §2.14.  Each machine's step call does one page-step
+ * reclaim.c - the reclaim drivers of 2.6.30 (mm/vmscan.c, mm/memcontrol.c)
+ * as resumable machines: shrink_zone with get_scan_ratio inside
+ * do_try_to_free_pages (direct and memcg reclaim) and balance_pgdat
+ * (kswapd), mem_cgroup_hierarchical_reclaim over a memcg subtree, and the
+ * charge loop of __mem_cgroup_try_charge that calls it.  semantics.md K2.1,
+ * K2.14.  Each machine's step call does one page-step
  * of work (or one piece of bookkeeping) and says whether there is more.
  *
  * Simplifications: one node and one zone, no file pages (the file lists stay
@@ -20,7 +21,7 @@ static int64_t zone_nr_pages(const pmc_engine *e, const struct scan_control *sc,
 	return sc->mem_cgroup ? e->memcg[sc->mem_cgroup].lru_count[lru] : e->lru_count[lru];
 }
 
-/* get_scan_ratio (§2.14): the share of scan pressure anon gets, in percent. */
+/* get_scan_ratio (K2.14): the share of scan pressure anon gets, in percent. */
 static int64_t get_scan_ratio(pmc_engine *e, const struct scan_control *sc)
 {
 	if (!sc->may_swap || e->nr_swap_pages <= 0)
@@ -339,7 +340,7 @@ static enum hrec_phase hrec_shrink_victim(pmc_engine *e, struct hrec_state *h)
 }
 
 /*
- * mem_cgroup_hierarchical_reclaim (§2.14), one stop point: reclaim from the
+ * mem_cgroup_hierarchical_reclaim (K2.14), one stop point: reclaim from the
  * subtree's memcgs in turn, skipping those with nothing charged locally,
  * until root is under its limit (ret 1 + pages) or root has been visited
  * twice (ret pages).  A limit write's reclaim (shrink) stops after the first

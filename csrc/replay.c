@@ -1,6 +1,6 @@
 /*
- * replay.c - a trace on several simulated CPUs (DESIGN.md "Operations are
- * resumable", "Traces and replay").
+ * replay.c - a trace on several simulated CPUs (docs/architecture.md "Resumable
+ * machines and stop points", docs/replay.md).
  *
  * Each event runs on its CPU (event.cpu modulo the CPU count), which takes
  * its events in trace order, one operation at a time; an event also waits for

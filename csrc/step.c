@@ -2,7 +2,7 @@
  * step.c - reclaim as the public API calls it: one-shot passes (reclaim,
  * shrink_active_list) and the step API, where a user isolates a batch and
  * walks shrink_page_list through it one stop point at a time, so that the
- * races of kernel-semantics §4 can be replayed row by row.
+ * races of semantics.md K4 can be replayed row by row.
  */
 #include <stdlib.h>
 #include <string.h>

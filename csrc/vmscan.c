@@ -1,6 +1,6 @@
 /*
- * vmscan.c - page reclaim (mm/vmscan.c of 2.6.30; kernel-semantics §2.13,
- * §2.14, §3): isolation from the zone or a memcg list, shrink_page_list as a
+ * vmscan.c - page reclaim (mm/vmscan.c of 2.6.30; semantics.md K2.13,
+ * K2.14, K3): isolation from the zone or a memcg list, shrink_page_list as a
  * machine that stops wherever another CPU can overtake it, pageout,
  * shrink_active_list, and the watermarks.  The drivers that call these
  * (direct, memcg and kswapd reclaim) are in reclaim.c.
@@ -64,7 +64,7 @@ static void __isolate_lru_page(pmc_engine *e, int32_t pfn, enum pmc_lru lru)
 /*
  * isolate_lru_pages / mem_cgroup_isolate_pages: up to nr pages from the tail
  * of one list.  The memcg walk skips, without counting them as scanned, pcs
- * that are not USED or whose page is off the LRU (§2.13).  Returns the pages
+ * that are not USED or whose page is off the LRU (K2.13).  Returns the pages
  * taken; *scanned gets the pages scanned.
  */
 static int isolate_pages(pmc_engine *e, const struct scan_control *sc, enum pmc_lru lru, int nr,
@@ -136,7 +136,7 @@ void shrink_active_list(pmc_engine *e, int64_t nr_pages, struct scan_control *sc
 /* --- pageout ------------------------------------------------------------------ */
 
 /*
- * pageout (§2.11): PAGE_KEEP while anyone but the swap cache and reclaim holds
+ * pageout (K2.11): PAGE_KEEP while anyone but the swap cache and reclaim holds
  * a reference, or when the device is write-congested and the caller is not
  * kswapd (PF_SWAPWRITE).  Otherwise the page's dirty bit goes to swap_writepage.
  */

@@ -12,7 +12,7 @@
  * after every step; every engine is destroyed and every array freed, so that
  * LeakSanitizer has nothing to report.
  *
- * The expectations follow ../shared/kernel-semantics.md (section numbers in
+ * The expectations follow docs/semantics.md (section numbers in
  * the comments are its own) and the current semantics of the core: no call
  * returns PMC_ENOMEM any more (a fault with no free frame runs direct reclaim
  * and then the global OOM killer), limit writes and force_empty reclaim
@@ -451,7 +451,7 @@ static void snap_same_but_lru(struct snap *s, struct fx *f, const char *file, in
 
 /* --- swap, leaks, batches: more accessors --------------------------------- */
 
-/* swap_map's value for a slot with `users` swap ptes, held by the swap cache or not (§1.5) */
+/* swap_map's value for a slot with `users` swap ptes, held by the swap cache or not (K1.5) */
 static uint16_t enc(int kernel, int users, int cache)
 {
 	if (kernel == PMC_KERNEL_2_6_30)
@@ -476,7 +476,7 @@ static struct pmc_leaks leaks(struct fx *f)
 	return l;
 }
 
-/* The leak audit of §4.4, field by field. */
+/* The leak audit of K4.4, field by field. */
 #define CHECK_LEAKS(f, type1, type2, entries, memsw, orphan)                    \
 	do {                                                                    \
 		struct pmc_leaks l_ = leaks(f);                                 \
@@ -725,7 +725,7 @@ static void test_config(void)
 			AUDIT(f->e);
 			/*
 			 * Pages still under writeback when their last swap pte went stay
-			 * in the swap cache, charged: orphans, not leaks (§4.3, §4.4);
+			 * in the swap cache, charged: orphans, not leaks (K4.3, K4.4);
 			 * the memcg's own reclaim frees them once the writes are done.
 			 */
 			int64_t left = good[i].nr_pages - minfo(f).MemFree;
@@ -1946,7 +1946,7 @@ static void test_oom(void)
 
 /*
  * With swap configured a memcg at its limit reclaims by swapping instead of
- * OOM-killing (§2.1, §2.14); the memcg OOM killer comes only when nothing is
+ * OOM-killing (K2.1, K2.14); the memcg OOM killer comes only when nothing is
  * reclaimable: swap full, mlocked pages, or the mem+swap limit (reclaim then
  * may not swap).  Both kernels.
  */
@@ -2043,7 +2043,7 @@ static void memcg_swap(int kernel)
 	/*
 	 * q's swap-ins read ahead; the neighbours' reads are still in flight
 	 * (their pages locked) when both tasks exit, so free_swap_and_cache's
-	 * trylock fails on each: Type-1 (§4.2).  2.6.30 leaks their memsw
+	 * trylock fails on each: Type-1 (K4.2).  2.6.30 leaks their memsw
 	 * charges; 2.6.31 uncharged them when the pte user count reached 0.
 	 */
 	int64_t inflight = io(f).reads_in_flight;
@@ -2084,7 +2084,7 @@ static void test_memcg_swap(void)
  * charge) and is refused with the limit and memsw usage as they were; mlocked
  * pages make even the memory limit unshrinkable.  force_empty swaps a memcg
  * empty instead of moving its charges; its swap records keep the memsw charge,
- * and a removed memcg lingers until the last record goes (§1.3, §2.2).
+ * and a removed memcg lingers until the last record goes (K1.3, K2.2).
  */
 static void limit_reclaim(int kernel)
 {
@@ -2181,7 +2181,7 @@ static void test_limit_reclaim(void)
 }
 
 /*
- * One page's way out to swap and back, step by step (§2.7-§2.12, §3): fault,
+ * One page's way out to swap and back, step by step (K2.7-K2.12, K3): fault,
  * pmc_shrink_active_list, pmc_isolate, shrink_page_list stop by stop,
  * pmc_end_writeback, a second pass that frees the clean pages, then faults
  * that swap them in (readahead, cache hits, reuse_swap_page), then exit.
@@ -2383,7 +2383,7 @@ static void swap_cycle(int kernel)
 		int32_t ra = f->a.swap_cache[off];
 		CHECK(ra >= 0);
 		CHECK_EQ(f->a.flags[ra] & (PCG_USED | PG_anon | PG_swapcache | PG_lru | PG_active),
-		         PG_swapcache | PG_lru);                       /* uncharged, not anon until mapped (§2.7) */
+		         PG_swapcache | PG_lru);                       /* uncharged, not anon until mapped (K2.7) */
 		CHECK_EQ(f->a.swap_map[off], enc(kernel, 1, 1));
 		CHECK_EQ(f->a.swap_cgroup[off], X);
 	}
@@ -2456,7 +2456,7 @@ static void test_swap_cycle(void)
 }
 
 /*
- * The step API (API.md "Stepping through a race"): a batch through every stop
+ * The step API (docs/race.md): a batch through every stop
  * point of shrink_page_list and every outcome, the error codes of misuse
  * (stepping or shrinking a finished batch: PMC_ESTATE; ids that never were a
  * batch: PMC_EINVAL), and the page lock a half-done batch holds.
@@ -2576,7 +2576,7 @@ static void test_step_api(void)
 	CHECK_EQ(r.activated, 1);
 	CHECK_EQ(r.pageout, 1);
 	CHECK_EQ(r.pageout_keep, 0);
-	CHECK_EQ(r.scanned, 3 * 2 + 1);   /* mapped or in the swap cache: twice; the culled page leaves first (§3 step 2) */
+	CHECK_EQ(r.scanned, 3 * 2 + 1);   /* mapped or in the swap cache: twice; the culled page leaves first (K3 step 2) */
 	CHECK(f->a.flags[pfn[0]] & PG_buddy);
 	CHECK_EQ(f->a.flags[pfn[1]] & (PG_writeback | PG_lru | PG_active), PG_writeback | PG_lru);
 	CHECK_EQ(f->a.flags[pfn[2]] & (PG_active | PG_lru), PG_active | PG_lru);
@@ -2636,8 +2636,8 @@ static void test_step_api(void)
 }
 
 /*
- * The Type-2 race of §4.1, walked with the step API in laptop mode (the keep
- * path of §3 step 8c): reclaim isolates P and passes page_referenced (steps
+ * The Type-2 race of K4.1, walked with the step API in laptop mode (the keep
+ * path of K3 step 8c): reclaim isolates P and passes page_referenced (steps
  * 1-2); the owner zaps its only pte and the flush drops the gather's reference
  * (3, 4, 7): P is uncharged; add_to_swap (5); laptop mode keeps the dirty page
  * without pageout (6); putback skips the memcg list (8).  Without the hook P is
@@ -2675,7 +2675,7 @@ static void type2(int kernel, const char *hook)
 	CHECK_RC(e, pmc_set_laptop_mode(e, 0), 0);
 	CHECK_EQ(r.isolated, 1);
 	CHECK_EQ(r.scanned, 2);              /* mapped at its trylock: counted twice */
-	CHECK_EQ(r.reclaimed, 0);            /* the hook's frees are not counted (§3 step 6) */
+	CHECK_EQ(r.reclaimed, 0);            /* the hook's frees are not counted (K3 step 6) */
 	CHECK_EQ(r.activated, 0);
 	CHECK_EQ(r.pageout, 0);              /* laptop mode never calls pageout */
 	CHECK_EQ(ctrs(f).swapouts, 1);
@@ -2899,7 +2899,7 @@ static void test_replay(void)
 	}
 	CHECK_EQ(mcg(f, 2).removed, 1);
 	CHECK_EQ(mcg(f, 3).removed, 1);
-	/* what is left are swap-cache pages whose writes were in flight when their ptes went: orphans (§4.4) */
+	/* what is left are swap-cache pages whose writes were in flight when their ptes went: orphans (K4.4) */
 	int64_t left = 256 - minfo(f).MemFree;
 	CHECK_EQ(minfo(f).SwapCached, left);
 	CHECK_LEAKS(f, 0, 0, 0, 0, left);
@@ -3762,7 +3762,7 @@ static void test_cow_limit_livelock(void)
  * RP_BATCH starts the next batch, so when the list is shorter than max_scan
  * and its pages come back every time, the loop has no end.  Global reclaim
  * gets there once zone_nr_scan has gathered SWAP_CLUSTER_MAX (here: the 11th
- * pass over 3 pages); kswapd and replays the same way.  The spec (§3, §2.14):
+ * pass over 3 pages); kswapd and replays the same way.  The spec (K3, K2.14):
  * the pass scans at most max_scan pages and returns.
  */
 static void test_reclaim_keep_loop(void)

@@ -228,7 +228,11 @@ struct hrec_state {
 	struct reclaim_state scan;
 };
 
-enum charge_phase { CH_TRY = 0, CH_RECLAIM, CH_DONE };
+/* Where a charge stands: trying, reclaiming, or finished with its outcome (the enum charge_result value). */
+enum charge_phase {
+	CH_OK = CHARGE_OK, CH_OOM_RETRY = CHARGE_OOM_RETRY, CH_OOM_SELF = CHARGE_OOM_SELF, CH_NOMEM = CHARGE_NOMEM,
+	CH_TRY = CHARGE_MORE + 1, CH_RECLAIM
+};
 
 /* __mem_cgroup_try_charge in progress. */
 struct charge_state {
@@ -237,7 +241,6 @@ struct charge_state {
 	int32_t nr_retries;
 	int32_t over;
 	int32_t phase;
-	int32_t result;              /* enum charge_result, once CH_DONE            */
 	struct hrec_state hrec;
 };
 

@@ -591,21 +591,31 @@ static __attribute__((noinline)) int fault_step_slow(pmc_engine *e, struct fault
 			f->phase = FP_DONE;
 			return OP_DONE;
 		}
+		if (next == FP_BLOCKED)
+			return OP_BLOCKED;
 		break;
 	case FP_ALLOC: next = do_anonymous_page(e, f, t); break;
-	case FP_DIRECT: next = try_to_free_pages(e, f); break;
-	case FP_CHARGE: case FP_SWAPIN_CHARGE: next = mem_cgroup_charge(e, f, t); break;
+	case FP_DIRECT:
+		next = try_to_free_pages(e, f);
+		if (next == FP_RECLAIMING)
+			return OP_MORE;
+		break;
+	case FP_CHARGE: case FP_SWAPIN_CHARGE:
+		next = mem_cgroup_charge(e, f, t);
+		if (next == FP_RECLAIMING)
+			return OP_MORE;
+		break;
 	case FP_SWAPIN: next = do_swap_page(e, f); break;
 	case FP_READAHEAD: next = swapin_readahead(e, f); break;
 	case FP_SWAPIN_TARGET: next = do_swap_page_read(e, f); break;
-	case FP_SWAPIN_LOCK: next = do_swap_page_lock(e, f, t); break;
+	case FP_SWAPIN_LOCK:
+		next = do_swap_page_lock(e, f, t);
+		if (next == FP_BLOCKED)
+			return OP_BLOCKED;
+		break;
 	case FP_SWAPIN_MAP: next = do_swap_page_map(e, f, t); break;
 	default: return OP_DONE;
 	}
-	if (next == FP_BLOCKED)
-		return OP_BLOCKED;
-	if (next == FP_RECLAIMING)
-		return OP_MORE;
 	f->phase = next;
 	tick(e, COST_FAULT_NS);
 	return next == FP_DONE ? OP_DONE : OP_MORE;

@@ -374,10 +374,8 @@ static enum charge_phase try_charge_res_counter(pmc_engine *e, struct charge_sta
 {
 	int noswap;
 	int32_t over = res_charge_page(e, cs->memcg, &noswap);
-	if (!over) {
-		cs->result = CHARGE_OK;
-		return CH_DONE;
-	}
+	if (!over)
+		return CH_OK;
 	e->ctr.charge_failures++;
 	cs->over = over;
 	hrec_init(e, &cs->hrec, over, noswap);
@@ -397,13 +395,10 @@ static enum charge_phase try_charge_reclaim(pmc_engine *e, struct charge_state *
 		return CH_TRY;
 	if (cs->nr_retries--)
 		return CH_TRY;
-	if (!cs->pid) {
-		cs->result = CHARGE_NOMEM;
-		return CH_DONE;
-	}
+	if (!cs->pid)
+		return CH_NOMEM;
 	int32_t victim = mem_cgroup_out_of_memory(e, cs->over, cs->pid);
-	cs->result = (victim == cs->pid || !victim) ? CHARGE_OOM_SELF : CHARGE_OOM_RETRY;
-	return CH_DONE;
+	return (victim == cs->pid || !victim) ? CH_OOM_SELF : CH_OOM_RETRY;
 }
 
 /* __mem_cgroup_try_charge, one stop point: its outcome once done, CHARGE_MORE until then. */
@@ -414,7 +409,7 @@ enum charge_result __mem_cgroup_try_charge(pmc_engine *e, struct charge_state *c
 	case CH_RECLAIM: cs->phase = try_charge_reclaim(e, cs); break;
 	default: break;
 	}
-	return cs->phase == CH_DONE ? (enum charge_result)cs->result : CHARGE_MORE;
+	return cs->phase < CH_TRY ? (enum charge_result)cs->phase : CHARGE_MORE;
 }
 
 /* The charge loop run to its end, for callers that cannot be interleaved. */

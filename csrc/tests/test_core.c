@@ -5,7 +5,7 @@
  *
  * Built and run by tests/test_c_core.py: every csrc .c file plus this one,
  * with gcc -std=c11 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all
- * -fno-omit-frame-pointer -Wall -Wextra -Werror -Icsrc, run with
+ * -fno-omit-frame-pointer -Wall -Wextra -Wpedantic -Werror -Icsrc, run with
  * ASAN_OPTIONS=detect_leaks=1.  "./test_core NAME" runs one test.
  *
  * Every check that fails prints file:line and exits non-zero; pmc_check() runs
@@ -152,6 +152,17 @@ static struct fx *fx_create(struct pmc_config cfg)
 static struct fx *fx_new(int64_t pages, int64_t swap)
 {
 	return fx_create(config(pages, swap));
+}
+
+/* The setup many tests start from: a machine, a cgroup under the root, and a task in it. */
+static struct fx *fx_with_task(int64_t pages, int64_t swap, int *memcg, int *pid)
+{
+	struct fx *f = fx_new(pages, swap);
+	*memcg = pmc_memcg_create(f->e, ROOT);
+	CHECK(*memcg > 0);
+	*pid = pmc_spawn(f->e, *memcg);
+	CHECK(*pid > 0);
+	return f;
 }
 
 static void fx_free(struct fx *f)
@@ -994,10 +1005,9 @@ static void test_bad_args(void)
  */
 static void test_global_oom(void)
 {
-	struct fx *f = fx_new(64, 0);
+	int A, a;
+	struct fx *f = fx_with_task(64, 0, &A, &a);
 	pmc_engine *e = f->e;
-	int A = pmc_memcg_create(e, ROOT);
-	int a = pmc_spawn(e, A);
 	CHECK_RC(e, fault_range(f, a, 0, 60, 1), 60);
 	AUDIT(e);
 	CHECK_EQ(ctrs(f).direct_reclaims, 0);
@@ -2463,10 +2473,9 @@ static void test_swap_cycle(void)
  */
 static void test_step_api(void)
 {
-	struct fx *f = fx_new(64, 64);
+	int X, t;
+	struct fx *f = fx_with_task(64, 64, &X, &t);
 	pmc_engine *e = f->e;
-	int X = pmc_memcg_create(e, ROOT);
-	int t = pmc_spawn(e, X);
 	struct pmc_batch_info bi;
 	struct pmc_reclaim_result r;
 
@@ -3347,10 +3356,9 @@ static void test_snapshot_corrupt(void)
 /* pmc_check itself: corrupt one field (C owns the arrays here), expect the invariant named, restore. */
 static void test_audit(void)
 {
-	struct fx *f = fx_new(64, 0);
+	int A, t;
+	struct fx *f = fx_with_task(64, 0, &A, &t);
 	pmc_engine *e = f->e;
-	int A = pmc_memcg_create(e, ROOT);
-	int t = pmc_spawn(e, A);
 	CHECK_RC(e, fault_range(f, t, 0, 4, 1), 4);
 	CHECK_RC(e, pmc_zap(e, t, NULL, 1, 3, 0), 1);   /* a parked reference is part of the count */
 	AUDIT(e);
@@ -3798,10 +3806,9 @@ static void test_reclaim_keep_loop(void)
  */
 static void test_check_after_remove(void)
 {
-	struct fx *f = fx_new(64, 16);
+	int X, t;
+	struct fx *f = fx_with_task(64, 16, &X, &t);
 	pmc_engine *e = f->e;
-	int X = pmc_memcg_create(e, ROOT);
-	int t = pmc_spawn(e, X);
 	CHECK_RC(e, fault_range(f, t, 0, 1, 1), 1);
 	CHECK_EQ(pmc_shrink_active_list(e, X, 1), 1);
 	shrink(f, pmc_isolate(e, X, 1));                 /* written */

@@ -4,9 +4,10 @@
  * zap_pte_range with the mmu_gather, and copy_one_pte for fork.
  *
  * A batch of faults and a zap are resumable machines (fault_step,
- * zap_step; one function per stop point, see docs/architecture.md): each step does one page's work, or one piece of it where
- * another CPU can run in between (after each readahead page, while a read
- * is in flight, while the charge reclaims).  The synchronous API runs them
+ * zap_step; one function per stop point, docs/architecture.md): each step
+ * does one page's work, or one piece of it where another CPU can run in
+ * between (after each readahead page, while a read is in flight, while the
+ * charge reclaims).  The synchronous API runs them
  * to the end; replay interleaves them.
  */
 #include <stddef.h>
@@ -433,7 +434,7 @@ void fault_release(pmc_engine *e, struct fault_op *f)
 static int fault_may_die(const struct fault_op *f)
 {
 	return f->phase != FP_DIRECT &&
-	       !((f->phase == FP_CHARGE || f->phase == FP_SWAPIN_CHARGE) && f->charge.phase != CH_TRY);
+	       !((f->phase == FP_CHARGE || f->phase == FP_SWAPIN_CHARGE) && f->charge.phase == CH_RECLAIM);
 }
 
 /* FP_DIRECT: one stop point of try_to_free_pages; at its end, back where the frame was wanted, or OOM. */

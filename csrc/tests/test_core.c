@@ -3737,7 +3737,7 @@ static void test_unaligned_limit(void)
  * A COW write at a memcg limit, with swap: pmc_fault never returns.
  * do_wp_page holds a reference on the old page while it allocates and charges
  * the copy (page_cache_get(old_page) in 2.6.30).  The engine's fault does not
- * (memory.c, fault_next -> fault_alloc with f->cow), so the charge's reclaim
+ * (memory.c, handle_mm_fault -> do_anonymous_page with f->cow), so the charge's reclaim
  * unmaps and frees the very page being copied; the pte_same check in
  * fault_map_new fails, the fault swaps the page back in, needs a copy again,
  * and every round "frees" a page, so MEM_CGROUP_RECLAIM_RETRIES never runs

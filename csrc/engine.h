@@ -228,11 +228,8 @@ struct hrec_state {
 	struct reclaim_state scan;
 };
 
-/* Where a charge stands: trying, reclaiming, or finished with its outcome (the enum charge_result value). */
-enum charge_phase {
-	CH_OK = CHARGE_OK, CH_OOM_RETRY = CHARGE_OOM_RETRY, CH_OOM_SELF = CHARGE_OOM_SELF, CH_NOMEM = CHARGE_NOMEM,
-	CH_TRY = CHARGE_MORE + 1, CH_RECLAIM
-};
+/* Where a charge stands: trying, reclaiming, or finished (CH_OK on: its outcome, in enum charge_result's order). */
+enum charge_phase { CH_TRY = 0, CH_RECLAIM, CH_OK, CH_OOM_RETRY, CH_OOM_SELF, CH_NOMEM };
 
 /* __mem_cgroup_try_charge in progress. */
 struct charge_state {

@@ -401,6 +401,9 @@ static enum charge_phase try_charge_reclaim(pmc_engine *e, struct charge_state *
 	return (victim == cs->pid || !victim) ? CH_OOM_SELF : CH_OOM_RETRY;
 }
 
+_Static_assert(CH_OOM_RETRY - CH_OK == CHARGE_OOM_RETRY && CH_OOM_SELF - CH_OK == CHARGE_OOM_SELF &&
+               CH_NOMEM - CH_OK == CHARGE_NOMEM && CHARGE_OK == 0, "a finished charge's phase is its outcome");
+
 /* __mem_cgroup_try_charge, one stop point: its outcome once done, CHARGE_MORE until then. */
 enum charge_result __mem_cgroup_try_charge(pmc_engine *e, struct charge_state *cs)
 {
@@ -409,7 +412,7 @@ enum charge_result __mem_cgroup_try_charge(pmc_engine *e, struct charge_state *c
 	case CH_RECLAIM: cs->phase = try_charge_reclaim(e, cs); break;
 	default: break;
 	}
-	return cs->phase < CH_TRY ? (enum charge_result)cs->phase : CHARGE_MORE;
+	return cs->phase >= CH_OK ? (enum charge_result)(cs->phase - CH_OK) : CHARGE_MORE;
 }
 
 /* The charge loop run to its end, for callers that cannot be interleaved. */

@@ -37,6 +37,7 @@ const char *pmc_strerror(int code)
 	case PMC_EINVARIANT: return "invariant broken";
 	case PMC_ESTATE: return "operation out of sequence";
 	case PMC_EALLOC: return "host out of memory";
+	case PMC_ESTOP: return "the explicit schedule stopped the replay";
 	default: return "unknown error";
 	}
 }

@@ -30,7 +30,8 @@ enum pmc_error {
 	PMC_ENOSPC = -7,      /* out of ids (cgroups, tasks)                         */
 	PMC_EINVARIANT = -8,  /* pmc_check found a broken invariant                  */
 	PMC_ESTATE = -9,      /* an operation out of sequence (step API misuse)      */
-	PMC_EALLOC = -10      /* the host could not allocate memory                  */
+	PMC_EALLOC = -10,     /* the host could not allocate memory                  */
+	PMC_ESTOP = -11       /* an explicit schedule stopped the replay (pmc_stop)  */
 };
 
 /* Kernel versions whose behaviour the engine follows. */
@@ -303,7 +304,65 @@ enum pmc_write_file {
 	PMC_FILE_FORCE_EMPTY, PMC_FILE_FAILCNT, PMC_FILE_MAX_USAGE
 };
 
-enum pmc_sched { PMC_SCHED_RR = 0, PMC_SCHED_RANDOM = 1 };
+enum pmc_sched { PMC_SCHED_RR = 0, PMC_SCHED_RANDOM = 1, PMC_SCHED_EXPLICIT = 2 };
+
+/*
+ * The explicit scheduler (PMC_SCHED_EXPLICIT, explicit.c).  Actors are the
+ * CPUs 0..cpus-1 and kswapd (actor cpus).  A choice point is a pick where two
+ * or more actors could run; its choice comes from the caller's schedule, and
+ * past it from the default: the actor that ran last, if it can go on with the
+ * operation it was running, else the lowest-numbered one that can run.
+ */
+enum pmc_stop {
+	PMC_STOP_NONE = 0,       /* ran to its end                                  */
+	PMC_STOP_BOUND = 1,      /* the step bound was reached: a livelock or a lost wake-up */
+	PMC_STOP_PRUNED = 2,     /* a choice point past the schedule met a state already explored */
+	PMC_STOP_DEADLOCK = 3    /* every operation waits and no I/O is in flight   */
+};
+
+/* The machines a step runs in (the operation's own, or the innermost one it is inside). */
+enum pmc_machine {
+	PMC_M_NONE = 0, PMC_M_FAULT = 1, PMC_M_ZAP = 2, PMC_M_HREC = 3, PMC_M_RECLAIM = 4, PMC_M_SHRINK = 5
+};
+
+struct pmc_choice {
+	int64_t step;              /* steps taken before it                          */
+	uint64_t runnable;         /* bit i: actor i could run                       */
+	uint64_t hash;             /* the state's key where it was checked for pruning, else 0 */
+	int32_t chosen;
+	int32_t prev;              /* the actor of the step before; -1 at the start */
+	int32_t keep;              /* prev could go on with its operation            */
+	int32_t preempted;         /* keep, and another actor was chosen             */
+	int32_t given;             /* the choice came from the schedule (else the default) */
+	int32_t pad;
+};
+
+/* One step of an explicit replay, logged when asked: where its actor stood before it. */
+struct pmc_step {
+	int64_t event;             /* trace event of the operation; -1 for kswapd    */
+	int64_t vpn;               /* the task's page it works on, or -1             */
+	int64_t choice;            /* the choice point it was picked at, or -1       */
+	int32_t actor;
+	int32_t job;               /* the operation: enum pmc_machine                */
+	int32_t outer;             /* the operation's own phase                      */
+	int32_t machine;           /* the innermost machine running                  */
+	int32_t phase;             /* its phase (pmc_phase_name)                     */
+	int32_t pfn;               /* the page a shrink batch holds in hand, or -1   */
+	int32_t status;            /* 0 the operation ended, 1 more to do, 2 blocked */
+	int32_t pad;
+};
+
+struct pmc_explicit_info {
+	int64_t choices;           /* choice points recorded                         */
+	int64_t steps;             /* steps logged                                   */
+	int64_t preemptions;       /* choices that preempted                         */
+	int64_t pruned_at;         /* the choice point where it was pruned, or -1    */
+	int32_t stop;              /* enum pmc_stop                                  */
+	int32_t pad;
+};
+
+/* A set of explored state keys, each with the fewest preemptions it was reached with. */
+typedef struct pmc_seen pmc_seen;
 
 /* One point of a replay's time series. */
 struct pmc_sample {
@@ -417,6 +476,20 @@ int pmc_replay_stats(const pmc_engine *e, struct pmc_replay_stats *out);
 int pmc_replay_maps(const pmc_engine *e, int32_t *task_pid, uint8_t *task_state, int64_t ntask, int32_t *cg_id,
                     uint8_t *cg_state, int64_t ncg);
 void pmc_replay_end(pmc_engine *e);
+
+/* explicit.c: the explicit scheduler's schedule and records */
+int pmc_replay_schedule(pmc_engine *e, const int32_t *choices, int64_t n, int64_t max_steps, pmc_seen *seen,
+                        int log_steps);
+int64_t pmc_replay_choices(const pmc_engine *e, struct pmc_choice *out, int64_t cap);
+int64_t pmc_replay_steps(const pmc_engine *e, struct pmc_step *out, int64_t cap);
+int pmc_replay_explicit_info(const pmc_engine *e, struct pmc_explicit_info *out);
+const char *pmc_phase_name(int machine, int phase);
+
+/* state_hash.c */
+uint64_t pmc_state_hash(const pmc_engine *e);
+pmc_seen *pmc_seen_new(void);
+void pmc_seen_free(pmc_seen *s);
+int64_t pmc_seen_size(const pmc_seen *s);
 
 /* snapshot.c */
 int64_t pmc_snapshot_size(pmc_engine *e);

@@ -19,57 +19,11 @@
 #include <string.h>
 
 #include "engine.h"
+#include "replay.h"
 
 #define MAX_TRACE_TASKS (1 << 26)
 #define NAME_CHUNK 16
 #define NAME_MAX 255
-
-enum actor_job { ACT_IDLE = 0, ACT_FAULT, ACT_ZAP, ACT_HREC, ACT_RECLAIM };
-
-struct actor {
-	int32_t job;
-	int32_t pid;
-	int32_t blocked;             /* its last step could not progress */
-	int64_t vtime;               /* this CPU's simulated clock       */
-	union {
-		struct fault_op fault;
-		struct zap_op zap;
-		struct hrec_state hrec;
-		struct reclaim_state rs;
-	} u;
-};
-
-enum { V_UNKNOWN = 0, V_LIVE, V_GONE };
-
-struct feed;
-
-struct replay {
-	int32_t ncpus;
-	int32_t sched;
-	uint64_t rng;
-	struct actor *actor;         /* ncpus CPUs, then kswapd */
-	struct actor *kswapd;        /* &actor[ncpus] */
-	uint8_t cpu_of[256];         /* event.cpu -> the CPU it runs on (event.cpu modulo ncpus) */
-	int32_t last;
-	/* validation */
-	uint8_t *vtask;
-	int64_t vtask_cap;
-	uint8_t vcg[MAX_MEMCG + 1];
-	/* trace ids -> engine ids */
-	int32_t *task_pid;
-	int32_t cg_id[MAX_MEMCG + 1];
-	struct pmc_replay_stats st;
-	int64_t next_sample;
-	int64_t nsamples;
-	int32_t freed;               /* an operation ended since the last dispatch attempt */
-	int64_t head;                /* the first event of the trace not yet started */
-	uint64_t started;            /* bit k: event head + k has started */
-	int32_t any_blocked;         /* some actor's blocked is set (saves clearing them all every step) */
-	struct feed *feed;           /* the chunk pmc_replay_run is feeding in, or NULL */
-	int32_t fast;                /* the fast paths on (else every step goes through the scan) */
-	int64_t *marks;              /* the trace's cgroup changes (mkdir, rmdir) validation saw */
-	int64_t nmarks, cap_marks;
-};
 
 static uint64_t splitmix64(uint64_t *s)
 {
@@ -86,6 +40,7 @@ void pmc_replay_end(pmc_engine *e)
 		return;
 	for (int32_t pid = 1; pid < e->nr_task; pid++)
 		e->task[pid].busy = 0;
+	explicit_free(r->ex);
 	free(r->actor);
 	free(r->marks);
 	free(r->vtask);
@@ -98,19 +53,24 @@ int pmc_replay_begin(pmc_engine *e, int cpus, int sched, uint64_t seed)
 {
 	if (cpus < 1 || cpus > 256)
 		return pmc_err(e, PMC_EINVAL, "cpus must be 1..256, got %d", cpus);
-	if (sched != PMC_SCHED_RR && sched != PMC_SCHED_RANDOM)
+	if (sched != PMC_SCHED_RR && sched != PMC_SCHED_RANDOM && sched != PMC_SCHED_EXPLICIT)
 		return pmc_err(e, PMC_EINVAL, "unknown scheduler %d", sched);
+	if (sched == PMC_SCHED_EXPLICIT && cpus > EXPLICIT_MAX_CPUS)
+		return pmc_err(e, PMC_EINVAL, "the explicit scheduler runs at most %d cpus, got %d", EXPLICIT_MAX_CPUS, cpus);
 	int32_t open = first_open_batch(e);
 	if (open >= 0)
 		return pmc_err(e, PMC_ESTATE, "shrink batch %d is still isolated: finish it before a replay", open);
 	pmc_replay_end(e);
 	struct replay *r = calloc(1, sizeof *r);
-	if (!r || !(r->actor = calloc((size_t)cpus + 1, sizeof *r->actor))) {
+	if (!r || !(r->actor = calloc((size_t)cpus + 1, sizeof *r->actor)) ||
+	    (sched == PMC_SCHED_EXPLICIT && !(r->ex = explicit_new(cpus)))) {
+		if (r)
+			free(r->actor);
 		free(r);
 		return pmc_err(e, PMC_EALLOC, "cannot allocate a replay");
 	}
 	r->ncpus = cpus;
-	r->fast = !e->replay_slow;
+	r->fast = !e->replay_slow && sched != PMC_SCHED_EXPLICIT;   /* explicit: the reference path */
 	r->kswapd = &r->actor[cpus];
 	for (int c = 0; c < 256; c++)
 		r->cpu_of[c] = (uint8_t)(c % cpus);
@@ -400,6 +360,9 @@ int64_t pmc_replay_validate(pmc_engine *e, const struct pmc_event *ev, int64_t n
 				BAD("event %lld: unknown fault flags %#x", (long long)idx, v->flags);
 			/* fall through */
 		case PMC_OP_MUNMAP:
+			if (v->op == PMC_OP_MUNMAP && (v->flags & ~1u))
+				BAD("event %lld: unknown munmap flags %#x", (long long)idx, v->flags);
+			/* fall through */
 		case PMC_OP_MLOCK:
 			rc = v_task(e, r, idx, v->task, 0);
 			if (!rc)
@@ -549,7 +512,9 @@ static inline void start_task_op(pmc_engine *e, struct actor *a, const struct pm
 {
 	if (v->op == PMC_OP_EXIT || v->op == PMC_OP_MUNMAP) {
 		int exit = v->op == PMC_OP_EXIT;
-		zap_op_init(&a->u.zap, pid, NULL, exit ? TASK_VPN_LIMIT : v->count, exit ? 0 : v->vpn, 1, exit);
+		/* munmap flag 1: zap only, the references stay parked in the gather for a later flush */
+		zap_op_init(&a->u.zap, pid, NULL, exit ? TASK_VPN_LIMIT : v->count, exit ? 0 : v->vpn,
+		            exit || !(v->flags & 1), exit);
 		a->job = ACT_ZAP;
 		if (exit)
 			e->task[pid].exiting = 1;
@@ -561,6 +526,8 @@ static inline void start_task_op(pmc_engine *e, struct actor *a, const struct pm
 	a->pid = pid;
 	e->task[pid].busy = 1;
 }
+
+static int64_t event_index(const struct replay *r, const struct pmc_event *v);
 
 /*
  * Start one event on its CPU.  Returns the events consumed (a mkdir takes its
@@ -653,6 +620,8 @@ static int dispatch(pmc_engine *e, struct replay *r, const struct pmc_event *v)
 			r->st.refused++;
 		break;
 	}
+	if (r->ex && a->job)
+		explicit_op_started(r, event_cpu(r, v), event_index(r, v));
 	r->st.events++;
 	tick(e, COST_DISPATCH_NS);
 	return consumed;
@@ -795,6 +764,12 @@ struct feed {
 	int64_t nbarriers, bcur;     /* ... and the first not behind the head         */
 	int32_t cand[256];           /* each CPU's first event not started, or n      */
 };
+
+/* The trace index of an event of the chunk being fed in (r->head is the chunk's first while it runs). */
+static int64_t event_index(const struct replay *r, const struct pmc_event *v)
+{
+	return r->head + (v - r->feed->ev);
+}
 
 /*
  * Events left to start from this chunk.  A chunk that is not the last stops
@@ -1310,16 +1285,6 @@ static int dispatch_pending(pmc_engine *e, struct replay *r)
 /* --- the scheduler ------------------------------------------------------------------ */
 
 /*
- * The other busy actors seen from actor `pick`: how many, the earliest of
- * their clocks, and (when there is one) which.  One pass over the actors.
- */
-struct others {
-	int n;
-	int one;
-	int64_t limit;
-};
-
-/*
  * pick_actor, and the other busy actors seen from the actor it picks, in
  * one pass.  -1 when nothing is runnable.
  */
@@ -1730,7 +1695,11 @@ static int schedule_one(pmc_engine *e, struct replay *r)
 {
 	int n = r->ncpus + 1;
 	struct others o;
-	int pick = pick_next(r, &o);
+	int pick, rc;
+	if (r->ex && (rc = explicit_pick(e, r, &o, &pick)) < 0)
+		return rc;
+	if (!r->ex)
+		pick = pick_next(r, &o);
 	if (pick < 0) {
 		int busy = 0;
 		for (int i = 0; i < n; i++)
@@ -1738,13 +1707,26 @@ static int schedule_one(pmc_engine *e, struct replay *r)
 		if (!busy)
 			return 0;
 		if (!io_wait_one(e, -1))
-			return pmc_err(e, PMC_ESTATE, "replay deadlock: every operation waits for a page lock");
+			return r->ex ? explicit_deadlock(e, r)
+			             : pmc_err(e, PMC_ESTATE, "replay deadlock: every operation waits for a page lock");
 		for (int i = 0; i < n; i++)
 			r->actor[i].blocked = 0;
 		r->any_blocked = 0;
 		return 1;
 	}
-	int rc;
+	if (r->ex)                               /* one step per pick, each logged and bounded */
+		for (;;) {
+			if ((rc = explicit_step_begin(e, r, pick)) < 0)
+				return rc;
+			rc = run_actor(e, r, pick, o);
+			explicit_step_end(e, r, pick, rc);
+			if (rc <= 0)
+				return rc < 0 ? rc : 1;
+			if ((rc = explicit_pick(e, r, &o, &pick)) < 0)
+				return rc;
+			if (pick < 0)
+				return 1;
+		}
 	while ((rc = run_actor(e, r, pick, o)) > 0 && (pick = pick_next(r, &o)) >= 0)
 		;
 	return rc < 0 ? rc : 1;
@@ -1803,6 +1785,17 @@ int64_t pmc_replay_run(pmc_engine *e, const struct pmc_event *ev, int64_t base, 
 	r->head = base + f.head;
 	r->started = f.started;
 	return rc < 0 ? rc : f.written;
+}
+
+/* The first event not started, as a trace index, and the started bits of the window past it. */
+int64_t replay_position(const struct replay *r, uint64_t *started)
+{
+	if (r->feed) {
+		*started = r->feed->started;
+		return r->head + r->feed->head;   /* r->head is the chunk's first event while it runs */
+	}
+	*started = r->started;
+	return r->head;
 }
 
 int64_t pmc_replay_head(const pmc_engine *e)

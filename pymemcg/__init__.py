@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 # the documented submodules, reachable as attributes; imported on first use (sweep pulls in
 # the executors, plot matplotlib)
 SUBMODULES = ("trace", "workloads", "importers", "replay", "sweep", "faults", "facts", "mix", "mrc", "bench",
-              "plot", "sizes")
+              "plot", "sizes", "explore")
 
 
 def __getattr__(name):

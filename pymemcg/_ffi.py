@@ -1,10 +1,13 @@
 """The single import point of the compiled core, and the error mapping."""
 import errno
 
+import numpy as np
+
 from ._core import ffi, lib
 from .errors import CgroupError, InvariantError, OutOfMemory, StateError, TaskDead
 
-__all__ = ["ffi", "lib", "check", "struct_to_dict", "strategy_failed", "raise_strategy_error"]
+__all__ = ["ffi", "lib", "check", "struct_to_dict", "strategy_failed", "raise_strategy_error",
+           "struct_dtype"]
 
 # engine address -> (exception, strategy, hook): a Python strategy's hook raised during a C call
 # (pymemcg/strategies.py); raised to the caller once that call has returned
@@ -41,6 +44,7 @@ _RAISE = {
     lib.PMC_EINVARIANT: InvariantError,
     lib.PMC_ESTATE: StateError,
     lib.PMC_EALLOC: MemoryError,
+    lib.PMC_ESTOP: StateError,
 }
 _CGROUP_ERRNO = {
     lib.PMC_ENOENT: errno.ENOENT,
@@ -66,3 +70,13 @@ def check(rc, eng_ptr=None):
 def struct_to_dict(cdata):
     """Every field of a flat C struct, as a dict."""
     return {name: getattr(cdata, name) for name, _ in ffi.typeof(cdata[0]).fields}
+
+
+def struct_dtype(ctype):
+    """The numpy dtype laid out as a flat C struct of integers (fields, offsets, size), so that
+    an array of them can be read with one copy."""
+    t = ffi.typeof(ctype)
+    return np.dtype({"names": [name for name, _ in t.fields],
+                     "formats": [np.dtype(f"{'u' if f.type.cname.startswith('uint') else 'i'}{ffi.sizeof(f.type)}")
+                                 for _, f in t.fields],
+                     "offsets": [f.offset for _, f in t.fields], "itemsize": ffi.sizeof(t)})

@@ -400,7 +400,9 @@ class Engine:
     def replay(self, trace, cpus=2, *, sched="rr", seed=None, sample_every=None, progress=None, resume=False):
         """Run a trace (array, or .npy/.csv path) on `cpus` simulated CPUs, interleaved
         page-step by page-step by a round-robin ("rr") or seeded random ("random")
-        scheduler; the same trace, seed and settings give identical results.
+        scheduler, or by an explicit schedule (a pymemcg.replay.Schedule or a sequence of
+        actor numbers, one per choice point: docs/explore.md); the same trace, seed and
+        settings give identical results.
         resume=True continues the trace of the previous replay (its task and cgroup
         ids keep their meaning), e.g. a measured segment after a warm-up.
         Returns a ReplayResult (counters, leaks, meminfo, time series)."""
@@ -440,6 +442,22 @@ class Engine:
         """The strategy's own counters, by the names its table gives them."""
         values = self._strategy_counters()
         return {name: int(values[i]) for i, name in enumerate(self._strategy.counters)}
+
+    def _drop_handles(self):
+        """Forget the Cgroup and Task objects this engine handed out (each holds the engine, a
+        cycle), so that a throwaway engine goes as soon as its last reference does, without
+        waiting for the collector: the exploration makes one per schedule, and one stopped in
+        the middle of its operations must not linger."""
+        self._cgroups.clear()
+        self._cg_by_id.clear()
+        self._tasks.clear()
+
+    def state_hash(self):
+        """A 64-bit digest of the whole simulated state: every page and slot array, the
+        engine's scalars (clock, device queue, counters), every cgroup and task with its page
+        table (csrc/state_hash.c).  Two engines with the same digest are in the same state;
+        an explicit replay's reproducer is checked with it (docs/explore.md)."""
+        return int(lib.pmc_state_hash(self._ptr))
 
     def _set_replay_slow(self, on=True):
         """Replays without their fast paths (one scheduler step per pick, the general

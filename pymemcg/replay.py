@@ -10,8 +10,8 @@ import time
 
 import numpy as np
 
-from ._ffi import ffi, lib, raise_strategy_error, struct_to_dict
-from .errors import TraceError
+from ._ffi import ffi, lib, raise_strategy_error, struct_dtype, struct_to_dict
+from .errors import StateError, TraceError
 from .faults import classify, series_columns
 from .sizes import PAGE_SIZE
 from .trace import OP, as_trace, mkdir_names
@@ -19,13 +19,93 @@ from .trace import OP, as_trace, mkdir_names
 SCHEDULERS = {"rr": lib.PMC_SCHED_RR, "random": lib.PMC_SCHED_RANDOM}
 CHUNK = 1 << 20
 SAMPLE_FIELDS = [name for name, _ in ffi.typeof("struct pmc_sample").fields]
+EXPLICIT_MAX_CPUS = 63                       # csrc/replay.h: a choice point's runnable set is one 64-bit mask
+CHOICE_DTYPE = struct_dtype("struct pmc_choice")
+STEP_DTYPE = struct_dtype("struct pmc_step")
+
+
+class Schedule:
+    """An explicit schedule (docs/explore.md): at each choice point of a replay (a pick where
+    two or more actors could run; actors are the CPUs 0..cpus-1, then kswapd as actor
+    ``cpus``) the actor in ``choices`` runs, in order; past their end the default runs, which
+    never preempts: the actor that ran last if it can go on with its operation, else the
+    lowest-numbered one that can run.  ``max_steps`` (0: none) ends a replay that runs longer
+    with StateError (a livelock or a lost wake-up).  ``Engine.replay(trace, sched=schedule)``
+    replays it; a plain sequence of actor numbers is a schedule with no bound."""
+
+    __slots__ = ("choices", "max_steps")
+
+    def __init__(self, choices=(), max_steps=0):
+        if isinstance(choices, (str, bytes)) or not hasattr(choices, "__iter__"):
+            raise TypeError(f"a schedule's choices are a sequence of actor numbers, not {type(choices).__name__}")
+        out = []
+        for i, c in enumerate(choices):
+            if isinstance(c, (bool, np.bool_)) or not isinstance(c, (int, np.integer)):
+                raise TypeError(f"schedule choice {i} must be an int (an actor number), got {c!r}")
+            if not 0 <= c <= EXPLICIT_MAX_CPUS:
+                raise ValueError(f"schedule choice {i} is actor {c}, not one of 0..{EXPLICIT_MAX_CPUS}")
+            out.append(int(c))
+        if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 0:
+            raise ValueError(f"max_steps must be a non-negative int (0: no bound), got {max_steps!r}")
+        self.choices = tuple(out)
+        self.max_steps = int(max_steps)
+
+    def __repr__(self):
+        return f"Schedule({list(self.choices)}, max_steps={self.max_steps})"
+
+    def __eq__(self, other):
+        return isinstance(other, Schedule) and (self.choices, self.max_steps) == (other.choices, other.max_steps)
+
+    def __hash__(self):
+        return hash((self.choices, self.max_steps))
+
+    def to_dict(self):
+        return {"choices": list(self.choices), "max_steps": self.max_steps}
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(d["choices"], d.get("max_steps", 0))
+
+
+def as_schedule(sched):
+    """A Schedule from a Schedule or a sequence of actor numbers."""
+    return sched if isinstance(sched, Schedule) else Schedule(sched)
+
+
+def set_schedule(eng, schedule, seen=None, log=False):
+    """Hand an explicit replay begun on eng its schedule (and the explored states to prune
+    against, and whether to log every step)."""
+    choices = np.ascontiguousarray(schedule.choices, np.int32)
+    _check(eng, lib.pmc_replay_schedule(eng._ptr, ffi.cast("int32_t *", ffi.from_buffer(choices)), len(choices),
+                                        schedule.max_steps, ffi.NULL if seen is None else seen, int(log)))
+
+
+def _records(eng, fn, ctype, dtype, n):
+    out = np.zeros(n, dtype)
+    if n:
+        fn(eng._ptr, ffi.cast(ctype, ffi.from_buffer(out)), n)
+    return out
+
+
+def explicit_records(eng):
+    """The explicit replay in progress on eng: (info dict, choice points, logged steps) as
+    numpy arrays of CHOICE_DTYPE and STEP_DTYPE."""
+    info = ffi.new("struct pmc_explicit_info *")
+    _check(eng, lib.pmc_replay_explicit_info(eng._ptr, info))
+    return (struct_to_dict(info),
+            _records(eng, lib.pmc_replay_choices, "struct pmc_choice *", CHOICE_DTYPE, info.choices),
+            _records(eng, lib.pmc_replay_steps, "struct pmc_step *", STEP_DTYPE, info.steps))
 
 
 class ReplayResult:
     """What a replay did: ``counters``, ``strategy_counters`` (the strategy's own), ``leaks``
     (pages/slots), ``meminfo`` (bytes), ``stats``, ``faults`` (hits, minor and major faults as
     counts and ratios, see pymemcg.faults) and a time series (``series``: one numpy array per
-    field, ``cgroups``: usage and memsw usage in bytes per trace cgroup path and sample)."""
+    field, ``cgroups``: usage and memsw usage in bytes per trace cgroup path and sample).  An explicit
+    replay (a Schedule) also has ``choices`` and ``steps``: its choice points and every step, as
+    numpy arrays of CHOICE_DTYPE and STEP_DTYPE (None for rr and random)."""
+
+    choices = steps = None
 
     def __init__(self, eng, events, seconds, stats, series, cg_usage, cg_paths, killed_before=()):
         self.events = events
@@ -192,6 +272,14 @@ def _events_ptr(chunk):
 def _check(eng, rc):
     if rc < 0:
         msg = ffi.string(lib.pmc_errmsg(eng._ptr)).decode()
+        if rc == lib.PMC_EINVAL and msg.startswith("schedule choice"):
+            raise ValueError(msg)                      # a schedule that does not fit the trace
+        if rc == lib.PMC_ESTOP:                        # an explicit schedule's step bound or deadlock
+            info = ffi.new("struct pmc_explicit_info *")
+            lib.pmc_replay_explicit_info(eng._ptr, info)
+            err = StateError(msg)
+            err.stop = info.stop
+            raise err
         if rc == lib.PMC_EINVAL:
             err = TraceError(msg)
             try:
@@ -210,8 +298,13 @@ def replay(eng, trace, cpus=2, sched="rr", seed=None, sample_every=None, progres
     trace = as_trace(trace)
     if isinstance(cpus, bool) or not isinstance(cpus, int) or not 1 <= cpus <= 256:
         raise ValueError(f"cpus must be an int in 1..256, got {cpus!r}")
-    if sched not in SCHEDULERS:
-        raise ValueError(f"sched must be one of {sorted(SCHEDULERS)}, got {sched!r}")
+    schedule = None
+    if not isinstance(sched, str):
+        schedule = as_schedule(sched)
+        if cpus > EXPLICIT_MAX_CPUS:
+            raise ValueError(f"an explicit schedule runs at most {EXPLICIT_MAX_CPUS} cpus, got {cpus}")
+    elif sched not in SCHEDULERS:
+        raise ValueError(f"sched must be one of {sorted(SCHEDULERS)} or a Schedule, got {sched!r}")
     seed = eng.seed if seed is None else seed
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64:
         raise ValueError(f"seed must be an int in [0, 2**64), got {seed!r}")
@@ -221,8 +314,11 @@ def replay(eng, trace, cpus=2, sched="rr", seed=None, sample_every=None, progres
     if isinstance(sample_every, bool) or not isinstance(sample_every, int) or sample_every < 0:
         raise ValueError("sample_every must be a non-negative int (0: no time series)")
     killed_before = _killed(eng) if resume else set()
-    _check(eng, lib.pmc_replay_begin(eng._ptr, cpus, SCHEDULERS[sched], seed))
+    _check(eng, lib.pmc_replay_begin(eng._ptr, cpus, SCHEDULERS[sched] if schedule is None else
+                                     lib.PMC_SCHED_EXPLICIT, seed))
     try:
+        if schedule is not None:
+            set_schedule(eng, schedule, log=True)
         if resume:
             _preload(eng)
         mapped = _MappedTrace(trace)
@@ -265,6 +361,7 @@ def replay(eng, trace, cpus=2, sched="rr", seed=None, sample_every=None, progres
         lib.pmc_replay_stats(eng._ptr, st)
         stats = struct_to_dict(st)
         paths = _register(eng, trace, int(st.max_task), ncg, resume)
+        records = explicit_records(eng) if schedule is not None else None
     finally:
         lib.pmc_replay_end(eng._ptr)
     # a Python strategy's exception: the replay ran to its end with the strategy's no-op answers
@@ -272,7 +369,10 @@ def replay(eng, trace, cpus=2, sched="rr", seed=None, sample_every=None, progres
     series = {f: samples[f][:written].copy() for f in SAMPLE_FIELDS}
     series["swap_used_bytes"] = series["swap_used"] * PAGE_SIZE
     series.update(series_columns(series))
-    return ReplayResult(eng, stats["events"], seconds, stats, series, cg_usage[:written].copy(), paths, killed_before)
+    res = ReplayResult(eng, stats["events"], seconds, stats, series, cg_usage[:written].copy(), paths, killed_before)
+    if records is not None:
+        res.choices, res.steps = records[1], records[2]
+    return res
 
 
 def _preload(eng):

@@ -9,7 +9,8 @@ op         fields
 =========  ===========================================================================
 spawn      task = new task id, vpn = cgroup id
 fault      task, vpn = first page, count = pages, flags bit 0 = write
-munmap     task, vpn, count
+munmap     task, vpn, count; flags bit 0 = zap only: the pages' references stay parked in
+           the task's mmu_gather until its next flush (a munmap without the bit, or its exit)
 fork       task = parent, vpn = new child task id
 exit       task
 mlock      task, vpn, count
@@ -42,6 +43,7 @@ WRITE_FILES = ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "memory.s
 WRITE_FILE = {name: i + 1 for i, name in enumerate(WRITE_FILES)}
 FLAG_WRITE = 1
 FLAG_GLOBAL = 1
+FLAG_NOFLUSH = 1
 VPN_LIMIT = 1 << 36
 NAME_CHUNK = 16
 CSV_FIELDS = ("op", "cpu", "task", "vpn", "count", "flags", "name")
@@ -140,6 +142,11 @@ class Builder:
     def munmap(self, task, vpn, count=1):
         self._emit("munmap", cpu=self._task(task), task=task, vpn=vpn, count=count)
 
+    def zap(self, task, vpn, count=1):
+        """Unmap without the flush (Task.zap(flush=False)): the references stay parked in the
+        task's mmu_gather until its next munmap or its exit flushes them."""
+        self._emit("munmap", cpu=self._task(task), task=task, vpn=vpn, count=count, flags=FLAG_NOFLUSH)
+
     def fork(self, task, cpu=None):
         child = self._next_task
         self._next_task += 1
@@ -164,6 +171,14 @@ class Builder:
     def rmdir(self, path):
         self._emit("rmdir", task=self._cg(path))
         del self._cgroups[path.strip("/")]
+
+    def events_so_far(self):
+        """Events emitted so far (not __len__: callers test a Builder for truth, `builder or Builder()`)."""
+        return sum(len(c) for c in self._chunks)
+
+    def cpu_of(self, task):
+        """The CPU a task's events run on."""
+        return self._task(task)
 
     def extend(self, events):
         """Append ready-made events (a TRACE_DTYPE array)."""

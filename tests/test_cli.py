@@ -19,7 +19,7 @@ from pymemcg.cli import build_parser, main
 from pymemcg.trace import OP
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-SUBCOMMANDS = ("demo", "replay", "gen", "import", "plot", "stat", "mix", "mrc", "bench", "sweep")
+SUBCOMMANDS = ("demo", "replay", "gen", "import", "plot", "stat", "mix", "mrc", "bench", "sweep", "explore")
 SUMMARY_KEYS = {"events", "seconds", "events_per_s", "leaks", "counters", "strategy_counters", "meminfo", "stats",
                 "faults", "oom"}
 

@@ -48,3 +48,20 @@ def test_race_md_script_prints_the_documented_output():
 def test_race_md_shows_every_row(row):
     out = documented_output(DOC.read_text())
     assert out.count(f"\n{row}") == 2, f"row {row!r} should appear for hook none and hook seed"
+
+
+@pytest.mark.parametrize("name", ["exit-vs-reclaim-laptop", "readahead-vs-zap", "munmap-vs-kswapd"])
+def test_the_results_table_of_explore_md_is_current(name):
+    """docs/explore.md's table (from `pymemcg explore`) gives what the exploration gives now:
+    schedules, pruned, distinct states and the schedules reaching each bad outcome."""
+    from pymemcg import explore, strategies
+    doc = (DOC.parent / "explore.md").read_text()
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in doc.splitlines()
+            if line.startswith(f"| {name} |")]
+    assert len(rows) == 2 * len(strategies.names())
+    for row in rows:
+        kernel, hook, schedules, pruned, states, bad = row[1:7]
+        ex = explore.explore(name, kernel, hook, 2, executor="inline")
+        assert (f"{ex.schedules:,}", f"{ex.pruned:,}", f"{ex.distinct_states:,}") == (schedules, pruned, states)
+        documented = [int(n.replace(",", "")) for n in re.findall(r"\(([\d,]+)\)", bad)]
+        assert sorted(documented) == sorted(ex.bad.values()), (row, ex.bad)

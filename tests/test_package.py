@@ -14,7 +14,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize("name", ["trace", "workloads", "importers", "replay", "sweep", "faults", "facts", "mix",
-                                  "mrc", "bench", "plot", "sizes"])
+                                  "mrc", "bench", "plot", "sizes", "explore"])
 def test_documented_submodules_are_attributes(name):
     code = f"import pymemcg, sys; m = pymemcg.{name}; print(m.__name__, 'pymemcg.sweep' in sys.modules)"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SLICE = ["tests/test_tasks.py", "tests/test_races.py", "tests/test_swap.py", "tests/test_bad_input.py",
          "tests/test_cgroup_files.py", "tests/test_replay.py", "tests/test_determinism.py",
          "tests/test_model_differential.py", "tests/test_fuzz.py", "tests/test_replay_fast.py",
-         "tests/test_strategies.py"]
+         "tests/test_strategies.py", "tests/test_explore.py"]
 
 
 def _runtime(name):

@@ -601,12 +601,12 @@ static void test_layout(void)
 	/* every field of struct pmc_arrays is one of the lists above */
 	CHECK_EQ(sizeof a, (11 + 3) * sizeof(void *));
 
-	for (int code = PMC_EALLOC; code <= PMC_OK; code++) {
+	for (int code = PMC_ESTOP; code <= PMC_OK; code++) {
 		CHECK(pmc_strerror(code) != NULL);
 		CHECK(strcmp(pmc_strerror(code), "unknown error") != 0);
 	}
 	CHECK(strcmp(pmc_strerror(1), "unknown error") == 0);
-	CHECK(strcmp(pmc_strerror(-11), "unknown error") == 0);
+	CHECK(strcmp(pmc_strerror(PMC_ESTOP - 1), "unknown error") == 0);
 }
 
 /* Tables pmc_engine_create must refuse (pmc_strategy_check). */
@@ -2858,9 +2858,23 @@ static void test_replay(void)
 	REFUSED(f, pmc_replay_begin(e, 0, PMC_SCHED_RR, 0), PMC_EINVAL);
 	REFUSED(f, pmc_replay_begin(e, 257, PMC_SCHED_RR, 0), PMC_EINVAL);
 	REFUSED(f, pmc_replay_begin(e, -1, PMC_SCHED_RR, 0), PMC_EINVAL);
-	REFUSED(f, pmc_replay_begin(e, 2, 2, 0), PMC_EINVAL);
+	REFUSED(f, pmc_replay_begin(e, 2, PMC_SCHED_EXPLICIT + 1, 0), PMC_EINVAL);
 	REFUSED(f, pmc_replay_begin(e, 2, -1, 0), PMC_EINVAL);
+	REFUSED(f, pmc_replay_begin(e, 64, PMC_SCHED_EXPLICIT, 0), PMC_EINVAL);   /* one 64-bit runnable mask */
 	pmc_replay_end(e);   /* without a replay: a no-op */
+
+	/* the explicit scheduler's calls: only on an explicit replay, the schedule before it runs */
+	int32_t bad_choice = 3;
+	REFUSED(f, pmc_replay_schedule(e, NULL, 0, 0, NULL, 0), PMC_ESTATE);
+	CHECK_RC(e, pmc_replay_begin(e, 2, PMC_SCHED_RR, 0), 0);
+	REFUSED(f, pmc_replay_schedule(e, NULL, 0, 0, NULL, 0), PMC_ESTATE);
+	pmc_replay_end(e);
+	CHECK_RC(e, pmc_replay_begin(e, 2, PMC_SCHED_EXPLICIT, 0), 0);
+	REFUSED(f, pmc_replay_schedule(e, &bad_choice, 1, 0, NULL, 0), PMC_EINVAL);   /* actors 0..2 */
+	REFUSED(f, pmc_replay_schedule(e, NULL, 1, 0, NULL, 0), PMC_EINVAL);
+	REFUSED(f, pmc_replay_schedule(e, NULL, 0, -1, NULL, 0), PMC_EINVAL);
+	CHECK_RC(e, pmc_replay_schedule(e, NULL, 0, 0, NULL, 1), 0);
+	pmc_replay_end(e);
 
 	/* during a replay there is no snapshot */
 	CHECK_RC(e, pmc_replay_begin(e, 2, PMC_SCHED_RR, 0), 0);

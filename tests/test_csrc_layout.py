@@ -6,8 +6,8 @@ import re
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CSRC = ROOT / "csrc"
-OWN = {"engine.c", "step.c", "replay.c", "snapshot.c", "audit.c", "leaks.c", "strategy.c",
-       "engine.h", "hookpoints.h", "pymemcg.h"}
+OWN = {"engine.c", "step.c", "replay.c", "explicit.c", "state_hash.c", "snapshot.c", "audit.c", "leaks.c",
+       "strategy.c", "engine.h", "replay.h", "snapshot.h", "hookpoints.h", "pymemcg.h"}
 KERNEL_PATH = re.compile(r"\b(?:mm|kernel|include/linux|block)/[\w.-]+")
 
 

@@ -1,7 +1,7 @@
 /*
  * audit.c - pmc_check: every invariant the engine keeps, recomputed from
- * scratch (kernel-semantics §4.4 for I1-I5, the rest the engine's own
- * bookkeeping), and pmc_leaks: the leak definitions of §4.4.  The first
+ * scratch (semantics.md K4.4 for I1-I5, the rest the engine's own
+ * bookkeeping), and pmc_leaks: the leak definitions of K4.4.  The first
  * violation is reported as "NAME: detail" naming an offending page, slot,
  * task or cgroup.
  */
@@ -353,7 +353,7 @@ int pmc_check(pmc_engine *e)
 /*
  * The leak figures (leaks.c keeps them up to date; while a slot's count is
  * saturated they are counted here from the page tables instead).
- * §4.4: a stale swap-cache page is in the cache, uncharged, unmapped, and no
+ * K4.4: a stale swap-cache page is in the cache, uncharged, unmapped, and no
  * swap pte uses its slot (Type-2 pages are PageAnon, Type-1 pages are not);
  * an orphan charged one is the same but still USED; a leaked swap entry is an
  * allocated slot with no pte whose cache page is missing or stale; a leaked

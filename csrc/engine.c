@@ -60,15 +60,36 @@ int pmc_vpns_check(pmc_engine *e, const int64_t *vpns, int64_t n, int64_t start)
 	return 0;
 }
 
-static int config_check(const struct pmc_config *c, char *err, size_t errlen)
+/*
+ * What the Python side relies on, checked where it is defined: pfns and
+ * swap offsets fit an int32 with -1 (NIL) to spare, a batch's arrays hold
+ * SWAP_CLUSTER_MAX pages, and the numpy arrays are 48 bytes per frame and 8
+ * per swap slot (docs/architecture.md, "state").
+ */
+_Static_assert(PMC_MAX_PAGES == INT32_MAX - 1, "pfns and swap offsets are int32 with NIL = -1");
+_Static_assert(sizeof ((struct pmc_batch_info *)0)->pfn == SWAP_CLUSTER_MAX * sizeof(int32_t),
+               "pmc_batch_info.pfn holds one batch");
+_Static_assert(sizeof ((struct pmc_batch_info *)0)->outcome == SWAP_CLUSTER_MAX,
+               "pmc_batch_info.outcome holds one batch");
+_Static_assert(sizeof *((struct pmc_arrays *)0)->flags + sizeof *((struct pmc_arrays *)0)->count
+               + sizeof *((struct pmc_arrays *)0)->mapcount + sizeof *((struct pmc_arrays *)0)->private
+               + sizeof *((struct pmc_arrays *)0)->anon_vma + sizeof *((struct pmc_arrays *)0)->vpn
+               + sizeof *((struct pmc_arrays *)0)->memcg + sizeof *((struct pmc_arrays *)0)->lru_prev
+               + sizeof *((struct pmc_arrays *)0)->lru_next + sizeof *((struct pmc_arrays *)0)->mlru_prev
+               + sizeof *((struct pmc_arrays *)0)->mlru_next == 48, "48 bytes per page frame");
+_Static_assert(sizeof *((struct pmc_arrays *)0)->swap_map + sizeof *((struct pmc_arrays *)0)->swap_cgroup
+               + sizeof *((struct pmc_arrays *)0)->swap_cache == 8, "8 bytes per swap slot");
+_Static_assert(MAX_MEMCG <= UINT16_MAX, "swap_cgroup records a memcg id in 16 bits");
+
+int pmc_validate_settings(const struct pmc_config *c, char *err, size_t errlen)
 {
-	if (c->nr_pages < 1 || c->nr_pages > INT32_MAX - 1) {
-		snprintf(err, errlen, "ram must be 1 to %d pages, got %lld", INT32_MAX - 1, (long long)c->nr_pages);
+	if (c->nr_pages < 1 || c->nr_pages > PMC_MAX_PAGES) {
+		snprintf(err, errlen, "ram must be 1 to %d pages, got %lld", PMC_MAX_PAGES, (long long)c->nr_pages);
 		return PMC_EINVAL;
 	}
-	if (c->nr_swap < 0 || c->nr_swap > INT32_MAX - 1 || c->nr_swap == 1 || c->nr_swap == 2) {
+	if (c->nr_swap < 0 || c->nr_swap > PMC_MAX_PAGES || c->nr_swap == 1 || c->nr_swap == 2) {
 		snprintf(err, errlen, "swap must be 0 or 3 to %d pages (the header and the last page are not used), got %lld",
-		         INT32_MAX - 1, (long long)c->nr_swap);
+		         PMC_MAX_PAGES, (long long)c->nr_swap);
 		return PMC_EINVAL;
 	}
 	if (c->kernel != PMC_KERNEL_2_6_30 && c->kernel != PMC_KERNEL_2_6_31) {
@@ -87,7 +108,7 @@ static int config_check(const struct pmc_config *c, char *err, size_t errlen)
 int pmc_engine_create(const struct pmc_config *cfg, const struct pmc_arrays *arrays,
                       pmc_engine **out, char *err, size_t errlen)
 {
-	int rc = config_check(cfg, err, errlen);
+	int rc = pmc_validate_settings(cfg, err, errlen);
 	if (rc)
 		return rc;
 	pmc_engine *e = calloc(1, sizeof *e);

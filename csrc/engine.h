@@ -7,18 +7,18 @@
 
 #include "pymemcg.h"
 
-#define PAGE_SIZE 4096ull
+#define PAGE_SIZE ((uint64_t)PMC_PAGE_SIZE)
 #define NIL (-1)
-#define TASK_VPN_BITS 36                    /* 48-bit user address space, as x86-64 */
+#define TASK_VPN_BITS PMC_TASK_VPN_BITS     /* 48-bit user address space, as x86-64 */
 #define TASK_VPN_LIMIT (1ll << TASK_VPN_BITS)
 #define PT_BITS 9                           /* 512 entries per page-table page */
 #define PT_ENTRIES (1 << PT_BITS)
-#define FREE_PTE_NR 506                     /* pages one mmu_gather parks */
+#define FREE_PTE_NR PMC_FREE_PTE_NR         /* pages one mmu_gather parks */
 #define MEM_CGROUP_RECLAIM_RETRIES 5
 #define RESOURCE_MAX ((uint64_t)INT64_MAX)  /* res_counter "unlimited" */
 #define MAX_MEMCG 65535                     /* css_id space */
 #define MAX_TASKS (1 << 30)
-#define SWAP_CLUSTER_MAX 32
+#define SWAP_CLUSTER_MAX PMC_SWAP_CLUSTER_MAX
 #define DEF_PRIORITY 12
 /*
  * The cost model: simulated time one page-step takes, by kind of step.  The
@@ -37,7 +37,7 @@
 #define IO_RING 256                         /* NR_REQUESTS per direction, two directions */
 #define PCG_MASK ((uint32_t)(PCG_USED | PCG_LINKED | PCG_CACHE))
 
-/* uncharge types of __mem_cgroup_uncharge_common (kernel-semantics §2.2) */
+/* uncharge types of __mem_cgroup_uncharge_common (semantics.md K2.2) */
 enum charge_type {
 	MEM_CGROUP_CHARGE_TYPE_CACHE = 0,
 	MEM_CGROUP_CHARGE_TYPE_MAPPED,
@@ -53,7 +53,7 @@ enum charge_result {
 	CHARGE_OOM_RETRY = 1,   /* the OOM killer killed another task: retry the fault */
 	CHARGE_OOM_SELF = 2,    /* the OOM killer killed the charging task            */
 	CHARGE_NOMEM = 3,       /* refused, and no task to OOM-kill on its behalf     */
-	CHARGE_MORE = 4         /* charge_step: not finished yet                     */
+	CHARGE_MORE = 4         /* __mem_cgroup_try_charge: not finished yet         */
 };
 
 /* zone_reclaim_stat: [0] anon, [1] file */
@@ -61,6 +61,15 @@ struct reclaim_stat {
 	int64_t recent_scanned[2];
 	int64_t recent_rotated[2];
 };
+
+/* int_sqrt (lib/int_sqrt.c): the largest r with r * r <= x. */
+static inline int64_t int_sqrt(int64_t x)
+{
+	int64_t r = 0;
+	while ((r + 1) * (r + 1) <= x)
+		r++;
+	return r;
+}
 
 enum mem_cgroup_stat { MEMCG_CACHE = 0, MEMCG_RSS, MEMCG_PGPGIN, MEMCG_PGPGOUT, MEMCG_NSTATS };
 
@@ -153,20 +162,13 @@ struct scan_control {
 	int32_t kswapd;          /* PF_SWAPWRITE: writes even to a congested device */
 };
 
-/* outcome of one page of shrink_page_list */
-enum page_outcome { PO_NONE = 0, PO_KEEP, PO_ACTIVATE, PO_CULLED, PO_FREED };
-
-enum shrink_phase {
-	SP_ISOLATE = 0,      /* isolate from the inactive anon list              */
-	SP_START,            /* trylock, evictable?, writeback?, page_referenced */
-	SP_ADD_TO_SWAP,      /* add_to_swap and the after_add_to_swap hook       */
-	SP_UNMAP,            /* try_to_unmap                                     */
-	SP_PAGEOUT,          /* dirty checks and pageout                         */
-	SP_REMOVE,           /* __remove_mapping                                 */
-	SP_LABEL,            /* the exit label: activate, unlock, cull, free     */
-	SP_PUTBACK,          /* back onto the LRU, drop the isolation references */
-	SP_DONE
+/* outcome of one page of shrink_page_list: enum pmc_page_outcome, under the core's short names */
+enum page_outcome {
+	PO_NONE = PMC_PO_PENDING, PO_KEEP = PMC_PO_KEPT, PO_ACTIVATE = PMC_PO_ACTIVATED,
+	PO_CULLED = PMC_PO_CULLED, PO_FREED = PMC_PO_FREED
 };
+
+/* The stop points of a shrink batch are the public enum pmc_shrink_phase (pymemcg.h). */
 
 enum page_label { L_NONE = 0, L_KEEP, L_KEEP_LOCKED, L_ACTIVATE_LOCKED, L_CULL_MLOCKED, L_FREE };
 
@@ -174,7 +176,7 @@ enum page_label { L_NONE = 0, L_KEEP, L_KEEP_LOCKED, L_ACTIVATE_LOCKED, L_CULL_M
 struct shrink_batch {
 	struct scan_control sc;
 	int32_t nr_to_scan;
-	int32_t phase;
+	int32_t phase;           /* enum pmc_shrink_phase                          */
 	int32_t nr;              /* pages isolated                                 */
 	int32_t idx;             /* the page in hand                               */
 	int32_t label;           /* where the page in hand leaves                  */
@@ -226,7 +228,8 @@ struct hrec_state {
 	struct reclaim_state scan;
 };
 
-enum charge_phase { CH_TRY = 0, CH_RECLAIM };
+/* Where a charge stands: trying, reclaiming, or finished (CH_OK on: its outcome, in enum charge_result's order). */
+enum charge_phase { CH_TRY = 0, CH_RECLAIM, CH_OK, CH_OOM_RETRY, CH_OOM_SELF, CH_NOMEM };
 
 /* __mem_cgroup_try_charge in progress. */
 struct charge_state {
@@ -251,7 +254,10 @@ enum fault_phase {
 	FP_SWAPIN_LOCK,      /* lock_page: wait for the read                        */
 	FP_SWAPIN_CHARGE,    /* mem_cgroup_try_charge_swapin                        */
 	FP_SWAPIN_MAP,       /* pte, rmap, commit, swap_free                        */
-	FP_DONE
+	FP_DONE,
+	/* what a stop point may answer instead of a next phase (never stored) */
+	FP_BLOCKED,          /* waits for a page lock: nothing done, the phase stays */
+	FP_RECLAIMING        /* the reclaim inside did this step's work, and ticked  */
 };
 
 /* A batch of faults (handle_mm_fault per vpn) in progress. */
@@ -294,7 +300,7 @@ struct zap_op {
 };
 
 /*
- * The leak figures of kernel-semantics §4.4 kept up to date (leaks.c): every
+ * The leak figures of semantics.md K4.4 kept up to date (leaks.c): every
  * change that can move a swap slot between classes first "touches" it, which
  * takes the slot's share out of the figures; the share is added back, as the
  * slot then stands, when another slot is touched or the figures are read, so
@@ -426,7 +432,7 @@ static inline uint64_t *pte_alloc(pmc_engine *e, struct task *t, int64_t vpn) /*
  * A fault of a present pte that needs nothing but its accessed bit (and its
  * dirty bit on a write): writable if this is a write, outside any locked
  * range (mlock takes the page lock).  The pte, or NULL when the fault must
- * go the long way (fault_next).
+ * go the long way (handle_mm_fault).
  */
 static inline uint64_t *pte_hit(struct task *t, int64_t vpn, int write)
 {
@@ -506,6 +512,7 @@ void mem_cgroup_uncharge_page(pmc_engine *e, int32_t pfn);
 int mem_cgroup_in_subtree(const pmc_engine *e, int32_t memcg, int32_t root);
 int memcg_valid(const pmc_engine *e, int memcg);
 int mem_cgroup_create_root(pmc_engine *e);
+int32_t mem_cgroup_swappiness(const pmc_engine *e, int32_t memcg);
 
 /* swapfile.c */
 int vm_swap_full(const pmc_engine *e);
@@ -536,8 +543,8 @@ void swap_writepage(pmc_engine *e, int32_t pfn);
 void swap_readpage(pmc_engine *e, int32_t pfn);
 
 /* vmscan.c */
-void shrink_batch_init(pmc_engine *e, struct shrink_batch *b, const struct scan_control *sc, int32_t nr_to_scan);
-int shrink_batch_step(pmc_engine *e, struct shrink_batch *b);
+void shrink_inactive_list_init(pmc_engine *e, struct shrink_batch *b, const struct scan_control *sc, int32_t nr_to_scan);
+int shrink_inactive_list(pmc_engine *e, struct shrink_batch *b);
 void shrink_active_list(pmc_engine *e, int64_t nr_pages, struct scan_control *sc, int priority);
 void move_page_to_zone_tail(pmc_engine *e, int32_t pfn);
 void setup_watermarks(pmc_engine *e);
@@ -545,12 +552,12 @@ void setup_watermarks(pmc_engine *e);
 /* reclaim.c */
 void reclaim_init(pmc_engine *e, struct reclaim_state *rs, enum reclaim_kind kind, int32_t memcg,
                   int noswap, int64_t swap_cluster_max);
-int reclaim_step(pmc_engine *e, struct reclaim_state *rs);
+int reclaim_step(pmc_engine *e, struct reclaim_state *rs);   /* do_try_to_free_pages or balance_pgdat */
 int64_t reclaim_run(pmc_engine *e, struct reclaim_state *rs);
 void hrec_init(pmc_engine *e, struct hrec_state *h, int32_t root, int noswap);
 int hrec_step(pmc_engine *e, struct hrec_state *h);
 void charge_init(struct charge_state *cs, int32_t memcg, int32_t pid);
-enum charge_result charge_step(pmc_engine *e, struct charge_state *cs);
+enum charge_result __mem_cgroup_try_charge(pmc_engine *e, struct charge_state *cs);
 int64_t try_to_free_mem_cgroup_pages(pmc_engine *e, int32_t memcg, int noswap);
 int64_t mem_cgroup_hierarchical_reclaim(pmc_engine *e, int32_t root, int noswap, int shrink);
 void wakeup_kswapd(pmc_engine *e);
@@ -595,6 +602,12 @@ static inline void tick(pmc_engine *e, int64_t ns)
 	e->now += ns;
 	if (io_pending(e) && io_oldest(e)->complete_at <= e->now)
 		io_complete_due(e);
+}
+
+/* get_reclaim_stat (vmscan.c): the memcg's reclaim statistics under memcg reclaim, else the zone's. */
+static inline struct reclaim_stat *get_reclaim_stat(pmc_engine *e, const struct scan_control *sc)
+{
+	return sc->mem_cgroup ? &e->memcg[sc->mem_cgroup].stat_reclaim : &e->zone_stat;
 }
 
 /* the page state, spelled like the kernel's helpers */

@@ -205,7 +205,7 @@ static void describe_reclaim(const struct reclaim_state *rs, struct pmc_step *s)
 		const struct shrink_batch *b = &rs->batch;
 		s->machine = PMC_M_SHRINK;
 		s->phase = b->phase;
-		s->pfn = b->phase != SP_ISOLATE && b->idx < b->nr ? b->pfn[b->idx] : -1;
+		s->pfn = b->phase != PMC_SP_ISOLATE && b->idx < b->nr ? b->pfn[b->idx] : -1;
 	} else {
 		s->machine = PMC_M_RECLAIM;
 		s->phase = rs->phase;
@@ -355,16 +355,12 @@ const char *pmc_phase_name(int machine, int phase)
 	static const char *const reclaim[RP_DONE + 1] = { [RP_PRIORITY] = "priority", [RP_ZONE] = "shrink_zone",
 	                                                  [RP_BATCH] = "batch", [RP_ZONE_END] = "zone_end",
 	                                                  [RP_DONE] = "done" };
-	static const char *const shrink[SP_DONE + 1] = {
-		[SP_ISOLATE] = "isolate", [SP_START] = "start", [SP_ADD_TO_SWAP] = "add_to_swap", [SP_UNMAP] = "unmap",
-		[SP_PAGEOUT] = "pageout", [SP_REMOVE] = "remove", [SP_LABEL] = "label", [SP_PUTBACK] = "putback",
-		[SP_DONE] = "done" };
 	switch (machine) {
 	case PMC_M_FAULT: return phase >= 0 && phase <= FP_DONE ? fault[phase] : NULL;
 	case PMC_M_ZAP: return phase >= 0 && phase <= ZP_DONE ? zap[phase] : NULL;
 	case PMC_M_HREC: return phase >= 0 && phase <= HR_DONE ? hrec[phase] : NULL;
 	case PMC_M_RECLAIM: return phase >= 0 && phase <= RP_DONE ? reclaim[phase] : NULL;
-	case PMC_M_SHRINK: return phase >= 0 && phase <= SP_DONE ? shrink[phase] : NULL;
+	case PMC_M_SHRINK: return pmc_shrink_phase_name(phase);         /* the step API's names (step.c) */
 	default: return NULL;
 	}
 }

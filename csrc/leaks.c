@@ -1,5 +1,5 @@
 /*
- * leaks.c - the leak figures of kernel-semantics §4.4 (docs/semantics.md,
+ * leaks.c - the leak figures of semantics.md K4.4 (docs/semantics.md,
  * "Leaks"), kept up to date as the state changes, so that reading them
  * costs O(1) instead of a walk over every frame, slot and page table: a
  * replay's time series samples them for free, and eng.leaks() reads them.

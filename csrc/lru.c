@@ -1,7 +1,7 @@
 /*
  * lru.c - the zone LRU lists and each memcg's shadow lists
  * (include/linux/mm_inline.h, mm/swap.c, and the LRU hooks of
- * mm/memcontrol.c; kernel-semantics §1.4 and §2.13).
+ * mm/memcontrol.c; semantics.md K1.4 and K2.13).
  *
  * Lists link pages by int32 index, head = most recently added, tail = the
  * end reclaim scans from.  The memcg list of a page is its page_cgroup's

@@ -3,7 +3,8 @@
  * res/memsw counters charged up the hierarchy, the try/commit/cancel charge
  * protocol, __mem_cgroup_uncharge_common with its gates, statistics, and the
  * control-file actions (limits, use_hierarchy, swappiness, force_empty,
- * rmdir).  kernel-semantics §1.3, §2.1, §2.2.
+ * rmdir) (mm/memcontrol.c, kernel/res_counter.c; semantics.md K1.3, K2.1,
+ * K2.2).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +68,7 @@ int mem_cgroup_check_under_limit(pmc_engine *e, int32_t memcg)
 	return !e->cfg.swap_account || m->memsw.usage < m->memsw.limit;
 }
 
-/* --- charge protocol (§2.1; the retry loop is charge_step in reclaim.c) -- */
+/* --- charge protocol (K2.1; the retry loop is __mem_cgroup_try_charge in reclaim.c) -- */
 
 /* How many pages memcg can be charged right now without any counter refusing. */
 int64_t mem_cgroup_charge_headroom(const pmc_engine *e, int32_t memcg)
@@ -154,7 +155,7 @@ void mem_cgroup_commit_charge(pmc_engine *e, int32_t memcg, int32_t pfn, enum ch
 }
 
 /*
- * __mem_cgroup_uncharge_common (§2.2): the single gate of every uncharge.
+ * __mem_cgroup_uncharge_common (K2.2): the single gate of every uncharge.
  * Returns the memcg it uncharged, or 0.  SWAPOUT leaves memsw charged: the
  * caller hands that charge to the swap slot.
  */
@@ -206,7 +207,7 @@ static int32_t swap_cgroup_record(pmc_engine *e, int32_t off, int32_t memcg)
 }
 
 /*
- * mem_cgroup_uncharge_swapcache (§2.2, §2.12): a page leaves the swap cache.
+ * mem_cgroup_uncharge_swapcache (K2.2, K2.12): a page leaves the swap cache.
  * swapout (2.6.30 always; 2.6.31 when pte users remain): SWAPOUT uncharge,
  * res only, and the slot now owns the memsw charge (swap_cgroup record,
  * mem_cgroup_get).  Otherwise (2.6.31, no users) DROP: res and memsw go.
@@ -234,7 +235,7 @@ void mem_cgroup_uncharge_swap(pmc_engine *e, int32_t off)
 }
 
 /*
- * mem_cgroup_try_charge_swapin's choice of memcg (§2.7): the page's owner if it
+ * mem_cgroup_try_charge_swapin's choice of memcg (K2.7): the page's owner if it
  * is charged, else the slot's recorded owner if that memcg still lives, else
  * the faulting task's.  0: the page left the swap cache, charge nothing.
  */
@@ -540,6 +541,15 @@ int pmc_memcg_set_use_hierarchy(pmc_engine *e, int memcg, uint64_t val)
 		return pmc_err(e, PMC_EBUSY, "cgroup has children");
 	m->use_hierarchy = (int32_t)val;
 	return 0;
+}
+
+/*
+ * mem_cgroup_swappiness: the swappiness reclaim of memcg (0: global) uses;
+ * the root cgroup's is vm.swappiness.
+ */
+int32_t mem_cgroup_swappiness(const pmc_engine *e, int32_t memcg)
+{
+	return memcg && e->memcg[memcg].parent ? e->memcg[memcg].swappiness : e->vm_swappiness;
 }
 
 /* mem_cgroup_swappiness_write: 0..100, not on the root, not inside or over a hierarchy. */

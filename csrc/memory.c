@@ -1,12 +1,13 @@
 /*
- * memory.c - faults and unmapping (mm/memory.c; kernel-semantics §2.3-§2.7):
+ * memory.c - faults and unmapping (mm/memory.c; semantics.md K2.3-K2.7):
  * do_anonymous_page, do_wp_page, do_swap_page with swapin_readahead,
  * zap_pte_range with the mmu_gather, and copy_one_pte for fork.
  *
  * A batch of faults and a zap are resumable machines (fault_step,
- * zap_step): each step does one page's work, or one piece of it where
- * another CPU can run in between (after each readahead page, while a read
- * is in flight, while the charge reclaims).  The synchronous API runs them
+ * zap_step; one function per stop point, docs/architecture.md): each step
+ * does one page's work, or one piece of it where another CPU can run in
+ * between (after each readahead page, while a read is in flight, while the
+ * charge reclaims).  The synchronous API runs them
  * to the end; replay interleaves them.
  */
 #include <stddef.h>
@@ -44,20 +45,20 @@ static inline int64_t cur_vpn(const struct fault_op *f)
 }
 
 /* A vpn is done: a locked range mlocks its page (see mlock.c), and the batch moves on. */
-static void fault_page_done(pmc_engine *e, struct fault_op *f, uint64_t *pte)
+static enum fault_phase fault_page_done(pmc_engine *e, struct fault_op *f, uint64_t *pte)
 {
 	if (*pte & PTE_LOCKED)
 		mlock_vma_page(e, pte_pfn(*pte));
 	f->touched++;
 	f->i++;
-	f->phase = FP_NEXT;
+	return FP_NEXT;
 }
 
-static void start_direct_reclaim(pmc_engine *e, struct fault_op *f, int back_to)
+static enum fault_phase start_direct_reclaim(pmc_engine *e, struct fault_op *f, enum fault_phase back_to)
 {
 	reclaim_init(e, &f->direct, RK_DIRECT, 0, 0, SWAP_CLUSTER_MAX);
 	f->after_direct = back_to;
-	f->phase = FP_DIRECT;
+	return FP_DIRECT;
 }
 
 /* A fault of a present pte in a locked range mlocks its page, under the page lock (__mlock_vma_pages_range). */
@@ -67,36 +68,33 @@ static inline int mlock_takes_page_lock(const pmc_engine *e, const struct fault_
 }
 
 /* The task was killed: drop what the fault holds, then an OOM victim dies (TIF_MEMDIE). */
-static void fault_killed(pmc_engine *e, struct fault_op *f)
+static enum fault_phase fault_killed(pmc_engine *e, struct fault_op *f)
 {
 	fault_release(e, f);
 	f->phase = FP_DONE;
 	if (e->task[f->pid].state == TASK_ALIVE && e->task[f->pid].memdie)
 		do_exit(e, f->pid);
+	return FP_DONE;
 }
 
-static void fault_map_new(pmc_engine *e, struct fault_op *f, struct task *t);
+static enum fault_phase fault_map_new(pmc_engine *e, struct fault_op *f, struct task *t);
 
 /*
- * A frame for a new or COW page, then the first charge attempt; when both
- * succeed (the common case) the page is mapped in this same step.  Otherwise
- * direct reclaim (no frame) or the charge's reclaim continues in later steps.
+ * FP_ALLOC, do_anonymous_page or do_wp_page's copy: a frame for the new
+ * page, then the first charge attempt; when both succeed (the common case)
+ * the page is mapped in this same step.  Otherwise direct reclaim (no frame)
+ * or the charge's reclaim continues in later steps.
  */
-static void fault_alloc(pmc_engine *e, struct fault_op *f, struct task *t)
+static enum fault_phase do_anonymous_page(pmc_engine *e, struct fault_op *f, struct task *t)
 {
-	if (!e->nr_free) {
-		start_direct_reclaim(e, f, FP_ALLOC);
-		return;
-	}
+	if (!e->nr_free)
+		return start_direct_reclaim(e, f, FP_ALLOC);
 	f->new_pfn = alloc_page(e);
 	charge_init(&f->charge, t->memcg, f->pid);
-	enum charge_result r = charge_step(e, &f->charge);
-	if (r == CHARGE_OK) {
-		mem_cgroup_commit_charge(e, f->charge.memcg, f->new_pfn, MEM_CGROUP_CHARGE_TYPE_MAPPED);
-		fault_map_new(e, f, t);
-	} else {
-		f->phase = FP_CHARGE;
-	}
+	if (__mem_cgroup_try_charge(e, &f->charge) != CHARGE_OK)
+		return FP_CHARGE;
+	mem_cgroup_commit_charge(e, f->charge.memcg, f->new_pfn, MEM_CGROUP_CHARGE_TYPE_MAPPED);
+	return fault_map_new(e, f, t);
 }
 
 /*
@@ -234,21 +232,22 @@ static int fault_fresh_run(pmc_engine *e, struct fault_op *f, struct task *t, ui
 	return 1;
 }
 
-/* FP_NEXT: what does this vpn need? A present pte is handled here in one step. */
-static int fault_next(pmc_engine *e, struct fault_op *f, struct task *t)
+/*
+ * FP_NEXT, handle_mm_fault of the next vpn: what does its pte need?  A
+ * present pte is handled here in one step.  FP_DONE at the batch's end (or
+ * when a page table cannot be allocated), which costs no time.
+ */
+static enum fault_phase handle_mm_fault(pmc_engine *e, struct fault_op *f, struct task *t)
 {
-	if (f->i == f->n) {
-		f->phase = FP_DONE;
-		return OP_DONE;
-	}
+	if (f->i == f->n)
+		return FP_DONE;
 	uint64_t *pte = pte_alloc(e, t, cur_vpn(f));
 	if (!pte) {
 		f->error = pmc_err(e, PMC_EALLOC, "cannot allocate a page table");
-		f->phase = FP_DONE;
-		return OP_DONE;
+		return FP_DONE;
 	}
 	if ((*pte & PTE_PRESENT) && mlock_takes_page_lock(e, f, *pte) && PageTest(e, pte_pfn(*pte), PG_locked))
-		return OP_BLOCKED;
+		return FP_BLOCKED;
 	if (f->lock && !(*pte & PTE_LOCKED)) {
 		*pte |= PTE_LOCKED;
 		t->locked_ptes++;
@@ -259,29 +258,28 @@ static int fault_next(pmc_engine *e, struct fault_op *f, struct task *t)
 			/* do_wp_page: the sole user takes the page over (reuse_swap_page, page locked) */
 			int32_t old = pte_pfn(*pte);
 			if (!trylock_page(e, old))
-				return OP_BLOCKED;
+				return FP_BLOCKED;
 			int reuse = reuse_swap_page(e, old);
 			unlock_page(e, old);
 			if (!reuse) {
 				f->cow = 1;
 				f->cow_old = old;
 				e->a.count[old]++;          /* page_cache_get(old_page) while it is copied */
-				fault_alloc(e, f, t);
-				return OP_MORE;
+				return do_anonymous_page(e, f, t);
 			}
 			*pte |= PTE_WRITE | PTE_DIRTY | PTE_YOUNG;
 			e->ctr.cow_reuse++;
 		} else {
 			*pte |= PTE_YOUNG | (f->write ? PTE_DIRTY : 0);
 		}
-		fault_page_done(e, f, pte);
-	} else if (*pte & PTE_SWAP) {
-		f->phase = FP_SWAPIN;
-	} else if (!fault_fresh_run(e, f, t, pte)) {
-		f->cow = 0;
-		fault_alloc(e, f, t);
+		return fault_page_done(e, f, pte);
 	}
-	return OP_MORE;
+	if (*pte & PTE_SWAP)
+		return FP_SWAPIN;
+	if (fault_fresh_run(e, f, t, pte))
+		return FP_NEXT;
+	f->cow = 0;
+	return do_anonymous_page(e, f, t);
 }
 
 /* Would the fault of this pte wait for a lock only an open shrink batch can release? */
@@ -306,7 +304,7 @@ static int waits_for_batch(const pmc_engine *e, const struct fault_op *f, uint64
 /*
  * fault_would_wait: the vpn of the first page of a fault batch that would
  * wait for a page lock held by an open shrink batch, or -1.  These are the
- * places fault_next and FP_SWAPIN_LOCK return OP_BLOCKED, less the locks of
+ * places handle_mm_fault and do_swap_page_lock block, less the locks of
  * reads in flight (locked but not yet uptodate; the read's completion
  * unlocks them).  The synchronous API asks before it starts, since nothing
  * can release a batch's lock while it waits: a refused call then changes
@@ -343,7 +341,7 @@ int64_t fault_would_wait(pmc_engine *e, const struct fault_op *f)
  * If the pte changed meanwhile (reclaim unmapped the shared page), the new
  * page is uncharged and dropped and the fault retried, as pte_same() fails.
  */
-static void fault_map_new(pmc_engine *e, struct fault_op *f, struct task *t)
+static enum fault_phase fault_map_new(pmc_engine *e, struct fault_op *f, struct task *t)
 {
 	int32_t pfn = f->new_pfn;
 	uint64_t *pte = pte_offset(t, cur_vpn(f));
@@ -352,8 +350,7 @@ static void fault_map_new(pmc_engine *e, struct fault_op *f, struct task *t)
 		mem_cgroup_uncharge_page(e, pfn);
 		put_page(e, pfn);
 		fault_release(e, f);
-		f->phase = FP_NEXT;
-		return;
+		return FP_NEXT;
 	}
 	uint64_t locked = *pte & PTE_LOCKED;
 	page_add_new_anon_rmap(e, pfn, t->anon_vma, cur_vpn(f), locked != 0);
@@ -371,11 +368,11 @@ static void fault_map_new(pmc_engine *e, struct fault_op *f, struct task *t)
 		t->rss++;
 		e->ctr.anon_faults++;
 	}
-	fault_page_done(e, f, pte);
+	return fault_page_done(e, f, pte);
 }
 
-/* do_swap_page, once the page is locked and charged (§2.7 step 3). */
-static void fault_map_swap(pmc_engine *e, struct fault_op *f, struct task *t)
+/* FP_SWAPIN_MAP: do_swap_page, once the page is locked and charged (K2.7 step 3). */
+static enum fault_phase do_swap_page_map(pmc_engine *e, struct fault_op *f, struct task *t)
 {
 	int32_t pfn = f->swap_pfn, off = f->swap_off;
 	uint64_t *pte = pte_offset(t, cur_vpn(f));
@@ -386,8 +383,7 @@ static void fault_map_swap(pmc_engine *e, struct fault_op *f, struct task *t)
 			mem_cgroup_cancel_charge(e, f->charge_memcg);
 		unlock_page(e, pfn);
 		put_page(e, pfn);
-		f->phase = FP_NEXT;
-		return;
+		return FP_NEXT;
 	}
 	uint64_t bits = PTE_PRESENT | PTE_YOUNG | (*pte & PTE_LOCKED);
 	int wrote = 0;
@@ -406,21 +402,9 @@ static void fault_map_swap(pmc_engine *e, struct fault_op *f, struct task *t)
 		try_to_free_swap(e, pfn);
 	unlock_page(e, pfn);
 	e->ctr.swapins++;
-	if (f->write && !wrote) {
-		f->phase = FP_NEXT;                     /* do_wp_page: the next step copies it */
-		return;
-	}
-	fault_page_done(e, f, pte);
-}
-
-/* After a charge that did not succeed: drop what the step held; stop if this task was the OOM victim. */
-static void fault_charge_failed(pmc_engine *e, struct fault_op *f, enum charge_result r)
-{
-	fault_release(e, f);
-	if (r == CHARGE_OOM_SELF)
-		fault_killed(e, f);
-	else
-		f->phase = FP_NEXT;                    /* another task died for us: fault again */
+	if (f->write && !wrote)
+		return FP_NEXT;                         /* do_wp_page: the next step copies it */
+	return fault_page_done(e, f, pte);
 }
 
 /*
@@ -450,7 +434,105 @@ void fault_release(pmc_engine *e, struct fault_op *f)
 static int fault_may_die(const struct fault_op *f)
 {
 	return f->phase != FP_DIRECT &&
-	       !((f->phase == FP_CHARGE || f->phase == FP_SWAPIN_CHARGE) && f->charge.phase != CH_TRY);
+	       !((f->phase == FP_CHARGE || f->phase == FP_SWAPIN_CHARGE) && f->charge.phase == CH_RECLAIM);
+}
+
+/* FP_DIRECT: one stop point of try_to_free_pages; at its end, back where the frame was wanted, or OOM. */
+static enum fault_phase try_to_free_pages(pmc_engine *e, struct fault_op *f)
+{
+	if (reclaim_step(e, &f->direct))
+		return FP_RECLAIMING;
+	if (!e->nr_free && !f->direct.ret && out_of_memory(e, f->pid) == f->pid)
+		return fault_killed(e, f);
+	return (enum fault_phase)f->after_direct;
+}
+
+/*
+ * FP_CHARGE and FP_SWAPIN_CHARGE: one stop point of the charge's
+ * __mem_cgroup_try_charge.  Charged: map the new page (the swap-in commits
+ * once its pte is set).  Refused: drop what the fault held; stop if this
+ * task was the OOM victim, else another task died for it: fault again.
+ */
+static enum fault_phase mem_cgroup_charge(pmc_engine *e, struct fault_op *f, struct task *t)
+{
+	enum charge_result r = __mem_cgroup_try_charge(e, &f->charge);
+	if (r == CHARGE_MORE)
+		return FP_RECLAIMING;
+	if (r != CHARGE_OK) {
+		fault_release(e, f);
+		return r == CHARGE_OOM_SELF ? fault_killed(e, f) : FP_NEXT;
+	}
+	if (f->phase == FP_SWAPIN_CHARGE)
+		return FP_SWAPIN_MAP;
+	mem_cgroup_commit_charge(e, f->charge.memcg, f->new_pfn, MEM_CGROUP_CHARGE_TYPE_MAPPED);
+	return fault_map_new(e, f, t);
+}
+
+/* FP_SWAPIN: do_swap_page's lookup_swap_cache; a miss starts swapin_readahead around the slot. */
+static enum fault_phase do_swap_page(pmc_engine *e, struct fault_op *f)
+{
+	f->swap_off = pte_pfn(f->orig_pte);
+	int32_t pfn = e->a.swap_cache[f->swap_off];
+	if (pfn != NIL) {
+		e->a.count[pfn]++;
+		f->swap_pfn = pfn;
+		e->ctr.swapin_cache_hits++;
+		return FP_SWAPIN_LOCK;
+	}
+	int32_t first;
+	int nr = valid_swaphandles(e, f->swap_off, &first);
+	f->ra_next = first;
+	f->ra_end = first + nr;
+	e->ctr.pgmajfault++;
+	return FP_READAHEAD;
+}
+
+/* FP_SWAPIN_TARGET: read_swap_cache_async of the faulting slot, reclaiming first when no frame is free. */
+static enum fault_phase do_swap_page_read(pmc_engine *e, struct fault_op *f)
+{
+	int32_t pfn = e->a.swap_cache[f->swap_off];
+	if (pfn != NIL)
+		e->a.count[pfn]++;
+	else if (!e->nr_free)
+		return start_direct_reclaim(e, f, FP_SWAPIN_TARGET);
+	else if ((pfn = read_swap_cache_async(e, f->swap_off)) == NIL)
+		return FP_NEXT;                    /* the slot went away: look at the pte again */
+	f->swap_pfn = pfn;
+	return FP_SWAPIN_LOCK;
+}
+
+/*
+ * FP_READAHEAD: swapin_readahead, one slot per stop point; once the window is
+ * read, the faulting slot's read in the same step.  Simplification: readahead
+ * stops when no frame is free rather than reclaiming.
+ */
+static enum fault_phase swapin_readahead(pmc_engine *e, struct fault_op *f)
+{
+	if (f->ra_next < f->ra_end && e->nr_free) {
+		int32_t pfn = read_swap_cache_async(e, f->ra_next++);
+		if (pfn == NIL)
+			f->ra_end = f->ra_next;
+		else {
+			put_page(e, pfn);
+			e->ctr.readahead_pages++;
+		}
+		return FP_READAHEAD;
+	}
+	return do_swap_page_read(e, f);
+}
+
+/* FP_SWAPIN_LOCK: do_swap_page's lock_page (waits while the read holds it), then mem_cgroup_try_charge_swapin. */
+static enum fault_phase do_swap_page_lock(pmc_engine *e, struct fault_op *f, struct task *t)
+{
+	if (!trylock_page(e, f->swap_pfn))
+		return FP_BLOCKED;             /* lock_page: the read is in flight */
+	f->swap_locked = 1;
+	mark_page_accessed(e, f->swap_pfn);
+	f->charge_memcg = mem_cgroup_try_charge_swapin(e, f->swap_pfn, t->memcg);
+	if (!f->charge_memcg)
+		return FP_SWAPIN_MAP;
+	charge_init(&f->charge, f->charge_memcg, f->pid);
+	return FP_SWAPIN_CHARGE;
 }
 
 static int fault_step_slow(pmc_engine *e, struct fault_op *f);
@@ -488,111 +570,56 @@ int fault_step(pmc_engine *e, struct fault_op *f)
 	return fault_step_slow(e, f);
 }
 
+
+/*
+ * The fault machine's dispatch (the core's convention, docs/architecture.md:
+ * one function per stop point, returning the next phase).  A step that
+ * blocks on a page lock, or whose inner reclaim did the work (and ticked for
+ * it), changes nothing here; every other step costs one COST_FAULT_NS.
+ */
 static __attribute__((noinline)) int fault_step_slow(pmc_engine *e, struct fault_op *f)
 {
 	struct task *t = &e->task[f->pid];
+	enum fault_phase next;
 	if (f->phase != FP_DONE && (t->state != TASK_ALIVE || (t->memdie && fault_may_die(f))))
 		fault_killed(e, f);
 	switch (f->phase) {
 	case FP_DONE:
 		return OP_DONE;
-	case FP_NEXT: {
-		int r = fault_next(e, f, t);
-		if (r != OP_MORE)
-			return r;
+	case FP_NEXT:
+		next = handle_mm_fault(e, f, t);
+		if (next == FP_DONE) {                  /* the batch's end costs no time */
+			f->phase = FP_DONE;
+			return OP_DONE;
+		}
+		if (next == FP_BLOCKED)
+			return OP_BLOCKED;
 		break;
-	}
-	case FP_ALLOC:
-		fault_alloc(e, f, t);
-		break;
+	case FP_ALLOC: next = do_anonymous_page(e, f, t); break;
 	case FP_DIRECT:
-		if (reclaim_step(e, &f->direct))
+		next = try_to_free_pages(e, f);
+		if (next == FP_RECLAIMING)
 			return OP_MORE;
-		f->phase = f->after_direct;
-		if (!e->nr_free && !f->direct.ret && out_of_memory(e, f->pid) == f->pid)
-			fault_killed(e, f);
 		break;
-	case FP_CHARGE:
-	case FP_SWAPIN_CHARGE: {
-		enum charge_result r = charge_step(e, &f->charge);
-		if (r == CHARGE_MORE)
+	case FP_CHARGE: case FP_SWAPIN_CHARGE:
+		next = mem_cgroup_charge(e, f, t);
+		if (next == FP_RECLAIMING)
 			return OP_MORE;
-		if (r != CHARGE_OK) {
-			fault_charge_failed(e, f, r);
-		} else if (f->phase == FP_SWAPIN_CHARGE) {
-			f->phase = FP_SWAPIN_MAP;           /* committed once the pte is set */
-		} else {
-			mem_cgroup_commit_charge(e, f->charge.memcg, f->new_pfn, MEM_CGROUP_CHARGE_TYPE_MAPPED);
-			fault_map_new(e, f, t);
-		}
 		break;
-	}
-	case FP_SWAPIN: {
-		f->swap_off = pte_pfn(f->orig_pte);
-		int32_t pfn = e->a.swap_cache[f->swap_off];
-		if (pfn != NIL) {
-			e->a.count[pfn]++;
-			f->swap_pfn = pfn;
-			e->ctr.swapin_cache_hits++;
-			f->phase = FP_SWAPIN_LOCK;
-			break;
-		}
-		int32_t first;
-		int nr = valid_swaphandles(e, f->swap_off, &first);
-		f->ra_next = first;
-		f->ra_end = first + nr;
-		e->ctr.pgmajfault++;
-		f->phase = FP_READAHEAD;
-		break;
-	}
-	case FP_READAHEAD:
-		/* Simplification: readahead stops when no frame is free rather than reclaiming. */
-		if (f->ra_next < f->ra_end && e->nr_free) {
-			int32_t pfn = read_swap_cache_async(e, f->ra_next++);
-			if (pfn == NIL)
-				f->ra_end = f->ra_next;
-			else {
-				put_page(e, pfn);
-				e->ctr.readahead_pages++;
-			}
-			break;
-		}
-		f->phase = FP_SWAPIN_TARGET;
-		/* fall through */
-	case FP_SWAPIN_TARGET: {
-		int32_t pfn = e->a.swap_cache[f->swap_off];
-		if (pfn != NIL)
-			e->a.count[pfn]++;
-		else if (!e->nr_free) {
-			start_direct_reclaim(e, f, FP_SWAPIN_TARGET);
-			break;
-		} else if ((pfn = read_swap_cache_async(e, f->swap_off)) == NIL) {
-			f->phase = FP_NEXT;                /* the slot went away: look at the pte again */
-			break;
-		}
-		f->swap_pfn = pfn;
-		f->phase = FP_SWAPIN_LOCK;
-		break;
-	}
+	case FP_SWAPIN: next = do_swap_page(e, f); break;
+	case FP_READAHEAD: next = swapin_readahead(e, f); break;
+	case FP_SWAPIN_TARGET: next = do_swap_page_read(e, f); break;
 	case FP_SWAPIN_LOCK:
-		if (!trylock_page(e, f->swap_pfn))
-			return OP_BLOCKED;             /* lock_page: the read is in flight */
-		f->swap_locked = 1;
-		mark_page_accessed(e, f->swap_pfn);
-		f->charge_memcg = mem_cgroup_try_charge_swapin(e, f->swap_pfn, t->memcg);
-		if (f->charge_memcg) {
-			charge_init(&f->charge, f->charge_memcg, f->pid);
-			f->phase = FP_SWAPIN_CHARGE;
-		} else {
-			f->phase = FP_SWAPIN_MAP;
-		}
+		next = do_swap_page_lock(e, f, t);
+		if (next == FP_BLOCKED)
+			return OP_BLOCKED;
 		break;
-	case FP_SWAPIN_MAP:
-		fault_map_swap(e, f, t);
-		break;
+	case FP_SWAPIN_MAP: next = do_swap_page_map(e, f, t); break;
+	default: return OP_DONE;
 	}
+	f->phase = next;
 	tick(e, COST_FAULT_NS);
-	return f->phase == FP_DONE ? OP_DONE : OP_MORE;
+	return next == FP_DONE ? OP_DONE : OP_MORE;
 }
 
 /* --- unmapping: zap_pte_range and the mmu_gather ------------------------------- */
@@ -709,7 +736,7 @@ struct fork_ctx {
 /*
  * copy_one_pte: a present page is shared copy-on-write (both ptes lose their
  * write bit; the child's is old and outside any locked range); a swap entry
- * gets one more user.  No memcg change either way (§2.5).
+ * gets one more user.  No memcg change either way (K2.5).
  */
 static void copy_one_pte(pmc_engine *e, int32_t pid, int64_t vpn, uint64_t *pte, void *ctx)
 {

@@ -1,6 +1,6 @@
 /*
  * oom_kill.c - the memcg OOM killer of 2.6.30 (mem_cgroup_out_of_memory,
- * select_bad_process restricted by task_in_mem_cgroup).
+ * select_bad_process restricted by task_in_mem_cgroup; mm/oom_kill.c).
  *
  * Simplification: badness is the task's mapped pages plus its swap ptes (the
  * kernel uses total_vm, which for these tasks is the same anon footprint,

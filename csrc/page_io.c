@@ -1,6 +1,6 @@
 /*
  * page_io.c - the swap device's request queue and simulated time
- * (mm/page_io.c, block/blk-core.c congestion; kernel-semantics §2.11).
+ * (mm/page_io.c, block/blk-core.c congestion; semantics.md K2.11).
  *
  * Simulated time (e->now, ns) advances with every page-step by its cost
  * (engine.h, COST_*).  The

@@ -1,6 +1,6 @@
 /*
  * pgtable.c - a task's page table: four levels of 512 entries over a 36-bit
- * vpn, as x86-64 lays out a 48-bit address space.  Tables are allocated when
+ * vpn, as x86-64 lays out a 48-bit address space (mm/memory.c's walkers).  Tables are allocated when
  * first needed, so a mapped virtual page costs 8 bytes plus its share of a
  * 4 KiB pte page.
  *

@@ -230,16 +230,39 @@ struct pmc_batch_info {
 	int32_t phase;             /* enum pmc_shrink_phase                         */
 	int32_t memcg;             /* 0: global reclaim                             */
 	int32_t pfn[32];
-	uint8_t outcome[32];       /* 0 pending, 1 kept, 2 activated, 3 culled, 4 freed */
+	uint8_t outcome[32];       /* enum pmc_page_outcome                         */
 };
 
-/* The stop points of shrink_page_list (the order a page goes through them). */
+/*
+ * The stop points of a shrink batch (shrink_inactive_list around
+ * shrink_page_list), in the order a page goes through them; the core's one
+ * list of them.  pmc_shrink_phase_name gives each its Python name.
+ */
 enum pmc_shrink_phase {
-	PMC_SP_ISOLATE = 0, PMC_SP_START, PMC_SP_ADD_TO_SWAP, PMC_SP_UNMAP, PMC_SP_PAGEOUT,
-	PMC_SP_REMOVE, PMC_SP_LABEL, PMC_SP_PUTBACK, PMC_SP_DONE
+	PMC_SP_ISOLATE = 0,      /* isolate from the inactive anon list              */
+	PMC_SP_START,            /* trylock, evictable?, writeback?, page_referenced */
+	PMC_SP_ADD_TO_SWAP,      /* add_to_swap and the after_add_to_swap hook       */
+	PMC_SP_UNMAP,            /* try_to_unmap                                     */
+	PMC_SP_PAGEOUT,          /* dirty checks and pageout                         */
+	PMC_SP_REMOVE,           /* __remove_mapping                                 */
+	PMC_SP_LABEL,            /* the exit label: activate, unlock, cull, free     */
+	PMC_SP_PUTBACK,          /* back onto the LRU, drop the isolation references */
+	PMC_SP_DONE
 };
 
-/* The leak audit of kernel-semantics §4.4, in pages or slots. */
+/* What happened to each page of a shrink batch (pmc_batch_info's outcome). */
+enum pmc_page_outcome { PMC_PO_PENDING = 0, PMC_PO_KEPT, PMC_PO_ACTIVATED, PMC_PO_CULLED, PMC_PO_FREED };
+
+/* Sizes and limits the Python side uses, exported so that it reads them from here. */
+enum pmc_limits {
+	PMC_PAGE_SIZE = 4096,
+	PMC_SWAP_CLUSTER_MAX = 32,        /* pages a shrink batch isolates at most       */
+	PMC_TASK_VPN_BITS = 36,           /* vpns are 0 .. 2**36-1 (48-bit addresses)    */
+	PMC_FREE_PTE_NR = 506,            /* pages one mmu_gather parks before a flush   */
+	PMC_MAX_PAGES = 2147483646        /* RAM frames and swap slots: at most 2**31-2  */
+};
+
+/* The leak audit of semantics.md K4.4, in pages or slots. */
 struct pmc_leaks {
 	int64_t stale_swapcache;
 	int64_t stale_swapcache_type1;
@@ -348,7 +371,7 @@ struct pmc_sample {
 	int64_t mem_free;          /* pages                                         */
 	int64_t swap_used;         /* slots                                         */
 	int64_t swap_cached;       /* pages in the swap cache                       */
-	int64_t stale;             /* stale swap-cache pages (§4.4)                 */
+	int64_t stale;             /* stale swap-cache pages (K4.4)                 */
 	int64_t stale_type1;       /* ... not anon: readahead vs free_swap_and_cache */
 	int64_t stale_type2;       /* ... anon: unmapped between isolation and add_to_swap */
 	int64_t leaked_swap_entries;
@@ -382,6 +405,16 @@ struct pmc_replay_stats {
 /* engine.c */
 int pmc_engine_create(const struct pmc_config *cfg, const struct pmc_arrays *arrays,
                       pmc_engine **out, char *err, size_t errlen);
+/*
+ * The one validation of engine settings (ram, swap, kernel, page_cluster,
+ * strategy): 0, or PMC_EINVAL with the reason in err.  pmc_engine_create
+ * runs it first; the Python side calls it to check settings without
+ * building an engine.
+ */
+int pmc_validate_settings(const struct pmc_config *cfg, char *err, size_t errlen);
+/* The Python names of the stop points and page outcomes, by value; NULL past the last. */
+const char *pmc_shrink_phase_name(int phase);
+const char *pmc_page_outcome_name(int outcome);
 void pmc_engine_destroy(pmc_engine *e);
 const char *pmc_errmsg(const pmc_engine *e);
 const char *pmc_strerror(int code);

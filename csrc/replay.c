@@ -1,6 +1,6 @@
 /*
- * replay.c - a trace on several simulated CPUs (DESIGN.md "Operations are
- * resumable", "Traces and replay").
+ * replay.c - a trace on several simulated CPUs (docs/architecture.md "Resumable
+ * machines and stop points", docs/replay.md).
  *
  * Each event runs on its CPU (event.cpu modulo the CPU count), which takes
  * its events in trace order, one operation at a time; an event also waits for
@@ -89,10 +89,10 @@ int pmc_replay_begin(pmc_engine *e, int cpus, int sched, uint64_t seed)
 /* The pages a batch holds isolated (the one __remove_mapping froze holds no reference). */
 void batch_refs(const struct shrink_batch *b, held_fn fn, void *ctx)
 {
-	if (b->phase == SP_ISOLATE || b->phase == SP_DONE)
+	if (b->phase == PMC_SP_ISOLATE || b->phase == PMC_SP_DONE)
 		return;
 	for (int i = 0; i < b->nr; i++) {
-		if (i == b->idx && b->phase == SP_LABEL && b->label == L_FREE)
+		if (i == b->idx && b->phase == PMC_SP_LABEL && b->label == L_FREE)
 			fn(ctx, b->pfn[i], HELD_FROZEN);
 		else if (b->outcome[i] == PO_NONE || b->outcome[i] == PO_KEEP || b->outcome[i] == PO_ACTIVATE)
 			fn(ctx, b->pfn[i], 1);

@@ -1,5 +1,5 @@
 /*
- * rmap.c - anonymous reverse mapping (mm/rmap.c; kernel-semantics §2.4).
+ * rmap.c - anonymous reverse mapping (mm/rmap.c; semantics.md K2.4).
  *
  * An anon page records its fork family (anon_vma) and its vpn.  Without
  * mremap a shared page sits at the same vpn in every task of the family, so
@@ -34,7 +34,7 @@ void page_dup_rmap(pmc_engine *e, int32_t pfn)
  * page_remove_rmap: when the last pte goes, the anon page is uncharged
  * (unless it is in the swap cache: see __mem_cgroup_uncharge_common, or the
  * strategy keeps the charge).  This runs without the page lock and is
- * CPU-A's step of the Type-2 race (§4.1).
+ * CPU-A's step of the Type-2 race (K4.1).
  */
 void page_remove_rmap(pmc_engine *e, int32_t pfn)
 {
@@ -122,7 +122,7 @@ int page_referenced(pmc_engine *e, int32_t pfn, int32_t mem_cgroup)
 }
 
 /*
- * try_to_unmap_one (§2.10): a locked vma answers SWAP_MLOCK, a young pte
+ * try_to_unmap_one (K2.10): a locked vma answers SWAP_MLOCK, a young pte
  * SWAP_FAIL; otherwise the pte becomes the swap entry (one more slot user),
  * its dirty bit moves to the page, and the pte's page reference goes.
  */

@@ -2,7 +2,7 @@
  * step.c - reclaim as the public API calls it: one-shot passes (reclaim,
  * shrink_active_list) and the step API, where a user isolates a batch and
  * walks shrink_page_list through it one stop point at a time, so that the
- * races of kernel-semantics §4 can be replayed row by row.
+ * races of semantics.md K4 can be replayed row by row.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,10 +19,32 @@ static int memcg_arg(pmc_engine *e, int memcg)
 /* The scan_control of a step-API batch: direct reclaim (not kswapd), writes unless laptop_mode. */
 static struct scan_control step_sc(pmc_engine *e, int memcg)
 {
-	struct scan_control sc = { .may_writepage = !e->laptop_mode, .may_unmap = 1, .may_swap = 1,
-	                           .mem_cgroup = memcg, .kswapd = 0 };
-	sc.swappiness = memcg && e->memcg[memcg].parent ? e->memcg[memcg].swappiness : e->vm_swappiness;
-	return sc;
+	return (struct scan_control){ .may_writepage = !e->laptop_mode, .may_unmap = 1, .may_swap = 1,
+	                              .swappiness = mem_cgroup_swappiness(e, memcg), .mem_cgroup = memcg, .kswapd = 0 };
+}
+
+/* The stop points' and outcomes' names, the ones Python shows (pymemcg/batch.py reads them from here). */
+static const char *const shrink_phase_names[] = {
+	[PMC_SP_ISOLATE] = "isolate", [PMC_SP_START] = "start", [PMC_SP_ADD_TO_SWAP] = "add_to_swap",
+	[PMC_SP_UNMAP] = "unmap", [PMC_SP_PAGEOUT] = "pageout", [PMC_SP_REMOVE] = "remove",
+	[PMC_SP_LABEL] = "label", [PMC_SP_PUTBACK] = "putback", [PMC_SP_DONE] = "done",
+};
+_Static_assert(sizeof shrink_phase_names / sizeof *shrink_phase_names == PMC_SP_DONE + 1, "a name per stop point");
+
+static const char *const page_outcome_names[] = {
+	[PMC_PO_PENDING] = "pending", [PMC_PO_KEPT] = "kept", [PMC_PO_ACTIVATED] = "activated",
+	[PMC_PO_CULLED] = "culled", [PMC_PO_FREED] = "freed",
+};
+_Static_assert(sizeof page_outcome_names / sizeof *page_outcome_names == PMC_PO_FREED + 1, "a name per outcome");
+
+const char *pmc_shrink_phase_name(int phase)
+{
+	return phase >= 0 && phase <= PMC_SP_DONE ? shrink_phase_names[phase] : NULL;
+}
+
+const char *pmc_page_outcome_name(int outcome)
+{
+	return outcome >= 0 && outcome <= PMC_PO_FREED ? page_outcome_names[outcome] : NULL;
 }
 
 /* The lowest id of a batch still isolated (not yet shrunk and put back), or -1. */
@@ -68,8 +90,8 @@ int pmc_isolate(pmc_engine *e, int memcg, int nr)
 	if (!b)
 		return pmc_err(e, PMC_EALLOC, "cannot allocate a batch");
 	struct scan_control sc = step_sc(e, memcg);
-	shrink_batch_init(e, b, &sc, nr);
-	shrink_batch_step(e, b);               /* SP_ISOLATE */
+	shrink_inactive_list_init(e, b, &sc, nr);
+	shrink_inactive_list(e, b);               /* PMC_SP_ISOLATE */
 	e->batch[e->nr_batch] = b;
 	return e->nr_batch++;
 }
@@ -80,9 +102,9 @@ int pmc_batch_step(pmc_engine *e, int id)
 	struct shrink_batch *b = batch_lookup(e, id, &rc);
 	if (!b)
 		return rc;
-	if (b->phase == SP_PUTBACK)
+	if (b->phase == PMC_SP_PUTBACK)
 		return pmc_err(e, PMC_ESTATE, "batch %d has no page left to step; shrink_page_list puts it back", id);
-	shrink_batch_step(e, b);
+	shrink_inactive_list(e, b);
 	return b->phase;
 }
 
@@ -93,7 +115,7 @@ int pmc_batch_info(const pmc_engine *e, int id, struct pmc_batch_info *out)
 	memset(out, 0, sizeof *out);
 	const struct shrink_batch *b = e->batch[id];
 	if (!b) {
-		out->phase = SP_DONE;
+		out->phase = PMC_SP_DONE;
 		return 0;
 	}
 	out->nr = b->nr;
@@ -125,7 +147,7 @@ int pmc_shrink_page_list(pmc_engine *e, int id, struct pmc_reclaim_result *out)
 	struct shrink_batch *b = batch_lookup(e, id, &rc);
 	if (!b)
 		return rc;
-	while (shrink_batch_step(e, b))
+	while (shrink_inactive_list(e, b))
 		;
 	memset(out, 0, sizeof *out);
 	batch_result(b, out);
@@ -167,8 +189,8 @@ int pmc_shrink_inactive_list(pmc_engine *e, int memcg, int64_t nr, int kswapd, s
 		return pmc_err(e, PMC_EALLOC, "cannot allocate a batch");
 	memset(out, 0, sizeof *out);
 	while (nr > 0) {
-		shrink_batch_init(e, b, &sc, nr < SWAP_CLUSTER_MAX ? (int)nr : SWAP_CLUSTER_MAX);
-		while (shrink_batch_step(e, b))
+		shrink_inactive_list_init(e, b, &sc, nr < SWAP_CLUSTER_MAX ? (int)nr : SWAP_CLUSTER_MAX);
+		while (shrink_inactive_list(e, b))
 			;
 		batch_result(b, out);
 		nr -= b->nr_isolate_scanned;

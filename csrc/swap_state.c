@@ -1,6 +1,6 @@
 /*
- * swap_state.c - the swap cache (mm/swap_state.c; kernel-semantics §1.6,
- * §2.7, §2.9, §2.12): slot -> page, add_to_swap, delete_from_swap_cache,
+ * swap_state.c - the swap cache (mm/swap_state.c; semantics.md K1.6,
+ * K2.7, K2.9, K2.12): slot -> page, add_to_swap, delete_from_swap_cache,
  * free_swap_cache, and the read side used by swap-in and its readahead.
  */
 #include "engine.h"
@@ -31,7 +31,7 @@ static void __delete_from_swap_cache(pmc_engine *e, int32_t pfn)
 
 /*
  * delete_from_swap_cache (page locked): leave the cache, give the slot back
- * (with the memcg swap-cache uncharge, §2.12, unless the strategy keeps the
+ * (with the memcg swap-cache uncharge, K2.12, unless the strategy keeps the
  * charge on the page) and drop the cache's reference.
  * The caller still holds a reference, so the page is not freed here.
  */
@@ -60,7 +60,7 @@ int __remove_mapping(pmc_engine *e, int32_t pfn)
 }
 
 /*
- * add_to_swap (§2.9, page locked, anon, not in the swap cache): a slot, the
+ * add_to_swap (K2.9, page locked, anon, not in the swap cache): a slot, the
  * cache, dirty.  No memcg call happens here.  Returns 0 when swap is full.
  */
 int add_to_swap(pmc_engine *e, int32_t pfn)
@@ -93,7 +93,7 @@ void free_swap_cache(pmc_engine *e, int32_t pfn)
 /*
  * read_swap_cache_async: the page of a slot, from the cache or newly read.
  * A new page gets the cache's slot reference, goes on the inactive anon list
- * uncharged (§2.7: readahead pages are charged only when mapped), and stays
+ * uncharged (K2.7: readahead pages are charged only when mapped), and stays
  * locked until its read completes.  Returns the page with a reference for
  * the caller, or NIL (slot free, or no frame).
  */

@@ -1,8 +1,8 @@
 /*
  * swapfile.c - the swap device: swap_map in the 2.6.30 and 2.6.31
  * encodings, scan_swap_map's slot allocator, slot reference counting and the
- * helpers that free swap-cache pages (mm/swapfile.c; kernel-semantics §1.5,
- * §2.6, §2.8, §5 for the 2.6.31 reuse).
+ * helpers that free swap-cache pages (mm/swapfile.c; semantics.md K1.5,
+ * K2.6, K2.8, K5 for the 2.6.31 reuse).
  *
  * One swap device, offset 0 is its header (SWAP_MAP_BAD), as after swapon.
  * The two kernels differ only through struct swap_ops (engine.h), chosen at
@@ -34,7 +34,7 @@ static int swap_count_31(uint16_t v) { return v & ~SWAP_HAS_CACHE; }
  * swap_entry_free: drop one reference.  cache says whether it is the swap
  * cache's (2.6.31 clears SWAP_HAS_CACHE; 2.6.30 has a single count).  When
  * nothing is left the slot is freed and mem_cgroup_uncharge_swap runs; 2.6.31
- * runs it as soon as the pte users are gone, cache or not (§2.6 Δ31).
+ * runs it as soon as the pte users are gone, cache or not (K2.6 Δ31).
  * Returns the slot's value after the drop.
  */
 static void swap_slot_freed(pmc_engine *e, int32_t off)
@@ -324,7 +324,7 @@ int page_swapcount(const pmc_engine *e, int32_t pfn)
 }
 
 /*
- * try_to_free_swap (§2.8): drop a locked page's slot when no swap pte uses it,
+ * try_to_free_swap (K2.8): drop a locked page's slot when no swap pte uses it,
  * mapped or not; the page stays, dirty, holding whatever charge it had.
  */
 int try_to_free_swap(pmc_engine *e, int32_t pfn)
@@ -338,7 +338,7 @@ int try_to_free_swap(pmc_engine *e, int32_t pfn)
 	return 1;
 }
 
-/* reuse_swap_page (§2.8): can a write fault take this page over? Drops its slot if so. */
+/* reuse_swap_page (K2.8): can a write fault take this page over? Drops its slot if so. */
 int reuse_swap_page(pmc_engine *e, int32_t pfn)
 {
 	int count = e->a.mapcount[pfn];
@@ -353,7 +353,7 @@ int reuse_swap_page(pmc_engine *e, int32_t pfn)
 }
 
 /*
- * free_swap_and_cache (§2.6): a swap pte is zapped.  When only the cache is
+ * free_swap_and_cache (K2.6): a swap pte is zapped.  When only the cache is
  * left (2.6.30: count 1; 2.6.31: exactly SWAP_HAS_CACHE) the cache page is
  * freed too, if it can be trylocked and is not under writeback and unmapped
  * (or swap is full), unless the strategy keeps it.  A failed trylock gives

@@ -1,6 +1,6 @@
 /*
- * vmscan.c - page reclaim (mm/vmscan.c of 2.6.30; kernel-semantics §2.13,
- * §2.14, §3): isolation from the zone or a memcg list, shrink_page_list as a
+ * vmscan.c - page reclaim (mm/vmscan.c of 2.6.30; semantics.md K2.13,
+ * K2.14, K3): isolation from the zone or a memcg list, shrink_page_list as a
  * machine that stops wherever another CPU can overtake it, pageout,
  * shrink_active_list, and the watermarks.  The drivers that call these
  * (direct, memcg and kswapd reclaim) are in reclaim.c.
@@ -8,15 +8,6 @@
 #include "engine.h"
 
 enum pageout_t { PAGE_KEEP, PAGE_ACTIVATE, PAGE_SUCCESS, PAGE_CLEAN };
-
-/* int_sqrt, as the kernel's lib/int_sqrt.c computes it */
-static int64_t int_sqrt(int64_t x)
-{
-	int64_t r = 0;
-	while ((r + 1) * (r + 1) <= x)
-		r++;
-	return r;
-}
 
 /*
  * Zone watermarks from min_free_kbytes = sqrt(16 * lowmem kB), clamped to
@@ -60,11 +51,6 @@ void move_page_to_zone_tail(pmc_engine *e, int32_t pfn)
 	e->lru_tail[lru] = pfn;
 }
 
-static struct reclaim_stat *get_reclaim_stat(pmc_engine *e, const struct scan_control *sc)
-{
-	return sc->mem_cgroup ? &e->memcg[sc->mem_cgroup].stat_reclaim : &e->zone_stat;
-}
-
 /* --- isolation ---------------------------------------------------------------- */
 
 /* __isolate_lru_page: take a reference, clear PG_lru, leave the zone and memcg lists. */
@@ -78,7 +64,7 @@ static void __isolate_lru_page(pmc_engine *e, int32_t pfn, enum pmc_lru lru)
 /*
  * isolate_lru_pages / mem_cgroup_isolate_pages: up to nr pages from the tail
  * of one list.  The memcg walk skips, without counting them as scanned, pcs
- * that are not USED or whose page is off the LRU (§2.13).  Returns the pages
+ * that are not USED or whose page is off the LRU (K2.13).  Returns the pages
  * taken; *scanned gets the pages scanned.
  */
 static int isolate_pages(pmc_engine *e, const struct scan_control *sc, enum pmc_lru lru, int nr,
@@ -150,7 +136,7 @@ void shrink_active_list(pmc_engine *e, int64_t nr_pages, struct scan_control *sc
 /* --- pageout ------------------------------------------------------------------ */
 
 /*
- * pageout (§2.11): PAGE_KEEP while anyone but the swap cache and reclaim holds
+ * pageout (K2.11): PAGE_KEEP while anyone but the swap cache and reclaim holds
  * a reference, or when the device is write-congested and the caller is not
  * kswapd (PF_SWAPWRITE).  Otherwise the page's dirty bit goes to swap_writepage.
  */
@@ -172,120 +158,140 @@ static enum pageout_t pageout(pmc_engine *e, int32_t pfn, const struct scan_cont
 	return PAGE_SUCCESS;
 }
 
-/* --- shrink_page_list, one stop point per step ---------------------------------- */
+/* --- shrink_inactive_list and shrink_page_list, one stop point per step -------------- */
 
-void shrink_batch_init(pmc_engine *e, struct shrink_batch *b, const struct scan_control *sc, int32_t nr_to_scan)
+/*
+ * The core's convention for a resumable machine (docs/architecture.md): one
+ * function per stop point, named after the kernel step it models, that does
+ * that step's work and returns the next phase; one switch dispatches on the
+ * phase.  Here shrink_inactive_list dispatches its own two stop points
+ * (isolate, putback) and hands the per-page ones to shrink_page_list.
+ */
+
+void shrink_inactive_list_init(pmc_engine *e, struct shrink_batch *b, const struct scan_control *sc, int32_t nr_to_scan)
 {
 	(void)e;
-	*b = (struct shrink_batch){ .sc = *sc, .nr_to_scan = nr_to_scan, .phase = SP_ISOLATE };
+	*b = (struct shrink_batch){ .sc = *sc, .nr_to_scan = nr_to_scan, .phase = PMC_SP_ISOLATE };
 	b->sc.nr_scanned = b->sc.nr_reclaimed = 0;     /* the batch counts its own work */
 }
 
-static void next_page(struct shrink_batch *b)
+/* PMC_SP_ISOLATE: isolate_lru_pages (or mem_cgroup_isolate_pages) from the inactive anon list. */
+static enum pmc_shrink_phase shrink_isolate_lru_pages(pmc_engine *e, struct shrink_batch *b)
+{
+	int64_t scanned;
+	b->nr = isolate_pages(e, &b->sc, LRU_INACTIVE_ANON, b->nr_to_scan, b->pfn, &scanned);
+	b->nr_taken = b->nr;
+	b->nr_isolate_scanned = scanned;
+	get_reclaim_stat(e, &b->sc)->recent_scanned[0] += b->nr;
+	b->idx = 0;
+	return b->nr ? PMC_SP_START : PMC_SP_PUTBACK;
+}
+
+static enum pmc_shrink_phase next_page(struct shrink_batch *b)
 {
 	b->idx++;
-	b->phase = b->idx < b->nr ? SP_START : SP_PUTBACK;
+	return b->idx < b->nr ? PMC_SP_START : PMC_SP_PUTBACK;
 }
 
-static void leave(struct shrink_batch *b, enum page_label label)
+/* The page in hand leaves by one of shrink_page_list's exit labels, run at the next stop point. */
+static enum pmc_shrink_phase goto_label(struct shrink_batch *b, enum page_label label)
 {
 	b->label = label;
-	b->phase = SP_LABEL;
+	return PMC_SP_LABEL;
 }
 
-/* Step 1-5 of §3: lock, evictable, writeback, referenced. */
-static void sp_start(pmc_engine *e, struct shrink_batch *b, int32_t pfn)
+/* PMC_SP_START, steps 1-5 of the walk (docs/semantics.md): lock, evictable, writeback, referenced. */
+static enum pmc_shrink_phase shrink_page_references(pmc_engine *e, struct shrink_batch *b, int32_t pfn)
 {
 	b->referenced = 0;
 	if (!trylock_page(e, pfn)) {
 		b->outcome[b->idx] = PO_KEEP;       /* keep: not ours to unlock */
-		next_page(b);
-		return;
+		return next_page(b);
 	}
 	b->sc.nr_scanned++;
 	if (PageTest(e, pfn, PG_mlocked))
-		return leave(b, L_CULL_MLOCKED);
+		return goto_label(b, L_CULL_MLOCKED);
 	if (!b->sc.may_unmap && page_mapped(e, pfn))
-		return leave(b, L_KEEP_LOCKED);
+		return goto_label(b, L_KEEP_LOCKED);
 	if (page_mapped(e, pfn) || PageTest(e, pfn, PG_swapcache))
 		b->sc.nr_scanned++;
 	if (PageTest(e, pfn, PG_writeback))
-		return leave(b, L_KEEP_LOCKED);     /* the async pass never waits */
+		return goto_label(b, L_KEEP_LOCKED);     /* the async pass never waits */
 	b->referenced = page_referenced(e, pfn, b->sc.mem_cgroup);
 	if (b->referenced && page_mapping_inuse(e, pfn))
-		return leave(b, L_ACTIVATE_LOCKED);
-	b->phase = SP_ADD_TO_SWAP;
+		return goto_label(b, L_ACTIVATE_LOCKED);
+	return PMC_SP_ADD_TO_SWAP;
 }
 
-/* Step 6: add_to_swap, then the strategy's hook (the seed patch's place). */
-static void sp_add_to_swap(pmc_engine *e, struct shrink_batch *b, int32_t pfn)
+/* PMC_SP_ADD_TO_SWAP, step 6: add_to_swap, then the strategy's hook (the seed patch's place). */
+static enum pmc_shrink_phase shrink_page_add_to_swap(pmc_engine *e, struct shrink_batch *b, int32_t pfn)
 {
 	if (PageTest(e, pfn, PG_anon) && !PageTest(e, pfn, PG_swapcache)) {
 		if (!add_to_swap(e, pfn))
-			return leave(b, L_ACTIVATE_LOCKED);
+			return goto_label(b, L_ACTIVATE_LOCKED);
 		e->ctr.swapouts++;
 		if (e->ops.after_add_to_swap) {
 			int keep = hook_after_add_to_swap(e, pfn);
 			b->hook_calls++;
 			b->hook_freed += !PageTest(e, pfn, PG_swapcache);
 			if (keep)
-				return leave(b, L_KEEP_LOCKED);
+				return goto_label(b, L_KEEP_LOCKED);
 		}
 	}
-	b->phase = SP_UNMAP;
+	return PMC_SP_UNMAP;
 }
 
-/* Step 7: try_to_unmap every pte of a mapped page. */
-static void sp_unmap(pmc_engine *e, struct shrink_batch *b, int32_t pfn)
+/* PMC_SP_UNMAP, step 7: try_to_unmap every pte of a mapped page. */
+static enum pmc_shrink_phase shrink_page_try_to_unmap(pmc_engine *e, struct shrink_batch *b, int32_t pfn)
 {
 	if (page_mapped(e, pfn) && PageTest(e, pfn, PG_swapcache)) {
 		switch (try_to_unmap(e, pfn)) {
-		case SWAP_FAIL: return leave(b, L_ACTIVATE_LOCKED);
-		case SWAP_AGAIN: return leave(b, L_KEEP_LOCKED);
-		case SWAP_MLOCK: return leave(b, L_CULL_MLOCKED);
+		case SWAP_FAIL: return goto_label(b, L_ACTIVATE_LOCKED);
+		case SWAP_AGAIN: return goto_label(b, L_KEEP_LOCKED);
+		case SWAP_MLOCK: return goto_label(b, L_CULL_MLOCKED);
 		default: break;
 		}
 	}
-	b->phase = SP_PAGEOUT;
+	return PMC_SP_PAGEOUT;
 }
 
-/* Step 8: a dirty page is written unless referenced, in laptop mode, or refused by pageout. */
-static void sp_pageout(pmc_engine *e, struct shrink_batch *b, int32_t pfn)
+/* PMC_SP_PAGEOUT, step 8: a dirty page is written unless referenced, in laptop mode, or refused by pageout. */
+static enum pmc_shrink_phase shrink_page_pageout(pmc_engine *e, struct shrink_batch *b, int32_t pfn)
 {
 	if (PageTest(e, pfn, PG_dirty)) {
 		if (b->referenced || !b->sc.may_writepage)
-			return leave(b, L_KEEP_LOCKED);
+			return goto_label(b, L_KEEP_LOCKED);
 		b->nr_pageout++;
 		switch (pageout(e, pfn, &b->sc)) {
 		case PAGE_KEEP:
 			e->ctr.pageout_keep++;
 			b->nr_pageout_keep++;
-			return leave(b, L_KEEP_LOCKED);
+			return goto_label(b, L_KEEP_LOCKED);
 		case PAGE_ACTIVATE:
 			e->ctr.pageout_activate++;
-			return leave(b, L_ACTIVATE_LOCKED);
+			return goto_label(b, L_ACTIVATE_LOCKED);
 		case PAGE_SUCCESS:
 			/* unlocked by swap_writepage; under writeback, or re-dirtied when its slot was dropped */
 			e->ctr.pageout_success++;
-			return leave(b, L_KEEP);
+			return goto_label(b, L_KEEP);
 		case PAGE_CLEAN:
 			e->ctr.pageout_clean++;
 			break;
 		}
 	}
-	b->phase = SP_REMOVE;
+	return PMC_SP_REMOVE;
 }
 
-/* Step 10: __remove_mapping, or keep. */
-static void sp_remove(pmc_engine *e, struct shrink_batch *b, int32_t pfn)
+/* PMC_SP_REMOVE, step 10: __remove_mapping, or keep. */
+static enum pmc_shrink_phase shrink_page_remove_mapping(pmc_engine *e, struct shrink_batch *b, int32_t pfn)
 {
 	if (!PageTest(e, pfn, PG_swapcache) || !__remove_mapping(e, pfn))
-		return leave(b, L_KEEP_LOCKED);
-	leave(b, L_FREE);
+		return goto_label(b, L_KEEP_LOCKED);
+	return goto_label(b, L_FREE);
 }
 
-/* The exit labels of shrink_page_list. */
-static void sp_label(pmc_engine *e, struct shrink_batch *b, int32_t pfn)
+/* PMC_SP_LABEL: the exit labels of shrink_page_list (cull_mlocked, activate_locked, keep_locked, keep, free). */
+static enum pmc_shrink_phase shrink_page_label(pmc_engine *e, struct shrink_batch *b, int32_t pfn)
 {
 	hook_shrink_page_list_exit(e, pfn, &b->label);
 	switch (b->label) {
@@ -316,11 +322,11 @@ static void sp_label(pmc_engine *e, struct shrink_batch *b, int32_t pfn)
 		b->outcome[b->idx] = PO_FREED;
 		break;
 	}
-	next_page(b);
+	return next_page(b);
 }
 
-/* shrink_inactive_list's putback: kept pages return to the LRU and lose the isolation reference. */
-static void sp_putback(pmc_engine *e, struct shrink_batch *b)
+/* PMC_SP_PUTBACK: shrink_inactive_list's putback; kept pages return to the LRU and lose the isolation reference. */
+static enum pmc_shrink_phase shrink_putback_lru_pages(pmc_engine *e, struct shrink_batch *b)
 {
 	struct reclaim_stat *rs = get_reclaim_stat(e, &b->sc);
 	for (int i = 0; i < b->nr; i++) {
@@ -341,47 +347,50 @@ static void sp_putback(pmc_engine *e, struct shrink_batch *b)
 	e->ctr.pgsteal += b->sc.nr_reclaimed;
 	e->ctr.hook_calls += b->hook_calls;
 	e->ctr.hook_freed += b->hook_freed;
-	b->phase = SP_DONE;
+	return PMC_SP_DONE;
 }
 
 /*
  * What each stop point costs (ns): page_referenced and try_to_unmap walk the
  * rmap, add_to_swap takes swap_lock and the radix tree, pageout builds a bio.
  */
-static const int64_t phase_cost[SP_DONE] = {
-	[SP_ISOLATE] = COST_PAGE_LRU_NS * SWAP_CLUSTER_MAX, [SP_START] = 500, [SP_ADD_TO_SWAP] = 400,
-	[SP_UNMAP] = 500, [SP_PAGEOUT] = 400, [SP_REMOVE] = 200, [SP_LABEL] = 100,
-	[SP_PUTBACK] = COST_PAGE_LRU_NS * SWAP_CLUSTER_MAX,
+static const int64_t phase_cost[PMC_SP_DONE] = {
+	[PMC_SP_ISOLATE] = COST_PAGE_LRU_NS * SWAP_CLUSTER_MAX, [PMC_SP_START] = 500, [PMC_SP_ADD_TO_SWAP] = 400,
+	[PMC_SP_UNMAP] = 500, [PMC_SP_PAGEOUT] = 400, [PMC_SP_REMOVE] = 200, [PMC_SP_LABEL] = 100,
+	[PMC_SP_PUTBACK] = COST_PAGE_LRU_NS * SWAP_CLUSTER_MAX,
 };
 
-/*
- * Advance a batch by one stop point.  Returns 1 while there is more to do,
- * 0 once the pages are back on the LRU (or freed).
- */
-int shrink_batch_step(pmc_engine *e, struct shrink_batch *b)
+/* shrink_page_list, one stop point for the page in hand: the step it is at; the next phase. */
+static enum pmc_shrink_phase shrink_page_list(pmc_engine *e, struct shrink_batch *b)
 {
-	int32_t pfn = b->idx < b->nr ? b->pfn[b->idx] : NIL;
-	int64_t cost = b->phase < SP_DONE ? phase_cost[b->phase] : 0;
+	int32_t pfn = b->pfn[b->idx];
 	switch (b->phase) {
-	case SP_ISOLATE: {
-		int64_t scanned;
-		b->nr = isolate_pages(e, &b->sc, LRU_INACTIVE_ANON, b->nr_to_scan, b->pfn, &scanned);
-		b->nr_taken = b->nr;
-		b->nr_isolate_scanned = scanned;
-		get_reclaim_stat(e, &b->sc)->recent_scanned[0] += b->nr;
-		b->idx = 0;
-		b->phase = b->nr ? SP_START : SP_PUTBACK;
-		break;
+	case PMC_SP_START: return shrink_page_references(e, b, pfn);
+	case PMC_SP_ADD_TO_SWAP: return shrink_page_add_to_swap(e, b, pfn);
+	case PMC_SP_UNMAP: return shrink_page_try_to_unmap(e, b, pfn);
+	case PMC_SP_PAGEOUT: return shrink_page_pageout(e, b, pfn);
+	case PMC_SP_REMOVE: return shrink_page_remove_mapping(e, b, pfn);
+	default: return shrink_page_label(e, b, pfn);         /* PMC_SP_LABEL */
 	}
-	case SP_START: sp_start(e, b, pfn); break;
-	case SP_ADD_TO_SWAP: sp_add_to_swap(e, b, pfn); break;
-	case SP_UNMAP: sp_unmap(e, b, pfn); break;
-	case SP_PAGEOUT: sp_pageout(e, b, pfn); break;
-	case SP_REMOVE: sp_remove(e, b, pfn); break;
-	case SP_LABEL: sp_label(e, b, pfn); break;
-	case SP_PUTBACK: sp_putback(e, b); break;
+}
+
+/*
+ * shrink_inactive_list on one batch, advanced by one stop point: isolation,
+ * one step of shrink_page_list for the page in hand, or the putback.
+ * Returns 1 while there is more to do, 0 once the pages are back on the LRU
+ * (or freed).
+ */
+int shrink_inactive_list(pmc_engine *e, struct shrink_batch *b)
+{
+	enum pmc_shrink_phase phase = (enum pmc_shrink_phase)b->phase;
+	switch (phase) {
+	case PMC_SP_ISOLATE: b->phase = shrink_isolate_lru_pages(e, b); break;
+	case PMC_SP_START: case PMC_SP_ADD_TO_SWAP: case PMC_SP_UNMAP: case PMC_SP_PAGEOUT: case PMC_SP_REMOVE: case PMC_SP_LABEL:
+		b->phase = shrink_page_list(e, b);
+		break;
+	case PMC_SP_PUTBACK: b->phase = shrink_putback_lru_pages(e, b); break;
 	default: return 0;
 	}
-	tick(e, cost);
-	return b->phase != SP_DONE;
+	tick(e, phase_cost[phase]);
+	return b->phase != PMC_SP_DONE;
 }

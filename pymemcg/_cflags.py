@@ -12,9 +12,9 @@ def flags():
     """(compile args, link args)."""
     if os.environ.get("PYMEMCG_SANITIZE") == "1":
         san = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"]
-        return ["-std=c11", "-O1", "-g", "-Wall", "-Wextra"] + san, san
+        return ["-std=c11", "-O1", "-g", "-Wall", "-Wextra", "-Wpedantic"] + san, san
     # -flto: the core's files call each other's small helpers (lru, page refs, charges) on
     # every page-step; LTO inlines them across files (replay measured ~10% faster).  Nothing
     # interposes the core's symbols, so -fno-semantic-interposition lets gcc inline within a file.
     lto = ["-flto", "-fno-semantic-interposition"]
-    return ["-std=c11", "-O3", "-Wall", "-Wextra"] + lto, ["-O3"] + lto
+    return ["-std=c11", "-O3", "-Wall", "-Wextra", "-Wpedantic"] + lto, ["-O3"] + lto

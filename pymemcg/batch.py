@@ -1,5 +1,4 @@
-"""Batch: pages isolated for shrink_page_list, walked one stop point at a time (API.md,
-"Stepping through a race")."""
+"""Batch: pages isolated for shrink_page_list, walked one stop point at a time (docs/race.md)."""
 import numpy as np
 
 from ._ffi import check, ffi, lib

@@ -1,4 +1,4 @@
-"""Cgroup: one directory of the v1 memory controller (API.md, "Cgroup").
+"""Cgroup: one directory of the v1 memory controller (README.md, "A short tour").
 
 Control-file writes are parsed as the kernel parses them (cgroup_write_X64,
 res_counter_memparse_write_strategy) and refused with the kernel's errno.

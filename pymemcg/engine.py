@@ -1,4 +1,4 @@
-"""Engine: the simulated machine (API.md, "Engine").
+"""Engine: the simulated machine (README.md, "A short tour").
 
 numpy owns the per-frame and per-slot arrays; the C core borrows them, and
 Python hands out read-only views of them.
@@ -313,7 +313,7 @@ class Engine:
         return struct_to_dict(info)
 
     def leaks(self):
-        """The leak audit of kernel-semantics §4.4, in pages/slots (meaningful when quiescent)."""
+        """The leak audit of semantics.md K4.4, in pages/slots (meaningful when quiescent)."""
         out = ffi.new("struct pmc_leaks *")
         check(lib.pmc_leaks(self._ptr, out), self._ptr)
         return struct_to_dict(out)

@@ -1,4 +1,4 @@
-"""The exceptions of the public API (API.md, "Errors")."""
+"""The exceptions of the public API (docs/architecture.md, "Layers")."""
 import errno as _errno
 
 

@@ -1,4 +1,4 @@
-"""Task: a process with its own mm (API.md, "Task")."""
+"""Task: a process with its own mm (README.md, "A short tour")."""
 from ._ffi import check, ffi, lib
 from ._vpns import as_batch
 from .sizes import PAGE_SIZE

@@ -16,7 +16,7 @@ CSRC = os.path.join(ROOT, "csrc")
 TEST_C = os.path.join("csrc", "tests", "test_core.c")
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
 INCLUDES = ["-Icsrc", "-Ipymemcg/include"]
-CFLAGS = ["-std=c11", "-O1", "-g", *SANITIZE, "-Wall", "-Wextra", "-Werror", *INCLUDES]
+CFLAGS = ["-std=c11", "-O1", "-g", *SANITIZE, "-Wall", "-Wextra", "-Wpedantic", "-Werror", *INCLUDES]
 RUN_TIMEOUT = 600
 
 def _core_sources():

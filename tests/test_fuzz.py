@@ -8,7 +8,7 @@
   damaged gzip/xz wrappers.  Malformed input raises TraceError (importers.py docstring).
 * Cgroup.write of every control file (and a few that do not exist) with random text, ints and
   other objects: CgroupError (with the kernel's errno), ValueError or TypeError, and a refused
-  write changes nothing (API.md "Cgroup") -- except the documented case of docs/semantics.md
+  write changes nothing (Cgroup.write) -- except the documented case of docs/semantics.md
   "Reclaim": a limit write below the usage, or force_empty, reclaims first and then answers
   EBUSY with that reclaim done.
 * Engine.replay with random, mostly valid event arrays: either TraceError with nothing applied

@@ -26,7 +26,7 @@ skipped on both sides -- the model runs first, on a copy, and raises ``Unmodeled
   limit writes below the usage (reclaim, then EBUSY, keeping what the reclaim did).  Tasks of
   the cgroup "m" fault only through mlock(), so that memcg's charges fail with nothing to scan;
 * a swap-in charge that ends in the memcg OOM killer is skipped (that path is not in
-  kernel-semantics.md); a swap-in charge that reclaims and then succeeds is compared;
+  docs/semantics.md); a swap-in charge that reclaims and then succeeds is compared;
 * no swap readahead: the engine runs with page_cluster=0;
 * force_empty and rmdir (charge moves) are not driven;
 * simulated time: outside reclaim, swap writes complete either in end_writeback() or when a swap
@@ -50,7 +50,7 @@ page lock of an unfinished batch; a refused call (StateError) kept its partial p
 a swap-cache hit and let every swap write complete first; 2.6.31 scan_swap_map could loop for
 ever; shrink_zone's bail-out counted only its own reclaimed pages; limit writes did not reclaim
 from the children of a hierarchy. The model follows the engine, not 2.6.30, in choices
-kernel-semantics.md and docs/semantics.md leave open; each such place in tests/model/model.py
+docs/semantics.md and docs/semantics.md leave open; each such place in tests/model/model.py
 says so.
 
 Every shipped strategy (none, seed, uncharge-at-free; the model follows each, tests/model/) runs
@@ -165,7 +165,7 @@ class Differential(RuleBasedStateMachine):
         for path in CGROUPS:
             assert self.cg[path]._id == self.cg_id[path], path
         if limit_a:
-            # a small limit on "a" from the start, so that faults there reclaim (KS §2.1)
+            # a small limit on "a" from the start, so that faults there reclaim (K2.1)
             self.log.append(f"cg['a'].write('memory.limit_in_bytes', '{limit_a * PAGE_SIZE}')")
             self.cg["a"].write("memory.limit_in_bytes", str(limit_a * PAGE_SIZE))
             self.model.set_limit(self.cg_id["a"], limit_a * PAGE_SIZE, False)
@@ -728,7 +728,7 @@ SCENARIOS = {
     # Limit writes do not reclaim hierarchically.  2.6.30's mem_cgroup_resize_limit (and
     # _memsw_limit) reclaim with mem_cgroup_hierarchical_reclaim(memcg, noswap, shrink=true):
     # one victim per round, round robin over the subtree, skipping memcgs with nothing charged
-    # locally (KS §2.14) -- that is why the retry budget is MEM_CGROUP_RECLAIM_RETRIES times the
+    # locally (K2.14) -- that is why the retry budget is MEM_CGROUP_RECLAIM_RETRIES times the
     # number of memcgs in the subtree.  memcontrol.c resize_limit called
     # try_to_free_mem_cgroup_pages(memcg) on the memcg itself, so with use_hierarchy the pages
     # charged to its children are never scanned.  Here a task of a/b (use_hierarchy on "a") has
@@ -743,7 +743,7 @@ SCENARIOS = {
     # The memcg OOM killer picks the faulting task itself.  The engine ran the victim's exit
     # inside the charge, before the fault released the page it had just allocated; in the
     # kernel the charge returns -ENOMEM, the fault frees the new page and only then does the
-    # task die of its SIGKILL (KS §2.1, §2.3).  Seen as the free-list order.  Fix: oom_kill.c
+    # task die of its SIGKILL (K2.1, K2.3).  Seen as the free-list order.  Fix: oom_kill.c
     # gives the current task TIF_MEMDIE, memory.c fault_killed exits after fault_release.
     "oom_current_exits_in_charge": (
         dict(_BASE, swap=0),
@@ -751,7 +751,7 @@ SCENARIOS = {
          ("mlock", dict(i=0, vpns=range(0, 2)))]),
     # mlock() of a present page an unfinished batch holds locked went ahead and set
     # PG_mlocked, while a fault needing the same lock is refused.  mlock_vma_page runs under
-    # the page lock (KS §1.8 lock order).  Fix: fault_next blocks on it (memory.c).
+    # the page lock (K1.8 lock order).  Fix: fault_next blocks on it (memory.c).
     "mlock_ignores_page_lock": (
         dict(_BASE, swap=0),
         [("new_task", dict(where="", i=0, fork=False)), ("fault", dict(i=0, vpns=range(0, 1), write=True)),

@@ -1,7 +1,7 @@
-"""The two 2009 races of kernel-semantics.md §4, replayed with the step API, and what
-reclaims their leftovers (§2.13, §2.14, §3, §5).
+"""The two 2009 races of docs/semantics.md K4, replayed with the step API, and what
+reclaims their leftovers (K2.13, K2.14, K3, K5).
 
-Type-2 (§4.1): the owner's last unmap uncharges the page after reclaim isolated it and
+Type-2 (K4.1): the owner's last unmap uncharges the page after reclaim isolated it and
 before add_to_swap; the page then leaves shrink_page_list by a keep path (laptop mode,
 a congested swap device, or a parked mmu_gather reference whose flush fails its trylock)
 and stays in the swap cache, uncharged and off every memcg list.  Without the seed hook
@@ -11,7 +11,7 @@ With hook="uncharge-at-free" (3.17's charge lifetime, docs/strategies.md) the un
 uncharge: the page enters the swap cache charged, goes back on its memcg's list and is an
 orphan charged page, which that memcg's reclaim frees.
 
-Type-1 (§4.2): a readahead page of a slot is in flight (locked) while the slot's last
+Type-1 (K4.2): a readahead page of a slot is in flight (locked) while the slot's last
 pte is zapped; free_swap_and_cache's trylock fails.  2.6.30 leaks the slot's memsw charge,
 2.6.31 uncharges it when the pte user count reaches 0; no strategy changes that.
 
@@ -74,7 +74,7 @@ def congest(eng, cg, n=200):
 
 
 def type2(eng, x, n, path):
-    """The Type-2 interleaving of §4.1 on n fresh pages of a new task in x, leaving
+    """The Type-2 interleaving of K4.1 on n fresh pages of a new task in x, leaving
     shrink_page_list by `path`.  Returns (task, pfns, the batch's result dict)."""
     a = eng.spawn(x)
     a.fault(range(n))
@@ -99,7 +99,7 @@ def type2(eng, x, n, path):
 
 
 def assert_stale(eng, pfn, owner, kernel):
-    """§4.1's final state: in the swap cache, PageAnon, unmapped, uncharged (pc->mem_cgroup
+    """K4.1's final state: in the swap cache, PageAnon, unmapped, uncharged (pc->mem_cgroup
     stale), not on the memcg list, on the zone inactive list, only the cache's reference;
     its slot is cache-only and has no swap_cgroup record."""
     f = flags(eng, pfn)
@@ -133,7 +133,7 @@ def test_type2(kernel, hook, path):
 
     assert res["isolated"] == n
     assert res["scanned"] == n + 1        # page 0 was still mapped at its trylock: it counts twice
-    assert res["reclaimed"] == 0          # the hook's frees are not counted (§3 step 6)
+    assert res["reclaimed"] == 0          # the hook's frees are not counted (K3 step 6)
     assert res["activated"] == 0
     held = n * P if hook == "uncharge-at-free" else 0          # 3.17: charged until freed
     assert x.usage_in_bytes == x.memsw_usage_in_bytes == held   # else the uncharge itself is right
@@ -228,7 +228,7 @@ def test_type2_gather_only_the_locked_page_goes_stale(kernel, hook):
 
 @pytest.mark.parametrize("kernel,hook", COMBOS)
 def test_type2_unmap_before_isolation_by_global_reclaim(kernel, hook):
-    """§4.1 variant: step 3 before step 1.  The unmapped, uncharged page is skipped by memcg
+    """K4.1 variant: step 3 before step 1.  The unmapped, uncharged page is skipped by memcg
     isolation (not USED) but global isolation takes it; the hook catches this too."""
     eng = pymemcg.Engine(ram="64M", swap="64M", kernel=kernel, hook=hook)
     x = eng.mkdir("x")
@@ -269,7 +269,7 @@ def test_type2_unmap_before_isolation_by_global_reclaim(kernel, hook):
 
 @pytest.mark.parametrize("kernel", KERNELS)
 def test_late_uncharge_leaves_an_orphan_that_memcg_reclaim_frees(kernel):
-    """§4.1: when the owner's uncharge comes after add_to_swap, the page is in the swap
+    """K4.1: when the owner's uncharge comes after add_to_swap, the page is in the swap
     cache and the uncharge is skipped; it keeps USED, goes back on the memcg list, and is
     reclaimed by memcg reclaim later.  Not stale."""
     eng = pymemcg.Engine(ram="64M", swap="64M", kernel=kernel)
@@ -298,7 +298,7 @@ def test_late_uncharge_leaves_an_orphan_that_memcg_reclaim_frees(kernel):
 
 @pytest.mark.parametrize("kernel,hook", COMBOS)
 def test_shared_page_is_not_stale(kernel, hook):
-    """§2.5: a forked page stays charged until its last pte goes, so unmapping one of two
+    """K2.5: a forked page stays charged until its last pte goes, so unmapping one of two
     ptes in the window is harmless: reclaim unmaps the other and writes it out."""
     eng = pymemcg.Engine(ram="64M", swap="64M", kernel=kernel, hook=hook)
     x = eng.mkdir("x")
@@ -450,7 +450,7 @@ def test_memcg_limit_pressure_leaves_stale_pages(kernel):
 @pytest.mark.parametrize("kernel", KERNELS)
 def test_global_memory_pressure_frees_stale_pages(kernel):
     """8M of RAM: a root task's faults push free memory under the low watermark; kswapd
-    scans the zone list and swap_writepage drops the stale pages' slots (§4.5)."""
+    scans the zone list and swap_writepage drops the stale pages' slots (K4.5)."""
     eng = pymemcg.Engine(ram="8M", swap="16M", kernel=kernel)
     x = eng.mkdir("x")
     pfns = make_stale(eng, x)
@@ -677,7 +677,7 @@ def test_bad_step_sequences():
 
 def test_fault_on_a_page_locked_by_an_unfinished_batch_changes_nothing():
     """A synchronous fault cannot wait for a lock held by a batch the caller left half
-    done: StateError, and (API.md) a refused call changes nothing.  (Regression test: the
+    done: StateError, and (pymemcg.h) a refused call changes nothing.  (Regression test: the
     refused fault once kept the page reference it took in the swap cache lookup.)"""
     eng = pymemcg.Engine(ram="16M", swap="16M")
     x = eng.mkdir("x")

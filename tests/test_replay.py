@@ -579,7 +579,7 @@ def test_two_cpu_churn_on_2_6_30_leaks_stale_swap_cache():
     assert res.leaks == dict(stale_swapcache=99, stale_swapcache_type1=0, stale_swapcache_type2=99,
                              leaked_swap_entries=99, leaked_memsw=0, orphan_charged_swapcache=104)
     assert res.counters["hook_calls"] == 0
-    # the stale pages hold swap and RAM outside every memcg (kernel-semantics §4.5)
+    # the stale pages hold swap and RAM outside every memcg (semantics.md K4.5)
     assert res.meminfo["SwapTotal"] - res.meminfo["SwapFree"] >= 99 * P
     assert eng.leaks() == res.leaks
 
@@ -602,7 +602,7 @@ def test_2_6_31_leaks_no_memsw():
     _, res = churn_run("2.6.31", "none", 2)
     assert res.leaks["leaked_memsw"] == 0
     assert res.leaks["stale_swapcache_type1"] == 0
-    assert res.leaks["stale_swapcache_type2"] == 99     # Type-2 is not fixed by 2.6.31 (§4.1)
+    assert res.leaks["stale_swapcache_type2"] == 99     # Type-2 is not fixed by 2.6.31 (K4.1)
 
 
 # -- generators ------------------------------------------------------------------------------------

@@ -81,7 +81,7 @@ def churn_pair(kernel, hooks, rounds=60):
 
 
 def type2_laptop(eng, n=4):
-    """§4.1 by the laptop-mode keep path (as tests/test_races.py): n pages unmapped behind reclaim."""
+    """K4.1 by the laptop-mode keep path (as tests/test_races.py): n pages unmapped behind reclaim."""
     x = eng.mkdir("x")
     a = eng.spawn(x)
     a.fault(range(n))

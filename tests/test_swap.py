@@ -1,5 +1,5 @@
-"""The swap device, the swap cache and swap-in (kernel-semantics.md §1.5-§1.7, §2.5-§2.9,
-§2.14, §4.5): swap_map in both encodings, scan_swap_map's slot order, the four swap-in
+"""The swap device, the swap cache and swap-in (docs/semantics.md K1.5-K1.7, K2.5-K2.9,
+K2.14, K4.5): swap_map in both encodings, scan_swap_map's slot order, the four swap-in
 charge cases, readahead, fork of swap ptes, vm_swap_full() in do_swap_page, and what
 happens when swap runs out.
 
@@ -171,7 +171,7 @@ def test_small_device_takes_slots_in_order_and_wraps(kernel):
     assert [slot_of(u, v) for v in range(6)] == [251, 252, 253, 254, 1, 2]
 
 
-# ---------------------------------------------------------------- swap-in charges (§2.7)
+# ---------------------------------------------------------------- swap-in charges (K2.7)
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
@@ -338,7 +338,7 @@ def test_swapin_frees_the_slot_when_swap_is_more_than_half_full(kernel, n, full)
     assert usage(x) == (1, n)
 
 
-# ---------------------------------------------------------------- swap exhaustion (§4.5)
+# ---------------------------------------------------------------- swap exhaustion (K4.5)
 
 
 @pytest.mark.parametrize("kernel", KERNELS)

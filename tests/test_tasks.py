@@ -1,4 +1,4 @@
-"""Task-level accounting of memcg v1 as 2.6.30 does it (kernel-semantics.md §1-§2.6):
+"""Task-level accounting of memcg v1 as 2.6.30 does it (docs/semantics.md K1-K2.6):
 fault, munmap, zap + mmu_gather, exit, fork, COW, move, mlock, hierarchy, OOM,
 global memory, and the read-only page views.
 

@@ -1,6 +1,6 @@
 /*
  * none: 2.6.30 as it was.  Every hook point is empty, so reclaim takes the
- * released kernel's decisions, race windows and all (kernel-semantics §4).
+ * released kernel's decisions, race windows and all (semantics.md K4).
  */
 #include "pymemcg_strategy.h"
 

@@ -1,6 +1,6 @@
 /*
  * seed: "memcg: free unused swapcache on swapout path" (the patch as posted,
- * May 2009; kernel-semantics §3 step 6, §4.1).  Right after add_to_swap, a
+ * May 2009; semantics.md K3 step 6, K4.1).  Right after add_to_swap, a
  * page that nobody maps any more -- its owner unmapped it after reclaim
  * isolated it, so it is uncharged and off every memcg list -- would become
  * stale swap cache: memcg_free_unused_swapcache drops its slot at once and

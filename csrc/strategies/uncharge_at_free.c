@@ -14,9 +14,9 @@
  *    when the slot's users do (mem_cgroup_uncharge_swap).
  *
  * So an anon page is charged from its first map to its free, and add_to_swap
- * never sees an uncharged one: the Type-2 race (§4.1) leaves a charged
+ * never sees an uncharged one: the Type-2 race (K4.1) leaves a charged
  * page on its memcg's list, which memcg reclaim frees.  Readahead pages are
- * charged only when mapped, as in 3.17, so Type-1 (§4.2) is untouched.
+ * charged only when mapped, as in 3.17, so Type-1 (K4.2) is untouched.
  * The counters say how often each rule applied.
  */
 #include "pymemcg_strategy.h"

@@ -5,14 +5,14 @@
  *
  * Built and run by tests/test_c_core.py: every csrc .c file plus this one,
  * with gcc -std=c11 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all
- * -fno-omit-frame-pointer -Wall -Wextra -Werror -Icsrc, run with
+ * -fno-omit-frame-pointer -Wall -Wextra -Wpedantic -Werror -Icsrc, run with
  * ASAN_OPTIONS=detect_leaks=1.  "./test_core NAME" runs one test.
  *
  * Every check that fails prints file:line and exits non-zero; pmc_check() runs
  * after every step; every engine is destroyed and every array freed, so that
  * LeakSanitizer has nothing to report.
  *
- * The expectations follow ../shared/kernel-semantics.md (section numbers in
+ * The expectations follow docs/semantics.md (section numbers in
  * the comments are its own) and the current semantics of the core: no call
  * returns PMC_ENOMEM any more (a fault with no free frame runs direct reclaim
  * and then the global OOM killer), limit writes and force_empty reclaim
@@ -152,6 +152,17 @@ static struct fx *fx_create(struct pmc_config cfg)
 static struct fx *fx_new(int64_t pages, int64_t swap)
 {
 	return fx_create(config(pages, swap));
+}
+
+/* The setup many tests start from: a machine, a cgroup under the root, and a task in it. */
+static struct fx *fx_with_task(int64_t pages, int64_t swap, int *memcg, int *pid)
+{
+	struct fx *f = fx_new(pages, swap);
+	*memcg = pmc_memcg_create(f->e, ROOT);
+	CHECK(*memcg > 0);
+	*pid = pmc_spawn(f->e, *memcg);
+	CHECK(*pid > 0);
+	return f;
 }
 
 static void fx_free(struct fx *f)
@@ -451,7 +462,7 @@ static void snap_same_but_lru(struct snap *s, struct fx *f, const char *file, in
 
 /* --- swap, leaks, batches: more accessors --------------------------------- */
 
-/* swap_map's value for a slot with `users` swap ptes, held by the swap cache or not (§1.5) */
+/* swap_map's value for a slot with `users` swap ptes, held by the swap cache or not (K1.5) */
 static uint16_t enc(int kernel, int users, int cache)
 {
 	if (kernel == PMC_KERNEL_2_6_30)
@@ -476,7 +487,7 @@ static struct pmc_leaks leaks(struct fx *f)
 	return l;
 }
 
-/* The leak audit of §4.4, field by field. */
+/* The leak audit of K4.4, field by field. */
 #define CHECK_LEAKS(f, type1, type2, entries, memsw, orphan)                    \
 	do {                                                                    \
 		struct pmc_leaks l_ = leaks(f);                                 \
@@ -725,7 +736,7 @@ static void test_config(void)
 			AUDIT(f->e);
 			/*
 			 * Pages still under writeback when their last swap pte went stay
-			 * in the swap cache, charged: orphans, not leaks (§4.3, §4.4);
+			 * in the swap cache, charged: orphans, not leaks (K4.3, K4.4);
 			 * the memcg's own reclaim frees them once the writes are done.
 			 */
 			int64_t left = good[i].nr_pages - minfo(f).MemFree;
@@ -994,10 +1005,9 @@ static void test_bad_args(void)
  */
 static void test_global_oom(void)
 {
-	struct fx *f = fx_new(64, 0);
+	int A, a;
+	struct fx *f = fx_with_task(64, 0, &A, &a);
 	pmc_engine *e = f->e;
-	int A = pmc_memcg_create(e, ROOT);
-	int a = pmc_spawn(e, A);
 	CHECK_RC(e, fault_range(f, a, 0, 60, 1), 60);
 	AUDIT(e);
 	CHECK_EQ(ctrs(f).direct_reclaims, 0);
@@ -1946,7 +1956,7 @@ static void test_oom(void)
 
 /*
  * With swap configured a memcg at its limit reclaims by swapping instead of
- * OOM-killing (§2.1, §2.14); the memcg OOM killer comes only when nothing is
+ * OOM-killing (K2.1, K2.14); the memcg OOM killer comes only when nothing is
  * reclaimable: swap full, mlocked pages, or the mem+swap limit (reclaim then
  * may not swap).  Both kernels.
  */
@@ -2043,7 +2053,7 @@ static void memcg_swap(int kernel)
 	/*
 	 * q's swap-ins read ahead; the neighbours' reads are still in flight
 	 * (their pages locked) when both tasks exit, so free_swap_and_cache's
-	 * trylock fails on each: Type-1 (§4.2).  2.6.30 leaks their memsw
+	 * trylock fails on each: Type-1 (K4.2).  2.6.30 leaks their memsw
 	 * charges; 2.6.31 uncharged them when the pte user count reached 0.
 	 */
 	int64_t inflight = io(f).reads_in_flight;
@@ -2084,7 +2094,7 @@ static void test_memcg_swap(void)
  * charge) and is refused with the limit and memsw usage as they were; mlocked
  * pages make even the memory limit unshrinkable.  force_empty swaps a memcg
  * empty instead of moving its charges; its swap records keep the memsw charge,
- * and a removed memcg lingers until the last record goes (§1.3, §2.2).
+ * and a removed memcg lingers until the last record goes (K1.3, K2.2).
  */
 static void limit_reclaim(int kernel)
 {
@@ -2181,7 +2191,7 @@ static void test_limit_reclaim(void)
 }
 
 /*
- * One page's way out to swap and back, step by step (§2.7-§2.12, §3): fault,
+ * One page's way out to swap and back, step by step (K2.7-K2.12, K3): fault,
  * pmc_shrink_active_list, pmc_isolate, shrink_page_list stop by stop,
  * pmc_end_writeback, a second pass that frees the clean pages, then faults
  * that swap them in (readahead, cache hits, reuse_swap_page), then exit.
@@ -2383,7 +2393,7 @@ static void swap_cycle(int kernel)
 		int32_t ra = f->a.swap_cache[off];
 		CHECK(ra >= 0);
 		CHECK_EQ(f->a.flags[ra] & (PCG_USED | PG_anon | PG_swapcache | PG_lru | PG_active),
-		         PG_swapcache | PG_lru);                       /* uncharged, not anon until mapped (§2.7) */
+		         PG_swapcache | PG_lru);                       /* uncharged, not anon until mapped (K2.7) */
 		CHECK_EQ(f->a.swap_map[off], enc(kernel, 1, 1));
 		CHECK_EQ(f->a.swap_cgroup[off], X);
 	}
@@ -2456,17 +2466,16 @@ static void test_swap_cycle(void)
 }
 
 /*
- * The step API (API.md "Stepping through a race"): a batch through every stop
+ * The step API (docs/race.md): a batch through every stop
  * point of shrink_page_list and every outcome, the error codes of misuse
  * (stepping or shrinking a finished batch: PMC_ESTATE; ids that never were a
  * batch: PMC_EINVAL), and the page lock a half-done batch holds.
  */
 static void test_step_api(void)
 {
-	struct fx *f = fx_new(64, 64);
+	int X, t;
+	struct fx *f = fx_with_task(64, 64, &X, &t);
 	pmc_engine *e = f->e;
-	int X = pmc_memcg_create(e, ROOT);
-	int t = pmc_spawn(e, X);
 	struct pmc_batch_info bi;
 	struct pmc_reclaim_result r;
 
@@ -2576,7 +2585,7 @@ static void test_step_api(void)
 	CHECK_EQ(r.activated, 1);
 	CHECK_EQ(r.pageout, 1);
 	CHECK_EQ(r.pageout_keep, 0);
-	CHECK_EQ(r.scanned, 3 * 2 + 1);   /* mapped or in the swap cache: twice; the culled page leaves first (§3 step 2) */
+	CHECK_EQ(r.scanned, 3 * 2 + 1);   /* mapped or in the swap cache: twice; the culled page leaves first (K3 step 2) */
 	CHECK(f->a.flags[pfn[0]] & PG_buddy);
 	CHECK_EQ(f->a.flags[pfn[1]] & (PG_writeback | PG_lru | PG_active), PG_writeback | PG_lru);
 	CHECK_EQ(f->a.flags[pfn[2]] & (PG_active | PG_lru), PG_active | PG_lru);
@@ -2636,8 +2645,8 @@ static void test_step_api(void)
 }
 
 /*
- * The Type-2 race of §4.1, walked with the step API in laptop mode (the keep
- * path of §3 step 8c): reclaim isolates P and passes page_referenced (steps
+ * The Type-2 race of K4.1, walked with the step API in laptop mode (the keep
+ * path of K3 step 8c): reclaim isolates P and passes page_referenced (steps
  * 1-2); the owner zaps its only pte and the flush drops the gather's reference
  * (3, 4, 7): P is uncharged; add_to_swap (5); laptop mode keeps the dirty page
  * without pageout (6); putback skips the memcg list (8).  Without the hook P is
@@ -2675,7 +2684,7 @@ static void type2(int kernel, const char *hook)
 	CHECK_RC(e, pmc_set_laptop_mode(e, 0), 0);
 	CHECK_EQ(r.isolated, 1);
 	CHECK_EQ(r.scanned, 2);              /* mapped at its trylock: counted twice */
-	CHECK_EQ(r.reclaimed, 0);            /* the hook's frees are not counted (§3 step 6) */
+	CHECK_EQ(r.reclaimed, 0);            /* the hook's frees are not counted (K3 step 6) */
 	CHECK_EQ(r.activated, 0);
 	CHECK_EQ(r.pageout, 0);              /* laptop mode never calls pageout */
 	CHECK_EQ(ctrs(f).swapouts, 1);
@@ -2913,7 +2922,7 @@ static void test_replay(void)
 	}
 	CHECK_EQ(mcg(f, 2).removed, 1);
 	CHECK_EQ(mcg(f, 3).removed, 1);
-	/* what is left are swap-cache pages whose writes were in flight when their ptes went: orphans (§4.4) */
+	/* what is left are swap-cache pages whose writes were in flight when their ptes went: orphans (K4.4) */
 	int64_t left = 256 - minfo(f).MemFree;
 	CHECK_EQ(minfo(f).SwapCached, left);
 	CHECK_LEAKS(f, 0, 0, 0, 0, left);
@@ -3361,10 +3370,9 @@ static void test_snapshot_corrupt(void)
 /* pmc_check itself: corrupt one field (C owns the arrays here), expect the invariant named, restore. */
 static void test_audit(void)
 {
-	struct fx *f = fx_new(64, 0);
+	int A, t;
+	struct fx *f = fx_with_task(64, 0, &A, &t);
 	pmc_engine *e = f->e;
-	int A = pmc_memcg_create(e, ROOT);
-	int t = pmc_spawn(e, A);
 	CHECK_RC(e, fault_range(f, t, 0, 4, 1), 4);
 	CHECK_RC(e, pmc_zap(e, t, NULL, 1, 3, 0), 1);   /* a parked reference is part of the count */
 	AUDIT(e);
@@ -3743,7 +3751,7 @@ static void test_unaligned_limit(void)
  * A COW write at a memcg limit, with swap: pmc_fault never returns.
  * do_wp_page holds a reference on the old page while it allocates and charges
  * the copy (page_cache_get(old_page) in 2.6.30).  The engine's fault does not
- * (memory.c, fault_next -> fault_alloc with f->cow), so the charge's reclaim
+ * (memory.c, handle_mm_fault -> do_anonymous_page with f->cow), so the charge's reclaim
  * unmaps and frees the very page being copied; the pte_same check in
  * fault_map_new fails, the fault swaps the page back in, needs a copy again,
  * and every round "frees" a page, so MEM_CGROUP_RECLAIM_RETRIES never runs
@@ -3776,7 +3784,7 @@ static void test_cow_limit_livelock(void)
  * RP_BATCH starts the next batch, so when the list is shorter than max_scan
  * and its pages come back every time, the loop has no end.  Global reclaim
  * gets there once zone_nr_scan has gathered SWAP_CLUSTER_MAX (here: the 11th
- * pass over 3 pages); kswapd and replays the same way.  The spec (§3, §2.14):
+ * pass over 3 pages); kswapd and replays the same way.  The spec (K3, K2.14):
  * the pass scans at most max_scan pages and returns.
  */
 static void test_reclaim_keep_loop(void)
@@ -3812,10 +3820,9 @@ static void test_reclaim_keep_loop(void)
  */
 static void test_check_after_remove(void)
 {
-	struct fx *f = fx_new(64, 16);
+	int X, t;
+	struct fx *f = fx_with_task(64, 16, &X, &t);
 	pmc_engine *e = f->e;
-	int X = pmc_memcg_create(e, ROOT);
-	int t = pmc_spawn(e, X);
 	CHECK_RC(e, fault_range(f, t, 0, 1, 1), 1);
 	CHECK_EQ(pmc_shrink_active_list(e, X, 1), 1);
 	shrink(f, pmc_isolate(e, X, 1));                 /* written */

@@ -96,7 +96,7 @@ struct pmc_api {
 	int32_t (*swap_cgroup)(const struct pmc_ctx *c, int32_t off);     /* memsw owner record, or 0 */
 	int32_t (*vm_swap_full)(const struct pmc_ctx *c);
 	/*
-	 * try_to_free_swap (kernel-semantics §2.8): drop the page's swap slot if
+	 * try_to_free_swap (semantics.md K2.8): drop the page's swap slot if
 	 * no swap pte uses it and it is not under writeback.  Only for the page
 	 * the hook point holds locked (ctx->locked): any other page is refused.
 	 * Returns 1 if the page left the swap cache.
@@ -139,7 +139,7 @@ struct pmc_strategy {
 	const char *counters[8];                    /* PMC_STRATEGY_COUNTERS names */
 	void *data;                                 /* handed to every hook as ctx->data */
 	/*
-	 * shrink_page_list, right after a successful add_to_swap (§3 step 6, the
+	 * shrink_page_list, right after a successful add_to_swap (K3 step 6, the
 	 * seed patch's place).  The page is locked, isolated, anon, in the swap
 	 * cache.  PMC_KEEP_LOCKED: leave by keep_locked; PMC_GO_ON: on to
 	 * try_to_unmap and pageout.
@@ -187,7 +187,7 @@ struct pmc_strategy {
 	 * free_swap_and_cache: a zapped swap pte was the slot's last user, only
 	 * the swap cache holds it, and the trylock of its page was tried
 	 * (locked: 1 it succeeded, the page is ours; 0 someone else holds the
-	 * lock, the Type-1 window of §4.2).  PMC_KEEP_CACHE (locked only): do
+	 * lock, the Type-1 window of K4.2).  PMC_KEEP_CACHE (locked only): do
 	 * not delete the page from the swap cache.
 	 */
 	int32_t (*free_swap_and_cache)(const struct pmc_ctx *c, int32_t off, int32_t pfn, int32_t locked);

@@ -156,7 +156,7 @@ def instructions(pages=1 << 14, segment=400, valgrind=None, hook="seed"):
             script = _CALLGRIND_SCRIPT.format(pages=pages, ram=ram, hook=side, segment=segment, spec=spec)
             # collect only inside the measured replay's shrink_page_list machine
             cmd = [valgrind, "--tool=callgrind", f"--callgrind-out-file={cg_out}",
-                   "--toggle-collect=shrink_batch_step", sys.executable, "-c", script]
+                   "--toggle-collect=shrink_inactive_list", sys.executable, "-c", script]
             proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, OPENBLAS_NUM_THREADS="1"))
             if proc.returncode != 0:
                 raise RuntimeError(f"callgrind failed: {proc.stderr[-2000:]}")

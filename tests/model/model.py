@@ -1,9 +1,9 @@
 """Reference model of the pymemcg engine's synchronous API.
 
-Source of truth: ../shared/kernel-semantics.md (the kernel's behaviour, cited below as KS §n)
+Source of truth: docs/semantics.md (the kernel's behaviour, its paragraphs cited below as Kn)
 and docs/semantics.md (the engine's documented simplifications and deterministic choices,
 cited as DS "section").  Nothing here is translated from csrc/.  Where KS is silent the model
-follows the 2.6.30 source as KS §7 lists it; those places say so.
+follows the 2.6.30 source as K7 lists it; those places say so.
 
 Scope (what the differential test drives; everything else raises ``Unmodeled`` *before*
 touching state, so the harness can skip the call on both sides):
@@ -11,7 +11,7 @@ touching state, so the harness can skip the call on both sides):
 * memcg reclaim is modeled: a charge that fails runs mem_cgroup_hierarchical_reclaim ->
   try_to_free_mem_cgroup_pages -> do_try_to_free_pages / shrink_zone (priorities 12..0,
   get_scan_ratio, shrink_active_list, shrink_inactive_list in batches, congestion_wait) and,
-  after MEM_CGROUP_RECLAIM_RETRIES fruitless rounds, the memcg OOM killer (KS §2.1, §2.14,
+  after MEM_CGROUP_RECLAIM_RETRIES fruitless rounds, the memcg OOM killer (K2.1, K2.14,
   DS "Reclaim"); eng.reclaim(cgroup, nr) runs one hierarchical reclaim; a limit write below
   the usage reclaims, then answers EBUSY (mem_cgroup_resize_limit, DS "Reclaim");
 * eng.reclaim(None, nr), one global direct reclaim pass over the zone's lists (the same
@@ -181,7 +181,7 @@ class Page:
 
 
 class Counter:
-    """A res_counter (KS §1.3)."""
+    """A res_counter (K1.3)."""
     __slots__ = ("usage", "max_usage", "limit", "failcnt", "parent")
 
     def __init__(self, parent):
@@ -199,7 +199,7 @@ class Counter:
 
 class ReclaimStat:
     """recent_scanned[0] / recent_rotated[0] (anon; the file half stays 0: no page cache).
-    KS §2.14 names them for get_scan_ratio; where they move is the engine's choice (DS leaves it
+    K2.14 names them for get_scan_ratio; where they move is the engine's choice (DS leaves it
     open): isolation for shrink_inactive_list adds the pages taken to scanned; putback adds the
     pages that come back active to rotated; shrink_active_list adds the pages taken to scanned
     and the referenced ones to rotated; activate_page adds one to both (the zone's, and the
@@ -320,7 +320,7 @@ class Model:
         self.pages = [Page(p) for p in range(nr_pages)]
         self.free = list(range(nr_pages))       # LIFO: free[0] is handed out next (DS "Machine")
         self.zone = [[] for _ in range(NR_LRU)]
-        # swap device (KS §1.5; DS "Swap": N pages give N-2 slots, 1..N-2)
+        # swap device (K1.5; DS "Swap": N pages give N-2 slots, 1..N-2)
         self.nr_swap = nr_swap
         self.swap_map = [0] * nr_swap
         self.swap_cgroup = [0] * nr_swap
@@ -418,7 +418,7 @@ class Model:
         return self.memcgs[mc.parent] if mc.parent else None
 
     def vm_swap_full(self):
-        # KS §1.5: fewer than half the slots free
+        # K1.5: fewer than half the slots free
         return self.nr_swap_pages * 2 < self.total_swap_pages
 
     # ---------------------------------------------------------- simulated time (DS "Time")
@@ -509,8 +509,8 @@ class Model:
         return p
 
     def free_page(self, p):
-        """free_hot_cold_page: the allocator resets the page (PageAnon too, KS §1.1); the
-        page_cgroup owner stays stale (KS §1.2)."""
+        """free_hot_cold_page: the allocator resets the page (PageAnon too, K1.1); the
+        page_cgroup owner stays stale (K1.2)."""
         assert p.count == 0 and p.zlru is None and p.mlru is None, (p.pfn, hex(p.flags))
         if p.has(PG.USED):
             # only under uncharge-at-free: 3.17's mem_cgroup_uncharge at the final put, res and memsw
@@ -528,7 +528,7 @@ class Model:
 
     def put_page(self, p):
         """Drop one reference; the last one takes the page off the LRU and frees it
-        (release_pages / __page_cache_release, KS §2.6)."""
+        (release_pages / __page_cache_release, K2.6)."""
         assert p.count > 0, p.pfn
         p.count -= 1
         if p.count == 0:
@@ -536,7 +536,7 @@ class Model:
                 self.lru_del(p)
             self.free_page(p)
 
-    # ---------------------------------------------------------- LRU (KS §1.4, §2.13)
+    # ---------------------------------------------------------- LRU (K1.4, K2.13)
 
     @staticmethod
     def page_lru(p):
@@ -575,7 +575,7 @@ class Model:
         p.set(PG.LINKED)
 
     def mem_cgroup_del_lru(self, p):
-        """Acts when pc is linked, whether or not it is USED (KS §2.13)."""
+        """Acts when pc is linked, whether or not it is USED (K2.13)."""
         if p.mlru is None:
             return
         self.memcgs[p.memcg].lru[p.mlru].remove(p.pfn)
@@ -618,7 +618,7 @@ class Model:
         if drop_ref:
             self.put_page(p)
 
-    # ---------------------------------------------------------- res_counter and charges (KS §2.1, §2.2)
+    # ---------------------------------------------------------- res_counter and charges (K2.1, K2.2)
 
     def _chain(self, mc, kind):
         """The memcgs whose `kind` counter a charge of mc's walks (res_counter parents)."""
@@ -652,7 +652,7 @@ class Model:
             c.usage -= PAGE_SIZE
 
     def charge_once(self, mc):
-        """One round of __mem_cgroup_try_charge's loop: res, then memsw (KS §2.1).  Returns
+        """One round of __mem_cgroup_try_charge's loop: res, then memsw (K2.1).  Returns
         (None, _) on success, else (mem_over_limit, noswap)."""
         failed = self.res_counter_charge(mc, "res")
         if failed is not None:
@@ -673,7 +673,7 @@ class Model:
         return not self.swap_account or mc.memsw.usage < mc.memsw.limit
 
     def try_charge(self, mc, current, first_fail_ns=0):
-        """__mem_cgroup_try_charge with oom=true (KS §2.1).  Returns mc charged, or raises
+        """__mem_cgroup_try_charge with oom=true (K2.1).  Returns mc charged, or raises
         _OOM after the memcg OOM killer ran.  Each failed round runs
         mem_cgroup_hierarchical_reclaim(mem_over_limit, noswap); a round is retried at once
         if that reported progress or the memcg is now under its limit, otherwise it uses up
@@ -725,7 +725,7 @@ class Model:
             self.res_counter_uncharge(mc, "memsw")
 
     def uncharge_common(self, p, ctype):
-        """__mem_cgroup_uncharge_common (KS §2.2).  ctype: MAPPED, SWAPOUT, DROP.
+        """__mem_cgroup_uncharge_common (K2.2).  ctype: MAPPED, SWAPOUT, DROP.
         Returns the memcg uncharged, or None."""
         if p.has(PG.swapcache):
             return None
@@ -774,7 +774,7 @@ class Model:
             self.res_counter_uncharge(mc, "memsw")
             mc.refcnt -= 1
 
-    # ---------------------------------------------------------- swap slots (KS §1.5, §2.6, §2.9, §5)
+    # ---------------------------------------------------------- swap slots (K1.5, K2.6, K2.9, K5)
 
     def map_users(self, slot):
         """The swap-pte user count of a slot (page_swapcount for a cache page)."""
@@ -846,7 +846,7 @@ class Model:
 
     def scan_swap_map(self):
         """scan_swap_map of 2.6.30/2.6.31 for a rotational device (DS "Swap"), with the Δ31
-        reuse of cache-only slots while vm_swap_full() (KS §5)."""
+        reuse of cache-only slots while vm_swap_full() (K5)."""
         scan_base = offset = self.cluster_next
         if self.cluster_nr == 0:
             if self.si_pages - self.inuse < SWAPFILE_CLUSTER:
@@ -950,7 +950,7 @@ class Model:
         self.put_page(p)
         return ret
 
-    # ---------------------------------------------------------- swap cache (KS §2.8, §2.9, §2.12)
+    # ---------------------------------------------------------- swap cache (K2.8, K2.9, K2.12)
 
     def add_to_swap(self, p):
         slot = self.get_swap_page()
@@ -1012,7 +1012,7 @@ class Model:
         return count == 1
 
     def free_swap_and_cache(self, slot):
-        """KS §2.6: zap of a swap pte."""
+        """K2.6: zap of a swap pte."""
         v = self.swap_entry_free(slot, cache=False)
         if v == (SWAP_HAS_CACHE if self.k31 else 1):
             pfn = self.swap_cache.get(slot)
@@ -1028,7 +1028,7 @@ class Model:
                 p.set(PG.dirty)
             self.put_page(p)
 
-    # ---------------------------------------------------------- rmap (KS §2.4, §2.10, §3)
+    # ---------------------------------------------------------- rmap (K2.4, K2.10, K3)
 
     def page_add_new_anon_rmap(self, p, t, vpn):
         p.set(PG.swapbacked | PG.anon | PG.uptodate)
@@ -1279,7 +1279,7 @@ class Model:
         return mc
 
     def _after_oom(self, t, oom):
-        """The memcg OOM killer ran inside the charge (KS §2.1, DS "Tasks")."""
+        """The memcg OOM killer ran inside the charge (K2.1, DS "Tasks")."""
         victim = oom.victim
         if victim is t:
             # the task was chosen in its own fault: the fault path releases the new page
@@ -1364,7 +1364,7 @@ class Model:
         self.commit_charge(mc, new)
         if t.ptes[vpn] != pte:
             # The charge's reclaim changed the pte (page_referenced cleared its young bit, or
-            # try_to_unmap swapped the old page out): pte_same fails (KS §2.5 do_wp_page
+            # try_to_unmap swapped the old page out): pte_same fails (K2.5 do_wp_page
             # takes the pte lock and rechecks), the new page is uncharged and freed, and the
             # fault is retried.
             self.uncharge_page(new)
@@ -1398,7 +1398,7 @@ class Model:
             self.counters["swapin_cache_hits"] += 1
             self.tick(COST_FAULT_NS)
         else:
-            # read_swap_cache_async (KS §2.7), readahead off (page_cluster=0)
+            # read_swap_cache_async (K2.7), readahead off (page_cluster=0)
             self.counters["pgmajfault"] += 1
             self.tick(COST_FAULT_NS)
             p = self.fault_alloc(t)
@@ -1468,7 +1468,7 @@ class Model:
                 self.res_counter_uncharge(om, "memsw")
                 om.refcnt -= 1
 
-    # ---------------------------------------------------------- zap, mmu_gather, exit (KS §2.6)
+    # ---------------------------------------------------------- zap, mmu_gather, exit (K2.6)
 
     def zap(self, pid, vpns, flush):
         t = self.task(pid)
@@ -1538,7 +1538,7 @@ class Model:
         self.counters["exits"] += 1
         self.tick(COST_ZAP_NS)
 
-    # ---------------------------------------------------------- OOM (KS §2.1, DS "Tasks")
+    # ---------------------------------------------------------- OOM (K2.1, DS "Tasks")
 
     def task_in_memcg(self, t, over):
         mc = self.memcgs[t.memcg]
@@ -1564,13 +1564,13 @@ class Model:
                 best = (points, t)
         return best[1] if best else None
 
-    # ---------------------------------------------------------- reclaim: isolation (KS §2.13)
+    # ---------------------------------------------------------- reclaim: isolation (K2.13)
 
     def rstat_of(self, mid):
         return self.memcgs[mid].rstat if mid else self.zone_rstat
 
     def _isolate_batch(self, mid, nr, may_writepage):
-        """isolate_lru_pages / mem_cgroup_isolate_pages into a new batch (KS §2.13); the
+        """isolate_lru_pages / mem_cgroup_isolate_pages into a new batch (K2.13); the
         pages taken count as recently scanned (see ReclaimStat)."""
         taken = self._take_from_tail(mid, LRU_INACTIVE_ANON, nr)
         for p in taken:
@@ -1590,7 +1590,7 @@ class Model:
         self.batches[b.id] = b
         return b.id
 
-    # ---------------------------------------------------------- shrink_page_list, step by step (KS §3)
+    # ---------------------------------------------------------- shrink_page_list, step by step (K3)
 
     def batch_step(self, bid):
         b = self.batches[bid]
@@ -1648,7 +1648,7 @@ class Model:
             if not self.add_to_swap(p):
                 return self._goto(b, i, "activate")
             if self.hook == "seed":
-                # memcg_free_unused_swapcache (KS §3 step 6)
+                # memcg_free_unused_swapcache (K3 step 6)
                 b.res["hook_calls"] += 1
                 if p.has(PG.anon) and p.mapcount == 0 and self.try_to_free_swap(p):
                     b.res["hook_freed"] += 1
@@ -1692,7 +1692,7 @@ class Model:
         # clear_page_dirty_for_io succeeded (the page is dirty)
         p.clear(PG.dirty)
         p.set(PG.reclaim)
-        # swap_writepage (KS §2.11)
+        # swap_writepage (K2.11)
         if self.try_to_free_swap(p):
             p.clear(PG.locked)
             self.counters["writepage_freed_swap"] += 1
@@ -1715,7 +1715,7 @@ class Model:
         p.count = 2
         self._delete_from_swap_cache_nodrop(p)
         p.count = 0
-        # KS §3 step 10 clears the lock bit here; the engine does it at the "label" stop
+        # K3 step 10 clears the lock bit here; the engine does it at the "label" stop
         # point, together with the free (nobody can reach the page in between)
         return self._goto(b, i, "free")
 
@@ -1831,11 +1831,11 @@ class Model:
         self.counters["pgdeactivate"] += moved
         return moved
 
-    # ---------------------------------------------------------- reclaim drivers (KS §2.14, DS "Reclaim")
+    # ---------------------------------------------------------- reclaim drivers (K2.14, DS "Reclaim")
 
     def select_victim_memcg(self, root):
         """mem_cgroup_select_victim: root itself without hierarchy; otherwise round robin by
-        id over root's subtree, root included, from root.last_scanned_child + 1 (KS §2.14)."""
+        id over root's subtree, root included, from root.last_scanned_child + 1 (K2.14)."""
         if not root.use_hierarchy:
             return root
         ids = {m.id for m in self.subtree(root)}
@@ -1847,7 +1847,7 @@ class Model:
             root.last_scanned_child = 0
 
     def hierarchical_reclaim(self, root, noswap, swap_cluster_max, shrink=False):
-        """mem_cgroup_hierarchical_reclaim (KS §2.14, DS "Reclaim"): reclaim from the
+        """mem_cgroup_hierarchical_reclaim (K2.14, DS "Reclaim"): reclaim from the
         subtree's memcgs in turn, skipping those with nothing charged locally, until root is
         under its limit (returns 1 + pages) or root has been visited twice (returns pages).
         shrink (2.6.30's limit writes): return after the first memcg it reclaimed from."""
@@ -1873,8 +1873,8 @@ class Model:
         return mc.lru if mc is not None else self.zone
 
     def get_scan_ratio(self, mc, may_swap, swappiness):
-        """get_scan_ratio (KS §2.14): anon's share of the scan pressure, in percent.  The
-        integer arithmetic is 2.6.30's (vmscan.c, KS §7), as the engine has it: global reclaim
+        """get_scan_ratio (K2.14): anon's share of the scan pressure, in percent.  The
+        integer arithmetic is 2.6.30's (vmscan.c, K7), as the engine has it: global reclaim
         scans only anon when file + free pages are at most pages_high; halve
         recent_scanned/rotated once scanned exceeds a quarter of the lists, then
         ap = (swappiness + 1) * (scanned + 1) / (rotated + 1), fp likewise with 200 - swappiness
@@ -1908,7 +1908,7 @@ class Model:
         return inactive * ratio < active
 
     def try_to_free_mem_cgroup_pages(self, mc, noswap, swap_cluster_max):
-        """try_to_free_mem_cgroup_pages (KS §2.14): do_try_to_free_pages on the memcg's lists."""
+        """try_to_free_mem_cgroup_pages (K2.14): do_try_to_free_pages on the memcg's lists."""
         self.counters["memcg_reclaims"] += 1
         return self.do_try_to_free_pages(mc, noswap, swap_cluster_max)
 
@@ -1978,7 +1978,7 @@ class Model:
         return scanned, reclaimed
 
     def do_try_to_free_pages(self, mc, noswap, swap_cluster_max):
-        """do_try_to_free_pages -> shrink_zone, for one memcg or (mc None) the zone (KS §2.14;
+        """do_try_to_free_pages -> shrink_zone, for one memcg or (mc None) the zone (K2.14;
         DS "Reclaim": priorities 12..0, nr[] targets from get_scan_ratio, the zone
         accumulating small global targets, batches of swap_cluster_max (at most 32),
         congestion_wait after priority 9 when pages were scanned, may_writepage after 1.5 *
@@ -2063,7 +2063,7 @@ class Model:
         self.balance_pgdat()
 
     def reclaim(self, mid, nr):
-        """eng.reclaim(cgroup, nr) for a cgroup (API.md): one mem_cgroup_hierarchical_reclaim
+        """eng.reclaim(cgroup, nr) for a cgroup (Engine.reclaim): one mem_cgroup_hierarchical_reclaim
         of its subtree that may swap, with swap_cluster_max = nr.  Returns the engine's result
         (counter deltas)."""
         if nr < 1:
@@ -2082,7 +2082,7 @@ class Model:
                 "pageout": d["pageout_keep"] + d["pageout_activate"] + d["pageout_success"] + d["pageout_clean"],
                 "pageout_keep": d["pageout_keep"]}
 
-    # ---------------------------------------------------------- swap writeback completion (KS §2.11)
+    # ---------------------------------------------------------- swap writeback completion (K2.11)
 
     def complete_writes(self, n):
         done = 0
@@ -2122,7 +2122,7 @@ class Model:
     def set_limit(self, mid, val, memsw):
         """mem_cgroup_resize_limit / _memsw_limit (DS "Reclaim"): a limit below the usage
         first reclaims from the subtree, one memcg a round (mem_cgroup_hierarchical_reclaim
-        with shrink, KS §2.14; without swapping for memsw), retrying while the
+        with shrink, K2.14; without swapping for memsw), retrying while the
         usage falls, at most MEM_CGROUP_RECLAIM_RETRIES times per memcg of its subtree without
         progress; then EBUSY.  The reclaim it did stays done."""
         mc = self.memcgs[mid]
@@ -2268,7 +2268,7 @@ class Model:
         return out
 
     def leaks(self):
-        """KS §4.4 definitions."""
+        """K4.4 definitions."""
         ptes = self.swap_ptes()
         out = dict(stale_swapcache=0, stale_swapcache_type1=0, stale_swapcache_type2=0, leaked_swap_entries=0,
                    leaked_memsw=0, orphan_charged_swapcache=0)

@@ -3,9 +3,19 @@ import numpy as np
 
 from ._ffi import check, ffi, lib
 
-# the stop points of shrink_page_list, in the order a page meets them
-PHASES = ("isolate", "start", "add_to_swap", "unmap", "pageout", "remove", "label", "putback", "done")
-OUTCOMES = ("pending", "kept", "activated", "culled", "freed")
+
+def _names(name_of):
+    """A table the core exports by value (NULL past the last), as a tuple."""
+    out = []
+    while (p := name_of(len(out))) != ffi.NULL:
+        out.append(ffi.string(p).decode())
+    return tuple(out)
+
+
+# the stop points of shrink_page_list in the order a page meets them, and the page outcomes,
+# as the core names them (pymemcg.h)
+PHASES = _names(lib.pmc_shrink_phase_name)
+OUTCOMES = _names(lib.pmc_page_outcome_name)
 
 
 class Batch:

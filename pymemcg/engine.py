@@ -70,6 +70,41 @@ def _flag(value, what):
     return bool(value)
 
 
+def validate_settings(ram="4G", swap="4G", *, kernel="2.6.30", hook="none", swap_account=True, page_cluster=3,
+                      laptop_mode=False, seed=0):
+    """The one check of Engine settings, which Engine(), the command line and sweeps all go
+    through: the Python types here, the values by the core's own pmc_validate_settings (the
+    check pmc_engine_create makes).  Bad settings raise TypeError or ValueError.  Returns the
+    settings as the engine keeps them (sizes in page-aligned bytes), the strategy and the
+    struct pmc_config."""
+    if not isinstance(kernel, str) or kernel not in KERNELS:
+        raise ValueError(f"kernel must be one of {sorted(KERNELS)}, got {kernel!r}")
+    strategy = strategies.get(hook)
+    nr_pages = parse_size(ram, "ram") // PAGE_SIZE
+    nr_swap = parse_size(swap, "swap") // PAGE_SIZE
+    for what, value in (("page_cluster", page_cluster), ("seed", seed)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{what} must be an int, got {value!r}")
+    if not 0 <= seed < 2**64:
+        raise ValueError(f"seed must be in [0, 2**64), got {seed}")
+    if not -2**31 <= page_cluster < 2**31:
+        raise ValueError(f"page_cluster must be 0..16, got {page_cluster}")
+    settings = dict(ram=nr_pages * PAGE_SIZE, swap=nr_swap * PAGE_SIZE, kernel=kernel, hook=hook,
+                    swap_account=_flag(swap_account, "swap_account"), page_cluster=page_cluster,
+                    laptop_mode=_flag(laptop_mode, "laptop_mode"), seed=seed)
+    big = 2**63 - 1                          # past int64: the core refuses it as too large
+    cfg = ffi.new("struct pmc_config *", dict(
+        nr_pages=min(nr_pages, big), nr_swap=min(nr_swap, big), kernel=KERNELS[kernel], strategy=strategy._table,
+        swap_account=int(settings["swap_account"]), page_cluster=page_cluster,
+        laptop_mode=int(settings["laptop_mode"]), seed=seed))
+    err = ffi.new("char[256]")
+    if lib.pmc_validate_settings(cfg, err, len(err)):
+        msg = ffi.string(err).decode()
+        given = {"ram": ram, "swap": swap}.get(msg.split()[0])
+        raise ValueError(msg if given is None else f"{msg} (from {given!r})")
+    return settings, strategy, cfg
+
+
 class PageArrays:
     """Read-only numpy views of the per-frame state, one array per field (``pages.flags``,
     ``pages["count"]``, ...). Flag bits are the ``pymemcg.PG_*`` constants."""
@@ -101,36 +136,15 @@ class Engine:
 
     def __init__(self, ram="4G", swap="4G", *, kernel="2.6.30", hook="none", swap_account=True,
                  page_cluster=3, laptop_mode=False, seed=0):
-        if not isinstance(kernel, str) or kernel not in KERNELS:
-            raise ValueError(f"kernel must be one of {sorted(KERNELS)}, got {kernel!r}")
-        strategy = strategies.get(hook)
-        nr_pages = parse_size(ram, "ram") // PAGE_SIZE
-        nr_swap = parse_size(swap, "swap") // PAGE_SIZE
-        if nr_pages < 1 or nr_pages >= 2**31 - 1:
-            raise ValueError(f"ram must hold 1 to 2**31-2 pages, got {ram!r}")
-        if nr_swap in (1, 2) or nr_swap >= 2**31 - 1:
-            raise ValueError(f"swap must be 0 or 3 to 2**31-2 pages (swapon uses neither the header "
-                             f"nor the last page), got {swap!r}")
-        if isinstance(page_cluster, bool) or not isinstance(page_cluster, int):
-            raise TypeError(f"page_cluster must be an int, got {page_cluster!r}")
-        if not 0 <= page_cluster <= 16:
-            raise ValueError(f"page_cluster must be 0..16, got {page_cluster}")
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise TypeError(f"seed must be an int, got {seed!r}")
-        if not 0 <= seed < 2**64:
-            raise ValueError(f"seed must be in [0, 2**64), got {seed}")
-        self._settings = dict(ram=nr_pages * PAGE_SIZE, swap=nr_swap * PAGE_SIZE, kernel=kernel, hook=hook,
-                              swap_account=_flag(swap_account, "swap_account"), page_cluster=page_cluster,
-                              laptop_mode=_flag(laptop_mode, "laptop_mode"), seed=seed)
-
+        self._settings, strategy, cfg = validate_settings(ram, swap, kernel=kernel, hook=hook,
+                                                          swap_account=swap_account, page_cluster=page_cluster,
+                                                          laptop_mode=laptop_mode, seed=seed)
+        nr_pages, nr_swap = cfg.nr_pages, cfg.nr_swap
         self._np = {name: np.zeros(nr_pages, dt) for name, dt in _PAGE_FIELDS}
         self._np.update({name: np.zeros(nr_swap, dt) for name, dt in _SWAP_FIELDS})
         arrays = ffi.new("struct pmc_arrays *")
         for name, arr in self._np.items():
             setattr(arrays, name, ffi.cast(ffi.typeof(getattr(arrays, name)), ffi.from_buffer(arr)))
-        cfg = ffi.new("struct pmc_config *", dict(
-            nr_pages=nr_pages, nr_swap=nr_swap, kernel=KERNELS[kernel], strategy=strategy._table,
-            swap_account=int(swap_account), page_cluster=page_cluster, laptop_mode=int(laptop_mode), seed=seed))
         out = ffi.new("pmc_engine **")
         err = ffi.new("char[256]")
         rc = lib.pmc_engine_create(cfg, arrays, out, err, 256)

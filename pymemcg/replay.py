@@ -167,7 +167,7 @@ class ReplayResult:
             w.writerows(zip(*(cols[n].tolist() for n in names)))
 
 
-SWAP_CLUSTER_MAX = 32         # pages reclaim isolates at a time (csrc/engine.h)
+SWAP_CLUSTER_MAX = lib.PMC_SWAP_CLUSTER_MAX         # pages reclaim isolates at a time
 
 
 def too_small(eng, trace, cpus):

@@ -4,7 +4,9 @@ everything else (parse_size: "1.5G", "512MB", "1GiB", "100T")."""
 import re
 from fractions import Fraction
 
-PAGE_SIZE = 4096
+from ._ffi import lib
+
+PAGE_SIZE = lib.PMC_PAGE_SIZE
 _U64 = (1 << 64) - 1
 RESOURCE_MAX = (1 << 63) - 1
 

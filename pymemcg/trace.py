@@ -29,6 +29,7 @@ import os
 
 import numpy as np
 
+from ._ffi import lib
 from .errors import TraceError
 
 TRACE_DTYPE = np.dtype([("op", "u1"), ("cpu", "u1"), ("flags", "<u2"), ("task", "<u4"),
@@ -44,7 +45,7 @@ WRITE_FILE = {name: i + 1 for i, name in enumerate(WRITE_FILES)}
 FLAG_WRITE = 1
 FLAG_GLOBAL = 1
 FLAG_NOFLUSH = 1
-VPN_LIMIT = 1 << 36
+VPN_LIMIT = 1 << lib.PMC_TASK_VPN_BITS
 NAME_CHUNK = 16
 CSV_FIELDS = ("op", "cpu", "task", "vpn", "count", "flags", "name")
 

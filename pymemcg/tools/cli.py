@@ -149,21 +149,20 @@ def _print_result(res):
           f"MemFree {mi['MemFree'] >> 10} kB")
 
 
+# gen's options, by the generator parameters they fill (a generator takes those it names)
+_GEN_OPTIONS = {"events": ("n_events",), "pages": ("n_pages",), "alpha": ("alpha",),
+                "rounds": ("rounds", "generations"), "cpus": ("cpus",), "seed": ("seed",)}
+
+
 def cmd_gen(a):
+    import inspect
     from .. import workloads
     from ..facts import count_events
     from ..trace import save
-    kind = a.kind
-    if kind == "zipf":
-        tr = workloads.zipf(a.events, a.pages, a.alpha, seed=a.seed)
-    elif kind == "loop":
-        tr = workloads.loop(a.events, a.pages, seed=a.seed)
-    elif kind == "churn":
-        tr = workloads.churn(a.rounds, seed=a.seed, cpus=a.cpus)
-    elif kind == "fork_heavy":
-        tr = workloads.fork_heavy(a.rounds, seed=a.seed, cpus=a.cpus)
-    else:
-        tr = workloads.mixed(a.pages, seed=a.seed, cpus=a.cpus, rounds=a.rounds)
+    gen = workloads.GENERATORS[a.kind]
+    params = inspect.signature(gen).parameters
+    kwargs = {p: getattr(a, opt) for opt, names in _GEN_OPTIONS.items() for p in names if p in params}
+    tr = gen(**kwargs)
     save(tr, a.out)
     print(f"{count_events(tr)} events -> {a.out}")
     return 0
@@ -306,7 +305,8 @@ def build_parser():
                        description="Write a seeded synthetic trace (the same arguments give the same trace): "
                                    "zipf or loop accesses of one task, the 2009 churn reproducer, a fork-heavy "
                                    "family, or the demo's multi-cgroup churn.")
-    g.add_argument("kind", choices=("zipf", "loop", "churn", "fork_heavy", "mixed"), help="workload")
+    from ..workloads import GENERATORS
+    g.add_argument("kind", choices=tuple(GENERATORS), help="workload")
     g.add_argument("out", help="output trace (.npy or .csv)")
     g.add_argument("--events", type=int, default=1_000_000, help="zipf/loop: accesses (default 1M)")
     g.add_argument("--pages", type=int, default=1 << 16, help="zipf/loop: distinct pages; mixed: task memory")
@@ -321,7 +321,7 @@ def build_parser():
                                    "address traces or block-id lists (plain, .gz or .xz) as a one-task trace, "
                                    "optionally in a cgroup with limits, and print its facts: events, tasks, "
                                    "distinct pages (footprint), reads and writes, footprint per task.")
-    i.add_argument("--format", required=True, choices=("oracleGeneral", "csv", "lackey", "address", "blockids"),
+    i.add_argument("--format", required=True, choices=FORMATS,
                    help="input format: libCacheSim oracleGeneral binary or csv, valgrind lackey --trace-mem=yes "
                         "output, 'l|s 0xADDR n' address lines, or block ids (text or int32)")
     i.add_argument("input", help="the foreign trace (plain, .gz or .xz)")

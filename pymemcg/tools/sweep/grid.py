@@ -1,7 +1,7 @@
 """The grid: the settings a sweep crosses, their defaults, and the checks of each value."""
 import difflib
 from ... import strategies
-from ...engine import KERNELS
+from ...engine import KERNELS, validate_settings
 from ...sizes import PAGE_SIZE, parse_size
 
 
@@ -58,15 +58,12 @@ def _size(value, what):
 def _check_value(key, value):
     """One grid value, normalised as the Engine normalises it (sizes in page-aligned bytes)."""
     what = f"grid.{key}"
-    if key == "ram":
+    if key in ("ram", "swap"):
         n = _size(value, what)
-        if not 1 <= n // PAGE_SIZE < 2**31 - 1:
-            raise ConfigError(f"{what} must hold 1 to 2**31-2 pages, got {value!r}")
-        return n
-    if key == "swap":
-        n = _size(value, what)
-        if n // PAGE_SIZE in (1, 2) or n // PAGE_SIZE >= 2**31 - 1:
-            raise ConfigError(f"{what} must be 0 or 3 to 2**31-2 pages, got {value!r}")
+        try:                                 # the engine's own check, on this one value
+            validate_settings(**{"ram": PAGE_SIZE, "swap": 0, key: value})
+        except ValueError as e:
+            raise ConfigError(f"{what}: {e}") from None
         return n
     if key == "kernel":
         return _choice(value, what, tuple(KERNELS))

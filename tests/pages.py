@@ -1,4 +1,4 @@
-"""Small readers of an engine's state shared by the tests (a plain module: test files import it
+"""Small readers of an engine's state, and drivers of it, shared by the tests (a plain module: test files import it
 by name, which a conftest cannot offer once benchmarks/ has a conftest of its own)."""
 import numpy as np
 
@@ -43,3 +43,22 @@ def assert_same_state(a, b):
             np.testing.assert_array_equal(a[k], b[k], err_msg=k)
         else:
             assert a[k] == b[k], k
+
+
+def delta(before, after):
+    """What changed between two dicts of counters: {key: after - before}."""
+    return {k: after[k] - before[k] for k in after if after[k] != before[k]}
+
+
+def swap_out(eng, cg, rounds=200):
+    """Push every page charged to cg out to swap and out of RAM with the step API:
+    deactivate, shrink a batch, let the writes finish; until cg's inactive list is empty."""
+    for _ in range(rounds):
+        eng.shrink_active_list(cg, 1 << 20)
+        batch = eng.isolate(cg, 32)
+        n = len(batch)
+        eng.shrink_page_list(batch)
+        eng.end_writeback()
+        if n == 0:
+            return
+    raise AssertionError("swap_out did not converge")

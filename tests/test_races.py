@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import pymemcg
-from pages import flags, pfn_of, slot_of
+from pages import delta, flags, pfn_of, slot_of, swap_out
 from pymemcg import PCG_LINKED, PCG_USED, PG_active, PG_anon, PG_buddy, PG_locked, PG_lru, PG_swapcache
 
 P = pymemcg.PAGE_SIZE
@@ -41,24 +41,6 @@ def leaks(type1=0, type2=0, entries=None, memsw=0, orphan=0):
 
 def pages(nbytes):
     return nbytes // P
-
-
-def delta(before, after):
-    return {k: after[k] - before[k] for k in after if after[k] != before[k]}
-
-
-def swap_out(eng, cg, rounds=200):
-    """Push every page charged to cg out to swap and out of RAM with the step API:
-    deactivate, shrink a batch, let the writes finish; until cg's inactive list is empty."""
-    for _ in range(rounds):
-        eng.shrink_active_list(cg, 1 << 20)
-        batch = eng.isolate(cg, 32)
-        n = len(batch)
-        eng.shrink_page_list(batch)
-        eng.end_writeback()
-        if n == 0:
-            return
-    raise AssertionError("swap_out did not converge")
 
 
 def congest(eng, cg, n=200):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import pymemcg
-from pages import flags, pfn_of, slot_of
+from pages import delta, flags, pfn_of, slot_of, swap_out
 from pymemcg import (PCG_LINKED, PCG_USED, PG_active, PG_anon, PG_dirty, PG_locked, PG_lru, PG_swapcache,
                      PG_writeback)
 
@@ -42,23 +42,6 @@ def in_use(eng):
 
 def usage(cg):
     return cg.usage_in_bytes // P, cg.memsw_usage_in_bytes // P
-
-
-def delta(before, after):
-    return {k: after[k] - before[k] for k in after if after[k] != before[k]}
-
-
-def swap_out(eng, cg, rounds=200):
-    """Push every page charged to cg out to swap and out of RAM (step API)."""
-    for _ in range(rounds):
-        eng.shrink_active_list(cg, 1 << 20)
-        batch = eng.isolate(cg, 32)
-        n = len(batch)
-        eng.shrink_page_list(batch)
-        eng.end_writeback()
-        if n == 0:
-            return
-    raise AssertionError("swap_out did not converge")
 
 
 # ---------------------------------------------------------------- swap_map

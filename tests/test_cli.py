@@ -265,8 +265,8 @@ def test_demo_prints_one_column_per_strategy_and_writes_the_plot(tmp_path, capsy
     assert [w.split(":")[0].strip() for w in why] == ["2.6.30 hook=none", "2.6.30 hook=seed",
                                                       "2.6.30 hook=uncharge-at-free", "2.6.31 hook=none"]
     assert "287 of type-2: tasks exited while reclaim held their pages" in why[0]
-    assert "the seed strategy freed 378 pages" in why[1]
-    assert "the uncharge-at-free strategy" in why[2] and "deferred at unmap" in why[2] and "1 OOM kill(s)" in why[2]
+    assert "the seed strategy: freed 378 pages" in why[1]
+    assert "the uncharge-at-free strategy: " in why[2] and "deferred at unmap" in why[2] and "1 OOM kill(s)" in why[2]
     assert "the swap allocator reused 3,338 cache-only slots" in why[3]
     assert lines[-1] == f"plot: {plot}"
     assert plot.read_bytes()[:8] == PNG_MAGIC

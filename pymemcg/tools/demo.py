@@ -53,7 +53,7 @@ def reason(kernel, hook, res):
         if c["hook_freed"]:
             acted.insert(0, f"freed {c['hook_freed']:,} pages that had lost their last mapping, right after "
                             f"add_to_swap ({c['hook_calls']:,} calls)")
-        parts.append(f"the {hook} strategy " + (", ".join(acted) if acted else "never acted"))
+        parts.append(f"the {hook} strategy: " + (", ".join(acted) if acted else "never acted"))
         if lk["stale_swapcache_type1"]:
             parts.append(f"the {lk['stale_swapcache_type1']:,} left are type-1 (a swap-in racing with an exit), "
                          f"which the strategy does not address")

@@ -1474,6 +1474,9 @@ static int run_actor(pmc_engine *e, struct replay *r, int ia, struct others o)
 	 */
 	struct round rd = { .n = 0 };
 #define SWAP_A_B() do { struct actor *t_ = a; int it_ = ia; a = b; ia = ib; b = t_; ib = it_; switches++; } while (0)
+/* go on with the scan's pick p, and what it saw of the other busy actors (o) */
+#define TAKE_PICK(p) do { ia = (p); a = &r->actor[ia]; ib = o.one; others = o.n; limit = o.limit; \
+                          b = others == 1 ? &r->actor[ib] : NULL; } while (0)
 	for (;;) {
 		int kswapd_was_idle = !k->job;
 		if (a->vtime > e->now)
@@ -1548,12 +1551,7 @@ static int run_actor(pmc_engine *e, struct replay *r, int ia, struct others o)
 				if (next < 0)
 					break;
 				switches += next != ia;
-				ia = next;
-				a = &r->actor[ia];
-				ib = o.one;
-				others = o.n;
-				limit = o.limit;
-				b = others == 1 ? &r->actor[ib] : NULL;
+				TAKE_PICK(next);
 				continue;
 			}
 			if (a != k) {                    /* the one CPU's operation ended */
@@ -1625,12 +1623,7 @@ static int run_actor(pmc_engine *e, struct replay *r, int ia, struct others o)
 			if (next < 0)
 				break;
 			switches++;
-			ia = next;
-			a = &r->actor[ia];
-			ib = o.one;
-			others = o.n;
-			limit = o.limit;
-			b = others == 1 ? &r->actor[ib] : NULL;
+			TAKE_PICK(next);
 			/* kswapd again after every CPU retried in vain: a round begins */
 			if (a == k && others <= ROUND_MAX) {
 				for (int j = 1; j < n; j++) {
@@ -1678,6 +1671,7 @@ static int run_actor(pmc_engine *e, struct replay *r, int ia, struct others o)
 		}
 	}
 #undef SWAP_A_B
+#undef TAKE_PICK
 	r->last = ia;
 	r->st.steps += steps;
 	r->st.interleavings += switches;

@@ -5,6 +5,7 @@ import os
 import sys
 
 from ..importers import FORMATS
+from ..workloads import GENERATORS
 
 KERNEL_CHOICES = ("2.6.30", "2.6.31")
 
@@ -305,7 +306,6 @@ def build_parser():
                        description="Write a seeded synthetic trace (the same arguments give the same trace): "
                                    "zipf or loop accesses of one task, the 2009 churn reproducer, a fork-heavy "
                                    "family, or the demo's multi-cgroup churn.")
-    from ..workloads import GENERATORS
     g.add_argument("kind", choices=tuple(GENERATORS), help="workload")
     g.add_argument("out", help="output trace (.npy or .csv)")
     g.add_argument("--events", type=int, default=1_000_000, help="zipf/loop: accesses (default 1M)")

@@ -28,6 +28,27 @@ def test_documented_submodules_are_attributes(name):
         pymemcg.nope
 
 
+@pytest.mark.parametrize("name", ["sweep", "sweep.executors", "mrc", "bench", "plot", "demo", "cli"])
+def test_the_tools_old_import_paths_are_the_same_modules(name):
+    """`import pymemcg.sweep`, `from pymemcg.cli import main`, ... as before the move to
+    pymemcg.tools: the very module (not a copy: one set of classes, patches reach both names),
+    and nothing else of the tools imported on the way."""
+    code = (f"import sys, pymemcg, pymemcg.{name} as old, pymemcg.tools.{name} as new; "
+            f"print(old is new, new.__spec__.name, sys.modules['pymemcg.{name}'] is new, "
+            "sorted(m for m in sys.modules if m.startswith('pymemcg.') and m.split('.')[1] in pymemcg.TOOLS))")
+    r = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    same, spec, registered, aliases = r.stdout.split(" ", 3)
+    assert (same, spec, registered) == ("True", f"pymemcg.tools.{name}", "True")
+    assert eval(aliases) == sorted({f"pymemcg.{name}", f"pymemcg.{name.split('.')[0]}"})
+    r = subprocess.run([sys.executable, "-c", "from pymemcg.cli import main; from pymemcg.sweep import run, ConfigError"
+                        "; import pymemcg.tools.cli as c; assert main is c.main"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    with pytest.raises(ModuleNotFoundError):
+        import pymemcg.nope  # noqa: F401
+
+
 def test_the_api_does_not_import_the_tools():
     api = [n for n in pymemcg.SUBMODULES if n != "explore"]    # explore runs on the sweep's executors
     code = (f"import pymemcg, sys; [getattr(pymemcg, n) for n in {api!r}]; "

@@ -349,6 +349,12 @@ struct pmc_engine {
 	/* time and the device queue */
 	int64_t now;
 	struct io_queue io;
+	/*
+	 * Bumped whenever a page lock is released or a task dies or is marked
+	 * for death: what could let a fault waiting in lock_page go on.  Only
+	 * compared within one scheduler call (run_cpus's rounds); not state.
+	 */
+	uint64_t lock_gen;
 
 	/* global reclaim */
 	int64_t pages_min, pages_low, pages_high;
@@ -623,7 +629,11 @@ static inline int trylock_page(pmc_engine *e, int32_t pfn)
 	e->a.flags[pfn] |= PG_locked;
 	return 1;
 }
-static inline void unlock_page(pmc_engine *e, int32_t pfn) { e->a.flags[pfn] &= ~PG_locked; }
+static inline void unlock_page(pmc_engine *e, int32_t pfn)
+{
+	e->a.flags[pfn] &= ~PG_locked;
+	e->lock_gen++;
+}
 
 static inline int page_mapped(const pmc_engine *e, int32_t pfn) { return e->a.mapcount[pfn] > 0; }
 

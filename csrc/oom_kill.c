@@ -62,6 +62,7 @@ static int32_t oom_kill(pmc_engine *e, int32_t mem, int32_t current)
 		do_exit(e, chosen);
 	else
 		t->memdie = 1;
+	e->lock_gen++;
 	return chosen;
 }
 

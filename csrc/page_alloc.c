@@ -34,6 +34,7 @@ int32_t alloc_page(pmc_engine *e)
 void free_hot_cold_page(pmc_engine *e, int32_t pfn)
 {
 	hook_free_hot_cold_page(e, pfn);
+	e->lock_gen += (e->a.flags[pfn] & PG_locked) != 0;
 	e->a.flags[pfn] = PG_buddy | (e->a.flags[pfn] & PCG_MASK);
 	e->a.count[pfn] = 0;
 	e->a.anon_vma[pfn] = 0;

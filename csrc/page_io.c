@@ -53,6 +53,7 @@ static void end_io(pmc_engine *e, const struct io_req *rq)
 	} else {
 		SetPage(e, pfn, PG_uptodate);
 		ClearPage(e, pfn, PG_locked);
+		e->lock_gen++;
 	}
 	e->io.inflight[rq->rw]--;
 	clear_congested(e, rq->rw);

@@ -33,6 +33,11 @@ static uint64_t splitmix64(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
+static inline int random_sched(const struct replay *r)
+{
+	return r->sched == PMC_SCHED_RANDOM;
+}
+
 void pmc_replay_end(pmc_engine *e)
 {
 	struct replay *r = e->replay;
@@ -70,7 +75,8 @@ int pmc_replay_begin(pmc_engine *e, int cpus, int sched, uint64_t seed)
 		return pmc_err(e, PMC_EALLOC, "cannot allocate a replay");
 	}
 	r->ncpus = cpus;
-	r->fast = !e->replay_slow && sched != PMC_SCHED_EXPLICIT;   /* explicit: the reference path */
+	/* explicit, and more CPUs than run_cpus keeps in its masks: the reference path */
+	r->fast = !e->replay_slow && sched != PMC_SCHED_EXPLICIT && cpus <= CPUS_MAX;
 	r->kswapd = &r->actor[cpus];
 	for (int c = 0; c < 256; c++)
 		r->cpu_of[c] = (uint8_t)(c % cpus);
@@ -660,7 +666,7 @@ static int task_held(const uint32_t *held, int nheld, const uint32_t *t, int nt)
 }
 
 /* One step of an actor; returns OP_DONE, OP_MORE or OP_BLOCKED. */
-static int actor_step(pmc_engine *e, struct actor *a)
+static inline __attribute__((always_inline)) int actor_step(pmc_engine *e, struct actor *a)
 {
 	int s;
 	switch (a->job) {
@@ -838,13 +844,13 @@ static int dispatch_one_cpu(pmc_engine *e, struct replay *r, struct feed *f)
 /*
  * Build the lanes of a chunk (several CPUs): a pass back for each CPU's chain
  * and a pass forward for each event's predecessor of its task.  Returns 0,
- * or 1 when the chunk goes without them (too many events or task ids to
+ * or 1 when the chunk goes without them (too many events, task ids or CPUs to
  * index cheaply, or no memory).
  */
 static int lanes_build(const pmc_engine *e, const struct replay *r, struct feed *f)
 {
 	const int64_t n = f->n;
-	if (n >= INT32_MAX || r->vtask_cap > (1 << 22))
+	if (n >= INT32_MAX || r->vtask_cap > (1 << 22) || r->ncpus > 64)
 		return 1;
 	f->next_on_cpu = malloc((size_t)(n ? n : 1) * sizeof(int32_t));
 	f->prev_of_task = malloc((size_t)(n ? n : 1) * sizeof(int32_t));
@@ -926,26 +932,25 @@ static void window_slide(struct feed *f, uint64_t started, int64_t end)
  * decide: then *pre gets what started up to there (the same the walk starts
  * first: it is left in f->started, the head unmoved, for the walk to go on).
  */
-static int dispatch_lanes(pmc_engine *e, struct replay *r, struct feed *f, int *pre)
+static int dispatch_lanes(pmc_engine *e, struct replay *r, struct feed *f, uint64_t open, int *pre)
 {
 	const int64_t head = f->head, end = head + WINDOW < f->n ? head + WINDOW : f->n;
 	while (f->bcur < f->nbarriers && f->barriers[f->bcur] < head)
 		f->bcur++;
 	const int64_t barrier = f->bcur < f->nbarriers ? f->barriers[f->bcur] : INT64_MAX;
-	uint8_t open[256];
-	int nopen = 0, dispatched = 0;
-	for (int c = 0; c < r->ncpus; c++)
-		nopen += open[c] = !r->actor[c].job;
+	int dispatched = 0;
 	uint64_t started = f->started;
 	int rc = 0;
-	while (nopen) {
+	while (open) {
 		int c = -1;
 		int64_t x = end;
-		for (int k = 0; k < r->ncpus; k++)
-			if (open[k] && f->cand[k] < x) {
+		for (uint64_t m = open; m; m &= m - 1) {
+			int k = __builtin_ctzll(m);
+			if (f->cand[k] < x) {
 				x = f->cand[k];
 				c = k;
 			}
+		}
 		if (c < 0)
 			break;
 		if (barrier <= x) {
@@ -962,8 +967,7 @@ static int dispatch_lanes(pmc_engine *e, struct replay *r, struct feed *f, int *
 		uint32_t t[2];
 		int32_t pid = event_tasks(v, t) && v->op != PMC_OP_SPAWN && t[0] < r->vtask_cap ? r->task_pid[t[0]] : 0;
 		if ((prev >= head && !(started >> (prev - head) & 1)) || (pid > 0 && e->task[pid].busy)) {
-			open[c] = 0;                     /* it waits: its CPU is held */
-			nopen--;
+			open &= ~(1ull << c);            /* it waits: its CPU is held */
 			continue;
 		}
 		dispatch(e, r, v);
@@ -972,10 +976,8 @@ static int dispatch_lanes(pmc_engine *e, struct replay *r, struct feed *f, int *
 		dispatched++;
 		if (e->debug_check && pmc_check(e))
 			return PMC_EINVARIANT;
-		if (r->actor[c].job) {
-			open[c] = 0;
-			nopen--;
-		}
+		if (r->actor[c].job)
+			open &= ~(1ull << c);
 	}
 	if (rc < 0) {
 		f->started = started;
@@ -1001,13 +1003,17 @@ static int dispatch_window(pmc_engine *e, struct replay *r, struct feed *f)
 	 * what started (the slide below ends every call), so there is nothing to do.
 	 */
 	int idle = 0;
+	uint64_t open = 0;                       /* the idle CPUs (lanes: at most 64 CPUs) */
 	for (int c = 0; c < r->ncpus; c++)
-		idle += !r->actor[c].job;
+		if (!r->actor[c].job) {
+			idle++;
+			open |= 1ull << (c & 63);
+		}
 	if (!idle)
 		return 0;
 	int pre = 0;                             /* started by the lanes before the walk */
 	if (f->lanes) {
-		int rc = dispatch_lanes(e, r, f, &pre);
+		int rc = dispatch_lanes(e, r, f, open, &pre);
 		if (rc >= 0)
 			return rc;
 		idle = 0;                            /* the walk goes on from where the lanes stopped */
@@ -1282,6 +1288,58 @@ static int dispatch_pending(pmc_engine *e, struct replay *r)
 	}
 }
 
+/*
+ * dispatch_pending after CPU c's operation ended, when the lanes show what
+ * its first pass would do: the other idle CPUs (`idle`) have their next
+ * events past the window, and c's next event starts (inside the window, no
+ * cgroup change or fork first, its task's earlier events started and the task
+ * not busy): a fault, mlock, munmap or exit of a live task, which keeps c
+ * busy.  Then the next pass starts nothing unless the window, sliding, took
+ * in another idle CPU's next event (dispatch_pending goes on from there).
+ * Returns what dispatch_pending returns, or -1 (nothing done) when it must
+ * decide from the start.
+ */
+static int dispatch_on_cpu(pmc_engine *e, struct replay *r, int c, uint64_t idle)
+{
+	struct feed *f = r->feed;
+	if (!f || !f->lanes || e->debug_check || !feed_more(f))
+		return -1;
+	const int64_t head = f->head, end = head + WINDOW < f->n ? head + WINDOW : f->n, x = f->cand[c];
+	if (x >= end)
+		return -1;
+	for (uint64_t m = idle; m; m &= m - 1)
+		if (f->cand[__builtin_ctzll(m)] < end)
+			return -1;
+	while (f->bcur < f->nbarriers && f->barriers[f->bcur] < head)
+		f->bcur++;
+	if (f->bcur < f->nbarriers && f->barriers[f->bcur] <= x)
+		return -1;
+	const struct pmc_event *v = &f->ev[x];
+	int32_t prev = f->prev_of_task[x];
+	if (v->op != PMC_OP_FAULT && v->op != PMC_OP_MLOCK && v->op != PMC_OP_MUNMAP && v->op != PMC_OP_EXIT)
+		return -1;
+	int32_t pid = v->task < r->vtask_cap ? r->task_pid[v->task] : 0;
+	if ((prev >= head && !(f->started >> (prev - head) & 1)) || !task_usable(e, pid) || e->task[pid].busy)
+		return -1;
+	struct actor *a = &r->actor[c];
+	if (a->vtime < e->now)
+		a->vtime = e->now;                   /* dispatch(), for this kind of event */
+	start_task_op(e, a, v, pid);
+	r->st.events++;
+	tick(e, COST_DISPATCH_NS);
+	f->cand[c] = f->next_on_cpu[x];
+	window_slide(f, f->started | 1ull << (x - head), end);
+	events_started(e, r, f);
+	const int64_t end2 = f->head + WINDOW < f->n ? f->head + WINDOW : f->n;
+	for (uint64_t m = idle; m; m &= m - 1)
+		if (f->cand[__builtin_ctzll(m)] < end2)
+			return dispatch_pending(e, r);
+	if (!feed_more(f))
+		return 0;
+	r->freed = 0;                            /* the next pass, with the idle CPUs' events past the window */
+	return 1;
+}
+
 /* --- the scheduler ------------------------------------------------------------------ */
 
 /*
@@ -1472,7 +1530,8 @@ static int run_actor(pmc_engine *e, struct replay *r, int ia, struct others o)
 	 * behind) and retries in vain, until a read completes; they stay blocked
 	 * throughout, so only each page's lock and task need a look.
 	 */
-	struct round rd = { .n = 0 };
+	struct round rd;
+	rd.n = 0;
 #define SWAP_A_B() do { struct actor *t_ = a; int it_ = ia; a = b; ia = ib; b = t_; ib = it_; switches++; } while (0)
 /* go on with the scan's pick p, and what it saw of the other busy actors (o) */
 #define TAKE_PICK(p) do { ia = (p); a = &r->actor[ia]; ib = o.one; others = o.n; limit = o.limit; \
@@ -1678,6 +1737,235 @@ static int run_actor(pmc_engine *e, struct replay *r, int ia, struct others o)
 	return rc;
 }
 
+/* --- several CPUs -------------------------------------------------------------------- */
+
+/* The scan (pick_actor) over the candidates' clocks: the earliest, a tie to the first after `last`. */
+/* A fault waiting in lock_page (what retry_is_futile looks at first). */
+static inline int in_lock_page(const struct actor *x)
+{
+	return x->job == ACT_FAULT && x->u.fault.phase == FP_SWAPIN_LOCK;
+}
+
+/* A round's waiters who[from..to) retried last at time t: their clocks. */
+static inline void round_flush(struct replay *r, int64_t *vt, const int *who, int from, int to, int64_t t)
+{
+	for (int y = from; y < to; y++)
+		r->actor[who[y]].vtime = vt[who[y]] = t;
+}
+
+static inline int scan_pick(uint64_t cand, int last, const int64_t *vt)
+{
+	int64_t best = INT64_MAX;
+	uint64_t tie = 0;                        /* the candidates at the earliest clock */
+	for (uint64_t m = cand; m; m &= m - 1) {
+		int i = __builtin_ctzll(m);
+		if (vt[i] < best) {
+			best = vt[i];
+			tie = 1ull << i;
+		} else if (vt[i] == best) {
+			tie |= 1ull << i;
+		}
+	}
+	uint64_t after = last >= 63 ? 0 : tie & (~0ull << (last + 1));
+	return __builtin_ctzll(after ? after : tie);
+}
+
+/* A futile retry (retry_is_futile): the blocked step changes nothing but the clock, to the machine's. */
+static inline void futile_retry(pmc_engine *e, struct replay *r, struct actor *x, int64_t *vt)
+{
+	if (random_sched(r))
+		(void)splitmix64(&r->rng);
+	x->vtime = vt[x - r->actor] = e->now;
+}
+
+#define NO_PICK 2
+
+/*
+ * Several CPUs (the fast paths, at most CPUS_MAX): step whichever actor the
+ * scan picks, one step at a time, exactly as the reference scheduler does,
+ * with the scan's state in masks (busy, blocked) and a dense copy of the
+ * clocks, so that a pick reads a few words.  Two kinds of step are
+ * bookkeeping: a futile retry (the scan picks a fault whose read still
+ * holds the page lock), and a round: when an actor p made progress and every
+ * other busy actor then retried in vain, after p's next progress step they
+ * are picked again in index order from p's (their clocks are equal and no
+ * later than p's), so each only needs its page lock and task looked at.
+ * When a CPU's operation ends, the events that may start start here
+ * (dispatch_pending).  Returns a negative error, NO_PICK when nothing is
+ * runnable, 1 when pmc_replay_run's loop must look first.
+ */
+static int run_cpus(pmc_engine *e, struct replay *r)
+{
+	const int n = r->ncpus + 1, kb = r->ncpus, random = random_sched(r);
+	const uint64_t cpus = (1ull << r->ncpus) - 1;
+	struct actor *const act = r->actor, *const k = r->kswapd;
+	int64_t vt[CPUS_MAX + 1];
+	uint64_t busy = 0, blocked = 0, wave = 0, lw = 0, wbits = 0;   /* lw: the faults in lock_page */
+	for (int i = 0; i < n; i++) {
+		vt[i] = act[i].vtime;
+		busy |= (uint64_t)(act[i].job != 0) << i;
+		blocked |= (uint64_t)(act[i].blocked != 0) << i;
+		lw |= (uint64_t)in_lock_page(&act[i]) << i;
+	}
+	int last = r->last, rc = 1, runner = -1;
+	int64_t steps = 0, switches = 0, t_w = 0;   /* t_w: when a round's waiters last retried */
+	uint64_t gen = 0;                           /* e->lock_gen when they were last seen waiting */
+	int who[CPUS_MAX + 1], nw = 0;
+	const struct task *wtask[CPUS_MAX + 1];
+	int32_t wpfn[CPUS_MAX + 1];
+/* kswapd_wake after a step, and kswapd in the masks */
+#define WAKE() do { if (!k->job) { kswapd_wake(e, r); if (k->job) { busy |= 1ull << kb; vt[kb] = k->vtime; } } } while (0)
+	for (;;) {
+		uint64_t cand = busy & ~blocked;
+		if (!cand) {
+			/*
+			 * Every busy actor waits for a page lock: the time moves on to the
+			 * next I/O completion (schedule_one does it when nothing ran, or
+			 * when pmc_replay_run's loop would dispatch or stop first).
+			 */
+			if (!steps || !busy || r->freed || !r->feed || !feed_more(r->feed) || !io_wait_one(e, -1)) {
+				rc = steps ? 1 : NO_PICK;
+				break;
+			}
+			blocked = 0;
+			continue;
+		}
+		int p = scan_pick(cand, last, vt);
+		struct actor *a = &act[p];
+		if ((lw >> p & 1) && retry_is_futile(e, a)) {
+			futile_retry(e, r, a, vt);
+			blocked |= 1ull << p;
+			steps++;
+			switches += p != last;
+			last = p;
+			wave |= 1ull << p;
+			WAKE();
+			continue;
+		}
+		nw = 0;
+		if (p == runner && wave && (busy & ~(1ull << p)) == wave) {
+			/* a round: the waiters in index order from p, with what retry_is_futile looks at */
+			uint64_t after = p >= 63 ? 0 : wave & (~0ull << (p + 1));
+			for (uint64_t m = after, lap = 0; lap < 2; m = wave & ~after, lap++)
+				for (; m; m &= m - 1) {
+					int i = __builtin_ctzll(m);
+					who[nw] = i;
+					wtask[nw] = &e->task[act[i].u.fault.pid];
+					wpfn[nw++] = act[i].u.fault.swap_pfn;
+				}
+			wbits = wave;
+			t_w = vt[who[0]];
+			gen = e->lock_gen;               /* each was seen waiting in vain since */
+		}
+		runner = -1;
+		wave = 0;
+		for (;;) {                           /* p's step, and again while a round holds */
+			switches += p != last;
+			last = p;
+			if (vt[p] > e->now)
+				advance_time(e, vt[p]);
+			int64_t start = e->now;
+			int s = actor_step(e, a), ended = !a->job;
+			steps++;
+			lw = (lw & ~(1ull << p)) | (uint64_t)in_lock_page(a) << p;
+			if (nw && (ended || s == OP_BLOCKED)) {
+				round_flush(r, vt, who, 0, nw, t_w);   /* the round is over: the waiters' clocks */
+				nw = 0;
+			}
+			if (ended) {
+				r->freed = 1;                /* an operation ended: events may start */
+				if (e->debug_check && pmc_check(e)) {
+					rc = PMC_EINVARIANT;
+					goto out;
+				}
+			}
+			int64_t cost = e->now - start;
+			if (random)
+				cost = cost / 2 + (int64_t)(splitmix64(&r->rng) % (uint64_t)(cost + 1));
+			if (s == OP_BLOCKED) {
+				a->vtime = vt[p] = start;
+				blocked |= 1ull << p;
+				WAKE();
+				break;
+			}
+			a->vtime = vt[p] = start + cost;
+			blocked = 0;                     /* progress may have released a lock */
+			uint64_t was = busy;
+			WAKE();
+			if (ended) {
+				if (!a->job)
+					busy &= ~(1ull << p);
+				if (p != kb) {               /* a CPU's operation ended: dispatch */
+					rc = dispatch_on_cpu(e, r, p, ~busy & cpus & ~(1ull << p));
+					if (rc < 0)
+						rc = dispatch_pending(e, r);
+					if (rc <= 0)
+						goto out;
+					for (uint64_t m = (~busy & cpus) | 1ull << kb; m; m &= m - 1) {
+						int i = __builtin_ctzll(m);        /* what dispatch may have started or woken */
+						vt[i] = act[i].vtime;
+						busy |= (uint64_t)(act[i].job != 0) << i;
+						lw &= ~(1ull << i);                 /* an operation just started is not in lock_page */
+					}
+				} else if ((busy & cpus) != cpus) {
+					rc = 1;                  /* kswapd's ended and a CPU is idle: the loop dispatches */
+					goto out;
+				} else {
+					r->freed = 0;            /* the loop would find every CPU busy */
+				}
+				break;
+			}
+			if (!nw || busy != was) {
+				round_flush(r, vt, who, 0, nw, t_w);
+				nw = 0;
+				runner = p;                  /* the waves after its steps may make a round */
+				break;
+			}
+			/*
+			 * The round: each waiter retries in vain, its clock (t_w) written
+			 * when the round ends.  kswapd_wake after each retry would find
+			 * what it found after p's step: a retry changes nothing it reads.
+			 */
+			int x = 0;
+			if (e->lock_gen == gen) {        /* no lock released, no task died: all of them */
+				x = nw;
+				for (int y = 0; random && y < nw; y++)
+					(void)splitmix64(&r->rng);
+			} else {
+				for (; x < nw && PageTest(e, wpfn[x], PG_locked) && wtask[x]->state == TASK_ALIVE &&
+				       !wtask[x]->memdie; x++)
+					if (random)
+						(void)splitmix64(&r->rng);
+				gen = e->lock_gen;
+			}
+			steps += x;
+			switches += x;
+			if (x)
+				last = who[x - 1];
+			if (x == nw) {
+				blocked = wbits;
+				t_w = e->now;
+				continue;
+			}
+			round_flush(r, vt, who, 0, x, e->now);
+			round_flush(r, vt, who, x, nw, t_w);
+			for (int y = 0; y < x; y++)
+				blocked |= 1ull << who[y];
+			nw = 0;
+			break;                           /* the scan decides */
+		}
+	}
+out:
+#undef WAKE
+	for (int i = 0; i < n; i++)
+		act[i].blocked = (int32_t)(blocked >> i & 1);
+	r->any_blocked = blocked != 0;
+	r->last = last;
+	r->st.steps += steps;
+	r->st.interleavings += switches;
+	return rc;
+}
+
 /*
  * Step actors, each time the one pick_actor chooses, until an operation ends
  * (the caller then dispatches what may start) or nothing can run.  Returning
@@ -1690,10 +1978,16 @@ static int schedule_one(pmc_engine *e, struct replay *r)
 	int n = r->ncpus + 1;
 	struct others o;
 	int pick, rc;
-	if (r->ex && (rc = explicit_pick(e, r, &o, &pick)) < 0)
+	if (r->fast && r->ncpus > 1) {
+		rc = run_cpus(e, r);
+		if (rc != NO_PICK)
+			return rc < 0 ? rc : 1;
+		pick = -1;
+	} else if (r->ex && (rc = explicit_pick(e, r, &o, &pick)) < 0) {
 		return rc;
-	if (!r->ex)
+	} else if (!r->ex) {
 		pick = pick_next(r, &o);
+	}
 	if (pick < 0) {
 		int busy = 0;
 		for (int i = 0; i < n; i++)

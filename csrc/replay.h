@@ -25,6 +25,8 @@ struct actor {
 
 enum { V_UNKNOWN = 0, V_LIVE, V_GONE };
 
+#define CPUS_MAX 63              /* the fast paths keep the actors (and kswapd) in 64-bit masks */
+
 struct feed;
 struct explicit_sched;
 

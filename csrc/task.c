@@ -95,6 +95,7 @@ void exit_mm_done(pmc_engine *e, int32_t pid)
 	free(t->gather);
 	t->gather = NULL;
 	t->state = TASK_DEAD;
+	e->lock_gen++;
 	e->ctr.exits++;
 }
 

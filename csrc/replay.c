@@ -1746,6 +1746,28 @@ static inline int in_lock_page(const struct actor *x)
 	return x->job == ACT_FAULT && x->u.fault.phase == FP_SWAPIN_LOCK;
 }
 
+/*
+ * After the step of a round's actor: how many of its nw waiters (in order)
+ * retry in vain before the first that would go on (nw: all), each drawing
+ * as its step would.  *gen: e->lock_gen when they were last seen waiting; no
+ * lock released and no task died since means all of them, unlooked at.
+ */
+static inline int round_futile(pmc_engine *e, struct replay *r, const struct task *const *wtask,
+                               const int32_t *wpfn, int nw, uint64_t *gen)
+{
+	int x = 0;
+	if (e->lock_gen == *gen) {
+		x = nw;
+	} else {
+		while (x < nw && PageTest(e, wpfn[x], PG_locked) && wtask[x]->state == TASK_ALIVE && !wtask[x]->memdie)
+			x++;
+		*gen = e->lock_gen;
+	}
+	for (int y = 0; random_sched(r) && y < x; y++)
+		(void)splitmix64(&r->rng);
+	return x;
+}
+
 /* A round's waiters who[from..to) retried last at time t: their clocks. */
 static inline void round_flush(struct replay *r, int64_t *vt, const int *who, int from, int to, int64_t t)
 {
@@ -1753,7 +1775,15 @@ static inline void round_flush(struct replay *r, int64_t *vt, const int *who, in
 		r->actor[who[y]].vtime = vt[who[y]] = t;
 }
 
-static inline int scan_pick(uint64_t cand, int last, const int64_t *vt)
+/* The first of the actors in mask m (not empty) after `last` in index order, wrapping. */
+static inline int first_after(uint64_t m, int last)
+{
+	uint64_t after = last >= 63 ? 0 : m & (~0ull << (last + 1));
+	return __builtin_ctzll(after ? after : m);
+}
+
+/* ... and *tie gets the candidates at the earliest clock. */
+static inline int scan_pick(uint64_t cand, int last, const int64_t *vt, uint64_t *tie_out)
 {
 	int64_t best = INT64_MAX;
 	uint64_t tie = 0;                        /* the candidates at the earliest clock */
@@ -1766,8 +1796,8 @@ static inline int scan_pick(uint64_t cand, int last, const int64_t *vt)
 			tie |= 1ull << i;
 		}
 	}
-	uint64_t after = last >= 63 ? 0 : tie & (~0ull << (last + 1));
-	return __builtin_ctzll(after ? after : tie);
+	*tie_out = tie;
+	return first_after(tie, last);
 }
 
 /* A futile retry (retry_is_futile): the blocked step changes nothing but the clock, to the machine's. */
@@ -1830,18 +1860,26 @@ static int run_cpus(pmc_engine *e, struct replay *r)
 			blocked = 0;
 			continue;
 		}
-		int p = scan_pick(cand, last, vt);
+		uint64_t tie;
+		int p = scan_pick(cand, last, vt, &tie), rescan = 0;
 		struct actor *a = &act[p];
-		if ((lw >> p & 1) && retry_is_futile(e, a)) {
+		while ((lw >> p & 1) && retry_is_futile(e, a)) {
 			futile_retry(e, r, a, vt);
 			blocked |= 1ull << p;
 			steps++;
 			switches += p != last;
 			last = p;
 			wave |= 1ull << p;
+			uint64_t was = busy;
 			WAKE();
-			continue;
+			/* no time passed: the next pick is the next at the same clock, if any is left */
+			tie &= ~(1ull << p);
+			if ((rescan = !tie || busy != was))
+				break;
+			a = &act[p = first_after(tie, last)];
 		}
+		if (rescan)
+			continue;
 		nw = 0;
 		if (p == runner && wave && (busy & ~(1ull << p)) == wave) {
 			/* a round: the waiters in index order from p, with what retry_is_futile looks at */
@@ -1865,7 +1903,48 @@ static int run_cpus(pmc_engine *e, struct replay *r)
 			if (vt[p] > e->now)
 				advance_time(e, vt[p]);
 			int64_t start = e->now;
-			int s = actor_step(e, a), ended = !a->job;
+			int s, ended;
+			if (p == kb && nw) {
+				/*
+				 * kswapd's round, a machine waiting for its reads: what the
+				 * loop below does for each of kswapd's steps, reduced (they
+				 * never block, and while kswapd reclaims kswapd_wake has
+				 * nothing to do), until its reclaim ends or a waiter goes on.
+				 */
+				while (reclaim_step(e, &k->u.rs)) {
+					steps++;
+					int64_t cost = e->now - start;
+					if (random)
+						cost = cost / 2 + (int64_t)(splitmix64(&r->rng) % (uint64_t)(cost + 1));
+					k->vtime = vt[kb] = start + cost;
+					int x = round_futile(e, r, wtask, wpfn, nw, &gen);
+					steps += x;
+					switches += x;
+					if (x < nw) {
+						if (x)
+							last = who[x - 1];
+						round_flush(r, vt, who, 0, x, e->now);
+						round_flush(r, vt, who, x, nw, t_w);
+						blocked = 0;
+						for (int y = 0; y < x; y++)
+							blocked |= 1ull << who[y];
+						nw = 0;
+						goto next;           /* the scan decides */
+					}
+					switches++;              /* and kswapd again */
+					t_w = e->now;
+					if (vt[kb] > e->now)
+						advance_time(e, vt[kb]);
+					start = e->now;
+				}
+				k->blocked = 0;              /* actor_step, for the step that ended its reclaim */
+				k->job = ACT_IDLE;
+				k->pid = 0;
+				s = OP_DONE;
+			} else {
+				s = actor_step(e, a);
+			}
+			ended = !a->job;
 			steps++;
 			lw = (lw & ~(1ull << p)) | (uint64_t)in_lock_page(a) << p;
 			if (nw && (ended || s == OP_BLOCKED)) {
@@ -1926,18 +2005,7 @@ static int run_cpus(pmc_engine *e, struct replay *r)
 			 * when the round ends.  kswapd_wake after each retry would find
 			 * what it found after p's step: a retry changes nothing it reads.
 			 */
-			int x = 0;
-			if (e->lock_gen == gen) {        /* no lock released, no task died: all of them */
-				x = nw;
-				for (int y = 0; random && y < nw; y++)
-					(void)splitmix64(&r->rng);
-			} else {
-				for (; x < nw && PageTest(e, wpfn[x], PG_locked) && wtask[x]->state == TASK_ALIVE &&
-				       !wtask[x]->memdie; x++)
-					if (random)
-						(void)splitmix64(&r->rng);
-				gen = e->lock_gen;
-			}
+			int x = round_futile(e, r, wtask, wpfn, nw, &gen);
 			steps += x;
 			switches += x;
 			if (x)
@@ -1954,6 +2022,7 @@ static int run_cpus(pmc_engine *e, struct replay *r)
 			nw = 0;
 			break;                           /* the scan decides */
 		}
+next:;
 	}
 out:
 #undef WAKE

@@ -193,7 +193,6 @@ int explicit_pick(pmc_engine *e, struct replay *r, struct others *o, int *pick)
 	}
 	o->n = busy - 1;
 	o->one = busy == 2 ? (first == p ? second : first) : -1;
-	o->limit = INT64_MAX;
 	*pick = p;
 	return 0;
 }

@@ -1343,8 +1343,8 @@ static int dispatch_on_cpu(pmc_engine *e, struct replay *r, int c, uint64_t idle
 /* --- the scheduler ------------------------------------------------------------------ */
 
 /*
- * pick_actor, and the other busy actors seen from the actor it picks, in
- * one pass.  -1 when nothing is runnable.
+ * pick_actor, and the other busy actors seen from the actor it picks
+ * (the reference scheduler, and one CPU's).  -1 when nothing is runnable.
  */
 static inline int pick_next(const struct replay *r, struct others *o)
 {
@@ -1352,36 +1352,16 @@ static inline int pick_next(const struct replay *r, struct others *o)
 	if (n == 2) {
 		int pick = pick_actor(r, n);
 		const struct actor *b = pick < 0 ? NULL : &r->actor[1 - pick];
-		*o = !b || !b->job ? (struct others){ 0, -1, INT64_MAX } : (struct others){ 1, 1 - pick, b->vtime };
+		*o = !b || !b->job ? (struct others){ 0, -1 } : (struct others){ 1, 1 - pick };
 		return pick;
 	}
-	int pick = -1, busy = 0, first = -1, second = -1, i1 = -1;
-	int64_t best = 0, m1 = INT64_MAX, m2 = INT64_MAX;
-	for (int k = 0, i = r->last; k < n; k++) {
-		if (++i == n)
-			i = 0;
-		const struct actor *a = &r->actor[i];
-		if (!a->job)
-			continue;
-		if (busy++)
-			second = i;
-		else
-			first = i;
-		if (a->vtime < m1) {
-			m2 = m1;
-			m1 = a->vtime;
-			i1 = i;
-		} else if (a->vtime < m2) {
-			m2 = a->vtime;
+	int pick = pick_actor(r, n), busy = 0, one = -1;
+	for (int i = 0; i < n; i++)
+		if (i != pick && r->actor[i].job) {
+			busy++;
+			one = i;
 		}
-		if (!a->blocked && (pick < 0 || a->vtime < best)) {
-			pick = i;
-			best = a->vtime;
-		}
-	}
-	o->n = busy - 1;
-	o->one = o->n == 1 ? (first == pick ? second : first) : -1;
-	o->limit = i1 == pick ? m2 : m1;
+	*o = (struct others){ busy, busy == 1 ? one : -1 };
 	return pick;
 }
 
@@ -1398,144 +1378,43 @@ static inline int retry_is_futile(const pmc_engine *e, const struct actor *b)
 	return t->state == TASK_ALIVE && !t->memdie && PageTest(e, b->u.fault.swap_pfn, PG_locked);
 }
 
-/* Ties go to the first actor after `last` in index order, wrapping. */
-static inline int tie_rank(int i, int last, int n)
-{
-	return (i - last - 1 + n) % n;
-}
-
 /*
- * The scan after a step that did not block (every busy actor is a candidate)
- * when the actors that would only retry a lock in vain (retry_is_futile) all
- * have clocks behind every other busy actor's: the scan picks them first, one
- * after another (by clock, a tie going to the first after the last picked),
- * each retrying at no cost, then the earliest of the others.  Done here in one
- * pass instead of a scan per retry.  Returns the pick and fills *o for it
- * (*retries: how many retried; r->last: the last of them), or -1 when the
- * clocks do not fall that way (the scan decides, one retry at a time).
- */
-static __attribute__((noinline)) int pick_after_retries(pmc_engine *e, struct replay *r, struct others *o,
-                                                        int *retries, int random)
-{
-	const int n = r->ncpus + 1;
-	int fut[257], run[257], nf = 0, nr = 0;
-	int64_t min_run = INT64_MAX, max_fut = INT64_MIN;
-	for (int i = 0; i < n; i++) {
-		const struct actor *x = &r->actor[i];
-		if (!x->job)
-			continue;
-		if (retry_is_futile(e, x)) {
-			fut[nf++] = i;
-			if (x->vtime > max_fut)
-				max_fut = x->vtime;
-		} else {
-			run[nr++] = i;
-			if (x->vtime < min_run)
-				min_run = x->vtime;
-		}
-	}
-	if (!nr || max_fut >= min_run)
-		return -1;
-	int last = r->last;
-	for (int left = nf; left; left--) {          /* the retries, in the scan's order */
-		int best = -1;
-		for (int j = 0; j < nf; j++) {
-			const struct actor *x = &r->actor[fut[j]];
-			if (x->blocked)
-				continue;
-			if (best < 0 || x->vtime < r->actor[best].vtime ||
-			    (x->vtime == r->actor[best].vtime && tie_rank(fut[j], last, n) < tie_rank(best, last, n)))
-				best = fut[j];
-		}
-		struct actor *x = &r->actor[best];
-		if (random)
-			(void)splitmix64(&r->rng);
-		x->vtime = e->now;
-		x->blocked = 1;
-		last = best;
-	}
-	if (nf)
-		r->any_blocked = 1;
-	r->last = last;
-	*retries = nf;
-	int pick = -1;
-	for (int j = 0; j < nr; j++) {
-		const struct actor *x = &r->actor[run[j]];
-		if (pick < 0 || x->vtime < r->actor[pick].vtime ||
-		    (x->vtime == r->actor[pick].vtime && tie_rank(run[j], last, n) < tie_rank(pick, last, n)))
-			pick = run[j];
-	}
-	*o = (struct others){ nf + nr - 1, -1, nf ? e->now : INT64_MAX };
-	for (int j = 0; j < nr; j++)
-		if (run[j] != pick && r->actor[run[j]].vtime < o->limit)
-			o->limit = r->actor[run[j]].vtime;
-	if (o->n == 1)
-		o->one = nf ? fut[0] : run[run[0] == pick];
-	return pick;
-}
-
-/*
- * Step the actor `ia` that pick_actor chose, and go on stepping whichever
- * actor pick_actor would choose next for as long as that takes no scan.
+ * Step the actor `ia` the scan picked (pick_next, explicit_pick) and, with
+ * the fast paths on one CPU, go on stepping whichever actor the scan would
+ * pick next for as long as that takes no scan (several CPUs: run_cpus).
  * Each step: the actor's clock catches the machine up, the step's cost
  * (perturbed by the random scheduler) moves its clock on, a blocked step
  * leaves it where it was, and progress lets blocked actors try again.
  *
- * After a step that did not block, every other busy actor may run (their
- * blocked flags are cleared), and the next pick is the actor furthest behind,
- * a tie going to the first after the one that just ran, so never to it.  So:
- *  - with no other busy actor, the same one runs on;
- *  - with one other, b, the one that ran goes on while b's clock leads its
- *    own, else b runs.  When b would run only to retry a lock it cannot take
- *    yet (retry_is_futile), that retry's bookkeeping is done here instead
- *    and the first goes on;
- *  - with more, it goes on while its clock is behind all of theirs.
- * When an operation ends, pmc_replay_run's loop would dispatch next: with one
- * CPU the next event starts here (start_next_event), and when kswapd's
- * reclaim ends with every CPU busy the loop would start nothing, so the
- * stepping goes on.  Returns a negative error, 1 when the next pick needs the
- * scan, or 0 when pmc_replay_run's loop must look first.
+ * One CPU has two actors, the CPU and kswapd.  After a step that did not
+ * block, the other may run (its blocked flag is cleared), and the next pick
+ * is the one further behind, a tie going to the other.  So the one that ran
+ * goes on while the other's clock leads its own, else the other runs; when
+ * the other would run only to retry a lock it cannot take yet
+ * (retry_is_futile), that retry's bookkeeping is done here and the first goes
+ * on.  When the CPU's operation ends, the next event starts here
+ * (start_next_event, runs of hits in run_hits); when kswapd's reclaim ends
+ * with the CPU busy the loop would start nothing, so the stepping goes on.
+ * Returns a negative error, 1 when the next pick needs the scan, or 0 when
+ * pmc_replay_run's loop must look first.
  */
-/* The waiting faults of a round: their tasks and pages, what retry_is_futile looks at. */
-#define ROUND_MAX 16
-struct round {
-	int n;
-	int who[ROUND_MAX];
-	const struct task *task[ROUND_MAX];
-	int32_t pfn[ROUND_MAX];
-};
-
-static void round_cache(const pmc_engine *e, const struct replay *r, struct round *rd)
-{
-	for (int x = 0; x < rd->n; x++) {
-		rd->task[x] = &e->task[r->actor[rd->who[x]].u.fault.pid];
-		rd->pfn[x] = r->actor[rd->who[x]].u.fault.swap_pfn;
-	}
-}
-
 static int run_actor(pmc_engine *e, struct replay *r, int ia, struct others o)
 {
-	const int n = r->ncpus + 1, random = r->sched == PMC_SCHED_RANDOM;
+	const int n = r->ncpus + 1, random = random_sched(r);
 	struct actor *const k = r->kswapd;
 	int ib = o.one, others = o.n;
-	int64_t limit = o.limit;                 /* the earliest clock of the other busy actors */
 	struct actor *a = &r->actor[ia], *b = others == 1 ? &r->actor[ib] : NULL;
 	int64_t steps = 0, switches = ia != r->last;
 	int rc = 1;
 	/*
-	 * A round: kswapd (a) reclaims while every other busy actor, each a CPU's
-	 * fault, waits in lock_page for a read (nb of them, in the order they are
-	 * picked: their clocks are equal, so from the one after kswapd on).  After
-	 * each of kswapd's steps each of them is picked in turn (its clock is
-	 * behind) and retries in vain, until a read completes; they stay blocked
-	 * throughout, so only each page's lock and task need a look.
+	 * A round: kswapd (a) reclaims while the CPU's fault (b) waits in
+	 * lock_page for a read.  After each of kswapd's steps b is picked (its
+	 * clock is behind) and retries in vain, until the read completes; it
+	 * stays blocked throughout, so only its page's lock and its task need a
+	 * look.  rtask: b's task during a round, else NULL.
 	 */
-	struct round rd;
-	rd.n = 0;
-#define SWAP_A_B() do { struct actor *t_ = a; int it_ = ia; a = b; ia = ib; b = t_; ib = it_; switches++; } while (0)
-/* go on with the scan's pick p, and what it saw of the other busy actors (o) */
-#define TAKE_PICK(p) do { ia = (p); a = &r->actor[ia]; ib = o.one; others = o.n; limit = o.limit; \
-                          b = others == 1 ? &r->actor[ib] : NULL; } while (0)
+	const struct task *rtask = NULL;
+	int32_t rpfn = NIL;
 	for (;;) {
 		int kswapd_was_idle = !k->job;
 		if (a->vtime > e->now)
@@ -1543,33 +1422,24 @@ static int run_actor(pmc_engine *e, struct replay *r, int ia, struct others o)
 		int64_t start = e->now;
 		int s = actor_step(e, a), ended = !a->job;
 		steps++;
-		if (rd.n && !ended) {                /* kswapd's step never blocks */
+		if (rtask && !ended) {               /* kswapd's step never blocks */
 			int64_t cost = e->now - start;
 			if (random)
 				cost = cost / 2 + (int64_t)(splitmix64(&r->rng) % (uint64_t)(cost + 1));
 			a->vtime = start + cost;
-			int x = 0;
-			for (; x < rd.n && PageTest(e, rd.pfn[x], PG_locked) && rd.task[x]->state == TASK_ALIVE &&
-			       !rd.task[x]->memdie; x++) {     /* retry_is_futile, what can change of it */
-				if (random)
+			if (PageTest(e, rpfn, PG_locked) && rtask->state == TASK_ALIVE && !rtask->memdie) {
+				if (random)              /* retry_is_futile, what can change of it */
 					(void)splitmix64(&r->rng);
-				r->actor[rd.who[x]].vtime = e->now;
-			}
-			steps += x;
-			switches += x;
-			if (x == rd.n) {
-				switches++;                  /* and kswapd again */
+				b->vtime = e->now;
+				steps++;
+				switches += 2;               /* b's retry, and kswapd again */
 				continue;
 			}
-			/* who[x]'s retry will succeed: a's progress unblocked it and those after it */
-			for (int y = x; y < rd.n; y++)
-				r->actor[rd.who[y]].blocked = 0;
-			r->any_blocked = x > 0;
-			if (x)
-				ia = rd.who[x - 1];          /* the last picked: the scan goes on after it */
+			b->blocked = 0;                  /* b's retry will succeed: a's progress unblocked it */
+			r->any_blocked = 0;
 			break;
 		}
-		rd.n = 0;
+		rtask = NULL;
 		if (ended) {
 			r->freed = 1;                    /* an operation ended: events may start */
 			if (e->debug_check && pmc_check(e)) {
@@ -1601,38 +1471,24 @@ static int run_actor(pmc_engine *e, struct replay *r, int ia, struct others o)
 			break;
 		}
 		if (ended) {
-			if (a != k && r->ncpus > 1) {    /* a CPU's operation ended: dispatch, then the scan */
-				rc = dispatch_pending(e, r);
-				if (rc <= 0)
-					break;
-				r->last = ia;
-				int next = pick_next(r, &o);
-				if (next < 0)
-					break;
-				switches += next != ia;
-				TAKE_PICK(next);
-				continue;
-			}
-			if (a != k) {                    /* the one CPU's operation ended */
+			if (a != k) {                    /* the CPU's operation ended */
 				run_hits(e, r, &steps);
 				if ((!a->job && !start_next_event(e, r)) || !feed_more(r->feed)) {
 					rc = 0;
 					break;
 				}
-				b = k->job ? k : NULL;       /* one CPU: kswapd is the only other actor */
+				b = k->job ? k : NULL;       /* kswapd is the only other actor */
 				ib = r->ncpus;
 				others = b != NULL;
 				kswapd_was_idle = 0;
 			} else {                         /* kswapd's reclaim ended */
-				if (others < r->ncpus) {
-					rc = 0;                  /* a CPU is idle: the loop dispatches */
+				if (!others) {
+					rc = 0;                  /* the CPU is idle: the loop dispatches */
 					break;
 				}
-				r->freed = 0;                /* the loop would find every CPU busy */
+				r->freed = 0;                /* the loop would find the CPU busy */
 				if (!a->job) {               /* and kswapd was not woken again */
-					if (others > 1)
-						break;
-					a = b;                   /* the one CPU runs next */
+					a = b;                   /* the CPU runs next */
 					ia = ib;
 					b = NULL;
 					others = 0;
@@ -1642,69 +1498,23 @@ static int run_actor(pmc_engine *e, struct replay *r, int ia, struct others o)
 				kswapd_was_idle = 0;
 			}
 		}
-		if (kswapd_was_idle && k->job && k != a) {   /* kswapd woke up: one more busy actor */
-			if (k->vtime < limit)
-				limit = k->vtime;
-			if (++others == 1) {
-				b = k;
-				ib = r->ncpus;
-			}
+		if (kswapd_was_idle && k->job && k != a) {   /* kswapd woke up: the other busy actor */
+			others = 1;
+			b = k;
+			ib = r->ncpus;
 		}
 		if (!others)
 			continue;
-		if (others > 1) {
-			if (a->vtime < limit)
-				continue;
-			/*
-			 * Another actor's clock does not lead a's: the scan picks among
-			 * them all (a's progress cleared every blocked flag), here.
-			 */
-			r->last = ia;
-			int retries = 0, next = pick_after_retries(e, r, &o, &retries, random);
-			if (next >= 0) {
-				steps += retries;
-				switches += retries;
-				ia = r->last;
-			}
-			while (next < 0 && (next = pick_next(r, &o)) >= 0 && retry_is_futile(e, &r->actor[next])) {
-				struct actor *x = &r->actor[next];   /* x's futile retry, as in the pair case */
-				if (random)
-					(void)splitmix64(&r->rng);
-				x->vtime = e->now;
-				x->blocked = 1;
-				r->any_blocked = 1;
-				steps++;
-				switches++;
-				r->last = ia = next;
-				kswapd_wake(e, r);
-				next = -1;
-			}
-			if (next < 0)
-				break;
-			switches++;
-			TAKE_PICK(next);
-			/* kswapd again after every CPU retried in vain: a round begins */
-			if (a == k && others <= ROUND_MAX) {
-				for (int j = 1; j < n; j++) {
-					int i = (ia + j) % n;
-					const struct actor *x = &r->actor[i];
-					if (!x->job)
-						continue;
-					if (!x->blocked || x->vtime != e->now || x->job != ACT_FAULT ||
-					    x->u.fault.phase != FP_SWAPIN_LOCK) {
-						rd.n = 0;
-						break;
-					}
-					rd.who[rd.n++] = i;
-				}
-				round_cache(e, r, &rd);
-			}
-			continue;
-		}
 		if (b->vtime > a->vtime)
 			continue;                        /* a is picked again */
 		if (!retry_is_futile(e, b)) {
-			SWAP_A_B();                      /* b runs next, a becomes the other */
+			struct actor *t = a;             /* b runs next, a becomes the other */
+			int it = ia;
+			a = b;
+			ia = ib;
+			b = t;
+			ib = it;
+			switches++;
 			continue;
 		}
 		/* b's futile retry, then a again: a zero-cost step draws once */
@@ -1723,14 +1533,11 @@ static int run_actor(pmc_engine *e, struct replay *r, int ia, struct others o)
 			}
 		}
 		switches++;
-		if (a == k) {                        /* a round of one */
-			rd.n = 1;
-			rd.who[0] = ib;
-			round_cache(e, r, &rd);
+		if (a == k) {                        /* a round */
+			rtask = &e->task[b->u.fault.pid];
+			rpfn = b->u.fault.swap_pfn;
 		}
 	}
-#undef SWAP_A_B
-#undef TAKE_PICK
 	r->last = ia;
 	r->st.steps += steps;
 	r->st.interleavings += switches;

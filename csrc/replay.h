@@ -59,14 +59,10 @@ struct replay {
 	struct explicit_sched *ex;   /* PMC_SCHED_EXPLICIT: the schedule and its records, else NULL */
 };
 
-/*
- * The other busy actors seen from actor `pick`: how many, the earliest of
- * their clocks, and (when there is one) which.  One pass over the actors.
- */
+/* The other busy actors seen from the actor picked: how many, and (when there is one) which. */
 struct others {
 	int n;
 	int one;
-	int64_t limit;
 };
 
 /* replay.c: the first event not started (trace index) and the started bits past it */

@@ -421,6 +421,7 @@ void mem_cgroup_del_lru_list(pmc_engine *e, int32_t pfn, enum pmc_lru lru);
 /* pgtable.c */
 uint64_t *pte_offset_walk(struct task *t, int64_t vpn);       /* pte_offset past the leaf cache */
 uint64_t pte_read(const struct task *t, int64_t vpn);         /* 0 if none, no caching */
+void pte_prefetch(const struct task *t, int64_t vpn);         /* a hint for the host's cache */
 uint64_t *pte_alloc_walk(pmc_engine *e, struct task *t, int64_t vpn);
 /* pte_offset's leaf-cache hit inline: sequential batches look up the same pte page in a row */
 static inline uint64_t *pte_offset(struct task *t, int64_t vpn)   /* NULL if no pte page */

@@ -1325,6 +1325,8 @@ static int dispatch_on_cpu(pmc_engine *e, struct replay *r, int c, uint64_t idle
 	if (a->vtime < e->now)
 		a->vtime = e->now;                   /* dispatch(), for this kind of event */
 	start_task_op(e, a, v, pid);
+	if (a->job == ACT_FAULT)
+		pte_prefetch(&e->task[pid], v->vpn);  /* its first step comes after the other CPUs' */
 	r->st.events++;
 	tick(e, COST_DISPATCH_NS);
 	f->cand[c] = f->next_on_cpu[x];
@@ -1546,7 +1548,6 @@ static int run_actor(pmc_engine *e, struct replay *r, int ia, struct others o)
 
 /* --- several CPUs -------------------------------------------------------------------- */
 
-/* The scan (pick_actor) over the candidates' clocks: the earliest, a tie to the first after `last`. */
 /* A fault waiting in lock_page (what retry_is_futile looks at first). */
 static inline int in_lock_page(const struct actor *x)
 {
@@ -1575,11 +1576,20 @@ static inline int round_futile(pmc_engine *e, struct replay *r, const struct tas
 	return x;
 }
 
-/* A round's waiters who[from..to) retried last at time t: their clocks. */
-static inline void round_flush(struct replay *r, int64_t *vt, const int *who, int from, int to, int64_t t)
+/*
+ * A round ends: its first x waiters retried just now, the others last at
+ * t_w; their clocks, kept aside during the round, are written.  Returns the
+ * ones that retried now (they are blocked).
+ */
+static inline uint64_t round_end(pmc_engine *e, struct replay *r, int64_t *vt, const int *who, int x, int nw,
+                                 int64_t t_w)
 {
-	for (int y = from; y < to; y++)
-		r->actor[who[y]].vtime = vt[who[y]] = t;
+	uint64_t retried = 0;
+	for (int y = 0; y < nw; y++) {
+		r->actor[who[y]].vtime = vt[who[y]] = y < x ? e->now : t_w;
+		retried |= (uint64_t)(y < x) << who[y];
+	}
+	return retried;
 }
 
 /* The first of the actors in mask m (not empty) after `last` in index order, wrapping. */
@@ -1589,7 +1599,10 @@ static inline int first_after(uint64_t m, int last)
 	return __builtin_ctzll(after ? after : m);
 }
 
-/* ... and *tie gets the candidates at the earliest clock. */
+/*
+ * The scan (pick_actor) over the candidates' dense clocks: the earliest, a
+ * tie to the first after `last`.  *tie_out gets the candidates at that clock.
+ */
 static inline int scan_pick(uint64_t cand, int last, const int64_t *vt, uint64_t *tie_out)
 {
 	int64_t best = INT64_MAX;
@@ -1622,14 +1635,23 @@ static inline void futile_retry(pmc_engine *e, struct replay *r, struct actor *x
  * scan picks, one step at a time, exactly as the reference scheduler does,
  * with the scan's state in masks (busy, blocked) and a dense copy of the
  * clocks, so that a pick reads a few words.  Two kinds of step are
- * bookkeeping: a futile retry (the scan picks a fault whose read still
- * holds the page lock), and a round: when an actor p made progress and every
- * other busy actor then retried in vain, after p's next progress step they
- * are picked again in index order from p's (their clocks are equal and no
- * later than p's), so each only needs its page lock and task looked at.
+ * bookkeeping:
+ *  - a futile retry: the scan picks a fault whose read still holds the page
+ *    lock.  No time passes, so the next pick is the next candidate at the
+ *    same clock, if any, without a scan;
+ *  - a round: when an actor p made progress and every other busy actor then
+ *    retried in vain, after p's next progress step they are picked again in
+ *    index order from p's (their clocks are equal and behind p's), so each
+ *    only needs its page lock and task looked at, and not even that while
+ *    no lock was released and no task died (e->lock_gen).  Their clocks are
+ *    written when the round ends.  kswapd reclaiming while every CPU waits
+ *    for a read, the common case of a machine short of memory, has a loop
+ *    of its own.
  * When a CPU's operation ends, the events that may start start here
- * (dispatch_pending).  Returns a negative error, NO_PICK when nothing is
- * runnable, 1 when pmc_replay_run's loop must look first.
+ * (dispatch_on_cpu, dispatch_pending), and when every busy actor waits the
+ * time moves on to the next I/O completion.  Returns a negative error,
+ * NO_PICK when nothing is runnable before any step, or 0 or 1 when
+ * pmc_replay_run's loop must look first.
  */
 static int run_cpus(pmc_engine *e, struct replay *r)
 {
@@ -1690,14 +1712,12 @@ static int run_cpus(pmc_engine *e, struct replay *r)
 		nw = 0;
 		if (p == runner && wave && (busy & ~(1ull << p)) == wave) {
 			/* a round: the waiters in index order from p, with what retry_is_futile looks at */
-			uint64_t after = p >= 63 ? 0 : wave & (~0ull << (p + 1));
-			for (uint64_t m = after, lap = 0; lap < 2; m = wave & ~after, lap++)
-				for (; m; m &= m - 1) {
-					int i = __builtin_ctzll(m);
-					who[nw] = i;
-					wtask[nw] = &e->task[act[i].u.fault.pid];
-					wpfn[nw++] = act[i].u.fault.swap_pfn;
-				}
+			for (uint64_t m = wave; m; m &= ~(1ull << who[nw - 1])) {
+				int i = first_after(m, nw ? who[nw - 1] : p);
+				who[nw] = i;
+				wtask[nw] = &e->task[act[i].u.fault.pid];
+				wpfn[nw++] = act[i].u.fault.swap_pfn;
+			}
 			wbits = wave;
 			t_w = vt[who[0]];
 			gen = e->lock_gen;               /* each was seen waiting in vain since */
@@ -1730,11 +1750,7 @@ static int run_cpus(pmc_engine *e, struct replay *r)
 					if (x < nw) {
 						if (x)
 							last = who[x - 1];
-						round_flush(r, vt, who, 0, x, e->now);
-						round_flush(r, vt, who, x, nw, t_w);
-						blocked = 0;
-						for (int y = 0; y < x; y++)
-							blocked |= 1ull << who[y];
+						blocked = round_end(e, r, vt, who, x, nw, t_w);
 						nw = 0;
 						goto next;           /* the scan decides */
 					}
@@ -1755,7 +1771,7 @@ static int run_cpus(pmc_engine *e, struct replay *r)
 			steps++;
 			lw = (lw & ~(1ull << p)) | (uint64_t)in_lock_page(a) << p;
 			if (nw && (ended || s == OP_BLOCKED)) {
-				round_flush(r, vt, who, 0, nw, t_w);   /* the round is over: the waiters' clocks */
+				round_end(e, r, vt, who, 0, nw, t_w);   /* the round is over */
 				nw = 0;
 			}
 			if (ended) {
@@ -1794,7 +1810,7 @@ static int run_cpus(pmc_engine *e, struct replay *r)
 						lw &= ~(1ull << i);                 /* an operation just started is not in lock_page */
 					}
 				} else if ((busy & cpus) != cpus) {
-					rc = 1;                  /* kswapd's ended and a CPU is idle: the loop dispatches */
+					rc = 1;                  /* kswapd's reclaim ended and a CPU is idle: the loop dispatches */
 					goto out;
 				} else {
 					r->freed = 0;            /* the loop would find every CPU busy */
@@ -1802,7 +1818,7 @@ static int run_cpus(pmc_engine *e, struct replay *r)
 				break;
 			}
 			if (!nw || busy != was) {
-				round_flush(r, vt, who, 0, nw, t_w);
+				round_end(e, r, vt, who, 0, nw, t_w);
 				nw = 0;
 				runner = p;                  /* the waves after its steps may make a round */
 				break;
@@ -1822,10 +1838,7 @@ static int run_cpus(pmc_engine *e, struct replay *r)
 				t_w = e->now;
 				continue;
 			}
-			round_flush(r, vt, who, 0, x, e->now);
-			round_flush(r, vt, who, x, nw, t_w);
-			for (int y = 0; y < x; y++)
-				blocked |= 1ull << who[y];
+			blocked = round_end(e, r, vt, who, x, nw, t_w);
 			nw = 0;
 			break;                           /* the scan decides */
 		}

@@ -1081,23 +1081,32 @@ static int dispatch_window(pmc_engine *e, struct replay *r, struct feed *f)
  * events_started; its next dispatch attempt finds the CPU busy).  Returns 1
  * if it did; 0 leaves it to the loop.
  */
-static int start_next_event(pmc_engine *e, struct replay *r)
+/*
+ * What dispatch does for an event that keeps its idle CPU (actor a) busy: a
+ * fault, mlock, munmap or exit of a live task that is not busy elsewhere.
+ * Returns 1 if v was one (it started), else 0 (nothing done).
+ */
+static inline int start_busy_event(pmc_engine *e, struct replay *r, struct actor *a, const struct pmc_event *v)
 {
-	struct feed *f = r->feed;
-	if (!f || !r->fast || r->ncpus != 1 || r->actor[0].job || f->started || e->debug_check || !feed_more(f))
-		return 0;
-	const struct pmc_event *v = &f->ev[f->head];
 	if (v->op != PMC_OP_FAULT && v->op != PMC_OP_MLOCK && v->op != PMC_OP_MUNMAP && v->op != PMC_OP_EXIT)
 		return 0;
 	int32_t pid = v->task < r->vtask_cap ? r->task_pid[v->task] : 0;
 	if (!task_usable(e, pid) || e->task[pid].busy)
 		return 0;
-	struct actor *a = &r->actor[0];
 	if (a->vtime < e->now)
-		a->vtime = e->now;                   /* dispatch(), for this kind of event */
+		a->vtime = e->now;
 	start_task_op(e, a, v, pid);
 	r->st.events++;
 	tick(e, COST_DISPATCH_NS);
+	return 1;
+}
+
+static int start_next_event(pmc_engine *e, struct replay *r)
+{
+	struct feed *f = r->feed;
+	if (!f || !r->fast || r->ncpus != 1 || r->actor[0].job || f->started || e->debug_check || !feed_more(f) ||
+	    !start_busy_event(e, r, &r->actor[0], &f->ev[f->head]))
+		return 0;
 	f->head++;
 	events_started(e, r, f);
 	r->freed = 0;
@@ -1316,19 +1325,11 @@ static int dispatch_on_cpu(pmc_engine *e, struct replay *r, int c, uint64_t idle
 		return -1;
 	const struct pmc_event *v = &f->ev[x];
 	int32_t prev = f->prev_of_task[x];
-	if (v->op != PMC_OP_FAULT && v->op != PMC_OP_MLOCK && v->op != PMC_OP_MUNMAP && v->op != PMC_OP_EXIT)
-		return -1;
-	int32_t pid = v->task < r->vtask_cap ? r->task_pid[v->task] : 0;
-	if ((prev >= head && !(f->started >> (prev - head) & 1)) || !task_usable(e, pid) || e->task[pid].busy)
-		return -1;
 	struct actor *a = &r->actor[c];
-	if (a->vtime < e->now)
-		a->vtime = e->now;                   /* dispatch(), for this kind of event */
-	start_task_op(e, a, v, pid);
-	if (a->job == ACT_FAULT)
-		pte_prefetch(&e->task[pid], v->vpn);  /* its first step comes after the other CPUs' */
-	r->st.events++;
-	tick(e, COST_DISPATCH_NS);
+	if ((prev >= head && !(f->started >> (prev - head) & 1)) || !start_busy_event(e, r, a, v))
+		return -1;
+	if (a->job == ACT_FAULT)                 /* its first step comes after the other CPUs' */
+		pte_prefetch(&e->task[a->pid], v->vpn);
 	f->cand[c] = f->next_on_cpu[x];
 	window_slide(f, f->started | 1ull << (x - head), end);
 	events_started(e, r, f);

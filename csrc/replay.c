@@ -1368,6 +1368,24 @@ static inline int pick_next(const struct replay *r, struct others *o)
 	return pick;
 }
 
+/* A fault waiting in lock_page. */
+static inline int in_lock_page(const struct actor *x)
+{
+	return x->job == ACT_FAULT && x->u.fault.phase == FP_SWAPIN_LOCK;
+}
+
+/* ... whose wait cannot end yet: its task lives on and the read still holds the page (pfn). */
+static inline int still_waiting(const pmc_engine *e, const struct task *t, int32_t pfn)
+{
+	return t->state == TASK_ALIVE && !t->memdie && PageTest(e, pfn, PG_locked);
+}
+
+/* A step's cost as it took, or perturbed by a seeded factor in [0.5, 1.5) (the random scheduler). */
+static inline int64_t step_cost(struct replay *r, int64_t cost)
+{
+	return random_sched(r) ? cost / 2 + (int64_t)(splitmix64(&r->rng) % (uint64_t)(cost + 1)) : cost;
+}
+
 /*
  * A retry of a lock wait that cannot succeed yet: a fault in lock_page whose
  * page the read still holds (fault_step returns OP_BLOCKED at once, changing
@@ -1375,10 +1393,7 @@ static inline int pick_next(const struct replay *r, struct others *o)
  */
 static inline int retry_is_futile(const pmc_engine *e, const struct actor *b)
 {
-	if (b->job != ACT_FAULT || b->u.fault.phase != FP_SWAPIN_LOCK || b->vtime > e->now)
-		return 0;
-	const struct task *t = &e->task[b->u.fault.pid];
-	return t->state == TASK_ALIVE && !t->memdie && PageTest(e, b->u.fault.swap_pfn, PG_locked);
+	return in_lock_page(b) && b->vtime <= e->now && still_waiting(e, &e->task[b->u.fault.pid], b->u.fault.swap_pfn);
 }
 
 /*
@@ -1426,11 +1441,9 @@ static int run_actor(pmc_engine *e, struct replay *r, int ia, struct others o)
 		int s = actor_step(e, a), ended = !a->job;
 		steps++;
 		if (rtask && !ended) {               /* kswapd's step never blocks */
-			int64_t cost = e->now - start;
-			if (random)
-				cost = cost / 2 + (int64_t)(splitmix64(&r->rng) % (uint64_t)(cost + 1));
+			int64_t cost = step_cost(r, e->now - start);
 			a->vtime = start + cost;
-			if (PageTest(e, rpfn, PG_locked) && rtask->state == TASK_ALIVE && !rtask->memdie) {
+			if (still_waiting(e, rtask, rpfn)) {
 				if (random)              /* retry_is_futile, what can change of it */
 					(void)splitmix64(&r->rng);
 				b->vtime = e->now;
@@ -1450,9 +1463,7 @@ static int run_actor(pmc_engine *e, struct replay *r, int ia, struct others o)
 				break;
 			}
 		}
-		int64_t cost = e->now - start;
-		if (random)
-			cost = cost / 2 + (int64_t)(splitmix64(&r->rng) % (uint64_t)(cost + 1));
+		int64_t cost = step_cost(r, e->now - start);
 		if (s == OP_BLOCKED) {
 			a->vtime = start;
 			r->any_blocked = 1;
@@ -1549,12 +1560,6 @@ static int run_actor(pmc_engine *e, struct replay *r, int ia, struct others o)
 
 /* --- several CPUs -------------------------------------------------------------------- */
 
-/* A fault waiting in lock_page (what retry_is_futile looks at first). */
-static inline int in_lock_page(const struct actor *x)
-{
-	return x->job == ACT_FAULT && x->u.fault.phase == FP_SWAPIN_LOCK;
-}
-
 /*
  * After the step of a round's actor: how many of its nw waiters (in order)
  * retry in vain before the first that would go on (nw: all), each drawing
@@ -1568,7 +1573,7 @@ static inline int round_futile(pmc_engine *e, struct replay *r, const struct tas
 	if (e->lock_gen == *gen) {
 		x = nw;
 	} else {
-		while (x < nw && PageTest(e, wpfn[x], PG_locked) && wtask[x]->state == TASK_ALIVE && !wtask[x]->memdie)
+		while (x < nw && still_waiting(e, wtask[x], wpfn[x]))
 			x++;
 		*gen = e->lock_gen;
 	}
@@ -1656,7 +1661,7 @@ static inline void futile_retry(pmc_engine *e, struct replay *r, struct actor *x
  */
 static int run_cpus(pmc_engine *e, struct replay *r)
 {
-	const int n = r->ncpus + 1, kb = r->ncpus, random = random_sched(r);
+	const int n = r->ncpus + 1, kb = r->ncpus;
 	const uint64_t cpus = (1ull << r->ncpus) - 1;
 	struct actor *const act = r->actor, *const k = r->kswapd;
 	int64_t vt[CPUS_MAX + 1];
@@ -1741,9 +1746,7 @@ static int run_cpus(pmc_engine *e, struct replay *r)
 				 */
 				while (reclaim_step(e, &k->u.rs)) {
 					steps++;
-					int64_t cost = e->now - start;
-					if (random)
-						cost = cost / 2 + (int64_t)(splitmix64(&r->rng) % (uint64_t)(cost + 1));
+					int64_t cost = step_cost(r, e->now - start);
 					k->vtime = vt[kb] = start + cost;
 					int x = round_futile(e, r, wtask, wpfn, nw, &gen);
 					steps += x;
@@ -1782,9 +1785,7 @@ static int run_cpus(pmc_engine *e, struct replay *r)
 					goto out;
 				}
 			}
-			int64_t cost = e->now - start;
-			if (random)
-				cost = cost / 2 + (int64_t)(splitmix64(&r->rng) % (uint64_t)(cost + 1));
+			int64_t cost = step_cost(r, e->now - start);
 			if (s == OP_BLOCKED) {
 				a->vtime = vt[p] = start;
 				blocked |= 1ull << p;
